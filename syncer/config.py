@@ -1,0 +1,271 @@
+"""Configuration (SPEC §3): one pydantic model tree, `${VAR}` from the environment, every problem at once."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from syncer.errors import ConfigError
+from syncer.model import Stage
+
+DEFAULT_CONFIG_PATHS = ("syncer.yaml", "config/syncer.yaml")
+ASANA_BASE_URL = "https://app.asana.com/api/1.0"
+
+# Canonical fields a source may map (SPEC §4); anything else under `fields:` is a typo.
+CanonicalField = Literal[
+    "owner", "requester", "campaign", "activity", "gl_account", "category", "due_date", "estimate_hours",
+    "planned_cost", "committed_amount", "po_date", "invoiced_amount", "invoice_date", "brief",
+]
+AMOUNT_FIELDS = ("planned_cost", "committed_amount", "invoiced_amount")
+INTAKE_FIELDS = (
+    "owner", "requester", "due_date", "campaign", "activity", "gl_account", "category", "estimate_hours",
+    "brief", "planned_cost",
+)
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """`15m`, `24h`, `7d`, `30s` (or plain seconds) -> timedelta."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return timedelta(seconds=text)
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a duration like 15m, 24h or 7d")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _SourceBase(_Model):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    fields: dict[CanonicalField, str] = {}
+    stages: dict[str, Stage] = {}
+
+
+class JiraSourceConfig(_SourceBase):
+    kind: Literal["jira"]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    email: str
+    token: SecretStr
+    jql: str = ""
+    page_size: Annotated[int, Field(ge=1, le=5000)] = 100
+
+
+class AsanaSourceConfig(_SourceBase):
+    kind: Literal["asana"]
+    token: SecretStr
+    projects: Annotated[list[str], Field(min_length=1)]
+    base_url: Annotated[str, Field(pattern=r"^https?://")] = ASANA_BASE_URL
+    page_size: Annotated[int, Field(ge=1, le=100)] = 100
+
+
+class ReplaySourceConfig(_SourceBase):
+    kind: Literal["replay"]
+    path: Path
+
+
+SourceConfig = Annotated[JiraSourceConfig | AsanaSourceConfig | ReplaySourceConfig, Field(discriminator="kind")]
+
+
+class IntakeConfig(_Model):
+    required: list[Literal[INTAKE_FIELDS]] = ["owner", "due_date", "campaign", "estimate_hours", "brief"]  # type: ignore[valid-type]
+    brief_min_chars: Annotated[int, Field(ge=0)] = 40
+    enforce: Literal["report", "label", "comment"] = "report"
+
+
+class BudgetConfig(_Model):
+    file: Path | None = None
+    tab: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BudgetConfig:
+        if (self.file is None) == (self.tab is None):
+            raise ValueError("set exactly one of `file` (a CSV path) or `tab` (a tab of the sink's workbook)")
+        return self
+
+
+class RatesConfig(_Model):
+    default: Annotated[float, Field(ge=0)] = 0.0
+    people: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+
+class CapacityConfig(_Model):
+    hours_per_week: Annotated[float, Field(gt=0)] = 40.0
+    people: dict[str, Annotated[float, Field(ge=0)]] = {}
+    per_person: bool = False
+
+
+class GsheetSinkConfig(_Model):
+    kind: Literal["gsheet"]
+    spreadsheet_id: Annotated[str, Field(min_length=1)]
+    credentials: SecretStr
+
+
+class XlsxSinkConfig(_Model):
+    kind: Literal["xlsx"]
+    path: Path
+
+
+SinkConfig = Annotated[GsheetSinkConfig | XlsxSinkConfig, Field(discriminator="kind")]
+
+
+class StateConfig(_Model):
+    path: Path = Path(".syncer/state.db")
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    timezone: str = "UTC"
+    fiscal_year_start_month: Annotated[int, Field(ge=1, le=12)] = 1
+    currency: Annotated[str, Field(min_length=1)] = "EUR"
+    budget_period: Literal["month", "quarter", "fiscal_year"] = "month"
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    intake: IntakeConfig = IntakeConfig()
+    budget: BudgetConfig | None = None
+    rates: RatesConfig = RatesConfig()
+    labour_in_budget: bool = True
+    capacity: CapacityConfig = CapacityConfig()
+    sink: SinkConfig
+    state: StateConfig = StateConfig()
+    full_sync_every: timedelta = timedelta(hours=24)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name like Europe/Berlin)") from None
+        return v
+
+    @field_validator("full_sync_every", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return v if isinstance(v, timedelta) else parse_duration(v)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, v: list) -> list:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"source name {s.name!r} is used twice; names must be unique")
+            seen.add(s.name)
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def source(self, name: str) -> JiraSourceConfig | AsanaSourceConfig | ReplaySourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"--source {name}: no such source (known: {', '.join(s.name for s in self.sources)})")
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _interpolate(node: Any, env: Mapping[str, str], loc: tuple, problems: list[str]) -> Any:
+    """Replace `${VAR}` in every string; a missing variable is a problem at that key path."""
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, (*loc, k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, (*loc, i), problems) for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in env:
+                problems.append(f"{_path(loc)}: environment variable {m.group(1)} is not set")
+                return ""
+            return env[m.group(1)]
+        return _VAR.sub(sub, node)
+    return node
+
+
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's discriminated-union tag (`sources.1.jira.url` -> `sources[1].url`)."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        prev = loc[i - 1] if i else None
+        after_source = i >= 2 and loc[i - 2] == "sources" and isinstance(prev, int)
+        if (after_source and part in ("jira", "asana", "replay")) or (prev == "sink" and part in ("gsheet", "xlsx")):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def format_errors(err: ValidationError) -> list[str]:
+    """One line per problem: `key.path: what is wrong` (input values are never echoed: they may be secrets)."""
+    lines = []
+    for e in err.errors(include_input=False, include_url=False):
+        where = _path(_strip_tags(e["loc"])) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see config/example.yaml)"
+        lines.append(f"{where}: {msg}")
+    return lines
+
+
+def parse_config(data: Any, env: Mapping[str, str] | None = None) -> Config:
+    """Validate an already-loaded YAML tree; raise ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    if not isinstance(data, dict):
+        raise ConfigError("(top level): the config must be a mapping of keys (see config/example.yaml)")
+    problems: list[str] = []
+    data = _interpolate(data, env, (), problems)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        problems.extend(format_errors(e))
+        cfg = None
+    if problems:
+        raise ConfigError(problems)
+    assert cfg is not None
+    return cfg
+
+
+def resolve_config_path(path: str | Path | None, env: Mapping[str, str] | None = None) -> Path:
+    """`--config`, else $SYNCER_CONFIG, else ./syncer.yaml, else ./config/syncer.yaml."""
+    env = os.environ if env is None else env
+    if path:
+        return Path(path)
+    if env.get("SYNCER_CONFIG"):
+        return Path(env["SYNCER_CONFIG"])
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if Path(candidate).exists():
+            return Path(candidate)
+    raise ConfigError("no config found: pass --config PATH, set SYNCER_CONFIG, or create ./syncer.yaml")
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, interpolate and validate the config file."""
+    p = resolve_config_path(path, env)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    return parse_config(data, env)
