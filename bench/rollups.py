@@ -1,0 +1,136 @@
+"""Benchmark of the domain roll-ups: `python bench/rollups.py --tasks 100000` (synthetic, seeded, no I/O)."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import sys
+import time
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from syncer.budget import BudgetLine  # noqa: E402
+from syncer.config import Config  # noqa: E402
+from syncer.domain import build_domain  # noqa: E402
+from syncer.figures import task_figures  # noqa: E402
+from syncer.model import Stage, StageChange, Task, Worklog  # noqa: E402
+
+NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
+CATEGORIES = ["Design", "Copy", "Video", "Events", "Paid media", "Web", None]
+ACTIVITIES = ["Creative", "Media", "Production", "Print", None]
+GL = ["6100", "6200", "6300", "6400"]
+FLOWS = [
+    [Stage.BACKLOG, Stage.IN_PROGRESS, Stage.REVIEW, Stage.DONE],
+    [Stage.BACKLOG, Stage.IN_PROGRESS, Stage.REVIEW, Stage.IN_PROGRESS, Stage.REVIEW, Stage.DONE],
+    [Stage.BACKLOG, Stage.IN_PROGRESS, Stage.BLOCKED, Stage.IN_PROGRESS, Stage.DONE],
+    [Stage.BACKLOG, Stage.IN_PROGRESS, Stage.REVIEW],
+    [Stage.BACKLOG, Stage.CANCELLED],
+    [Stage.BACKLOG],
+    [],
+]
+
+
+def make_config() -> Config:
+    """A config like the SPEC's example (Europe/Berlin, fiscal year from April, labour in budget)."""
+    return Config.model_validate({
+        "timezone": "Europe/Berlin", "fiscal_year_start_month": 4, "budget_period": "month",
+        "sources": [{"name": "web", "kind": "replay", "path": "x"}, {"name": "content", "kind": "replay", "path": "y"}],
+        "sink": {"kind": "xlsx", "path": "out.xlsx"}, "budget": {"file": "budget.csv"},
+        "rates": {"default": 80, "people": {f"p{i}@acme.com": 90 + i for i in range(0, 60, 7)}},
+        "capacity": {"hours_per_week": 32, "people": {"p1@acme.com": 20}},
+    })
+
+
+def make_tasks(n: int, worklogs_per_task: int = 10, seed: int = 7) -> list[Task]:
+    """`n` canonical tasks over the two years before NOW, about `worklogs_per_task` worklogs each."""
+    rnd = random.Random(seed)
+    people = [f"p{i}@acme.com" for i in range(60)]
+    campaigns = [f"Campaign {i:02d}" for i in range(25)] + [None]
+    span = 730 * 86400
+    tasks = []
+    for i in range(n):
+        created = NOW - timedelta(seconds=rnd.randrange(span))
+        flow = rnd.choice(FLOWS)
+        history, stage, at = [], Stage.INTAKE, created
+        for nxt in flow:
+            at = at + timedelta(hours=rnd.uniform(2, 24 * 12))
+            if at >= NOW:
+                break
+            history.append(StageChange(at, stage, nxt, stage.value, nxt.value))
+            stage = nxt
+        end = history[-1].at if history and stage is Stage.DONE else NOW
+        worklogs = [
+            Worklog(rnd.choice(people), created + (end - created) * rnd.random(), rnd.choice((0.25, 0.5, 1, 1.5, 2, 3)))
+            for _ in range(rnd.randint(0, 2 * worklogs_per_task))
+        ]
+        committed = rnd.choice((None, None, round(rnd.uniform(100, 20000), 2)))
+        tasks.append(Task(
+            source="web" if i % 3 else "content", key=f"MKT-{i + 1}", title=f"Task {i + 1}", created_at=created,
+            stage=stage, status=stage.value, created_stage=Stage.INTAKE, owner=rnd.choice(people + [None]),
+            campaign=rnd.choice(campaigns), activity=rnd.choice(ACTIVITIES), gl_account=rnd.choice(GL),
+            category=rnd.choice(CATEGORIES), due_date=(created + timedelta(days=rnd.randint(-2, 40))).date(),
+            estimate_hours=rnd.choice((None, 0, 2, 4, 8, 16, 40)),
+            planned_cost=rnd.choice((None, round(rnd.uniform(100, 20000), 2))), committed_amount=committed,
+            invoiced_amount=round(committed * rnd.choice((0.5, 1, 1.1)), 2) if committed and rnd.random() < .6 else None,
+            brief="x" * rnd.randint(0, 120), history=history, worklogs=worklogs,
+        ))
+    return tasks
+
+
+def make_budget() -> list[BudgetLine]:
+    """Quarter lines per campaign and G/L account for FY2025..FY2027, plus a few month and year lines."""
+    lines = []
+    for c in range(25):
+        for gl in GL:
+            for fy in (2025, 2026, 2027):
+                for q in range(1, 5):
+                    lines.append(BudgetLine(f"Campaign {c:02d}", None, gl, f"FY{fy}-Q{q}", 25000.0))
+        lines.append(BudgetLine(f"Campaign {c:02d}", "Media", "6200", "FY2026", 120000.0))
+        lines.append(BudgetLine(f"Campaign {c:02d}", "Print", "6300", "2026-05", 3000.0))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate, then time the per-task figures and `build_domain` separately; print throughput and memory."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tasks", type=int, default=10_000)
+    ap.add_argument("--worklogs-per-task", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    args = ap.parse_args(argv)
+    cfg, budget = make_config(), make_budget()
+    t0 = time.perf_counter()
+    tasks = make_tasks(args.tasks, args.worklogs_per_task, args.seed)
+    n_logs = sum(len(t.worklogs) for t in tasks)
+    gen_s = time.perf_counter() - t0
+    rss_after_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gc.collect()
+    if args.tracemalloc:
+        tracemalloc.start()
+    t1 = time.perf_counter()
+    tz = cfg.tz
+    figures = {(t.source, t.key): task_figures(t, NOW, tz, cfg.rates.people, cfg.rates.default) for t in tasks}
+    t2 = time.perf_counter()
+    result = build_domain(tasks, figures, cfg, NOW, budget)
+    t3 = time.perf_counter()
+    peak_traced = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = {name: len(tab) - 1 for name, tab in result.tables.items()}
+    print(f"tasks {len(tasks):,}  worklogs {n_logs:,}  budget lines {len(budget):,}  (generated in {gen_s:.1f} s)")
+    print(f"per-task figures   {t2 - t1:6.2f} s")
+    print(f"domain roll-ups    {t3 - t2:6.2f} s   rows: {rows}")
+    print(f"total              {t3 - t1:6.2f} s   {len(tasks) / (t3 - t1):,.0f} tasks/s")
+    print(f"peak RSS {rss:,.0f} MiB (after generating the data: {rss_after_gen:,.0f} MiB)"
+          + (f"; traced peak during roll-ups {peak_traced:,.0f} MiB" if peak_traced is not None else ""))
+    print(f"summary: violations {result.summary['intake_violations']:,}, intake complete "
+          f"{result.summary['intake_complete']}, median cycle {result.summary['median_cycle_days']} d")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

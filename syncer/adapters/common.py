@@ -1,0 +1,82 @@
+"""Helpers shared by the source mappings: timestamps, dates, amounts and building histories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from syncer.amounts import AmountError, parse_amount
+from syncer.config import AMOUNT_FIELDS
+from syncer.model import Issue, Stage, StageChange
+
+DATE_FIELDS = ("po_date", "invoice_date", "due_date")
+TEXT_FIELDS = ("campaign", "activity", "gl_account", "category", "brief", "owner", "requester")
+
+
+class MappingError(ValueError):
+    """A raw record lacks something every record must have (it is skipped and reported)."""
+
+
+def parse_ts(value: Any) -> datetime:
+    """An API timestamp (ISO string with offset or `Z`, or epoch milliseconds) -> aware datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str) and value:
+        dt = datetime.fromisoformat(value)
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    raise MappingError(f"{value!r} is not a timestamp")
+
+
+def parse_day(value: Any) -> date | None:
+    """`YYYY-MM-DD` (or a timestamp, taking its date) -> date; empty -> None; else ValueError."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    raise ValueError(f"{value!r} is not a date")
+
+
+def apply_fields(values: dict[str, Any], problems: list[Issue]) -> dict[str, Any]:
+    """Turn raw canonical values into typed ones; bad amounts and dates become problems, never zeros."""
+    out: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name in AMOUNT_FIELDS or name == "estimate_hours":
+            try:
+                out[name] = parse_amount(raw)
+            except AmountError as e:
+                rule = "amount_unparseable" if name in AMOUNT_FIELDS else "estimate_unparseable"
+                problems.append(Issue(rule, name, f"cannot read {name.replace('_', ' ')}: {e}"))
+                out[name] = None
+        elif name in DATE_FIELDS:
+            try:
+                out[name] = parse_day(raw)
+            except ValueError:
+                problems.append(Issue("date_unparseable", name, f"cannot read {name.replace('_', ' ')}: {raw!r}"))
+                out[name] = None
+        else:
+            text = None if raw is None else str(raw).strip()
+            out[name] = text or None
+    return out
+
+
+def build_history(
+    events: Iterable[tuple[datetime, str, str]], stage_of: Callable[[str], Stage]
+) -> list[StageChange]:
+    """(at, from_status, to_status) events -> sorted stage changes (status renames kept even within a stage)."""
+    changes = []
+    for at, from_status, to_status in sorted(events, key=lambda e: e[0]):
+        changes.append(StageChange(at, stage_of(from_status), stage_of(to_status), from_status, to_status))
+    return changes
+
+
+def hours(seconds: Any) -> float:
+    """Seconds -> hours; anything that is not a non-negative number is a MappingError."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        raise MappingError(f"{seconds!r} is not a duration in seconds")
+    return seconds / 3600.0
+
+
+def local_midnight(day: date, tz: Any) -> datetime:
+    """The start of a calendar day in `tz` (for sources that log time by date only)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=tz) + timedelta(0)

@@ -1,0 +1,113 @@
+"""Pure, sink-agnostic diffs between a tab's current rows and the rows a run would write."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from syncer.adapters import Cell, TabChange
+
+NormRow = tuple[Cell, ...]
+Rows = Iterable[Sequence[object]]
+
+
+def normalise_cell(value: object) -> Cell:
+    """The comparable form of a cell value, such that what a sink reads back equals what was written.
+
+    - None and "" are None: neither xlsx nor Google Sheets keeps an empty string apart from an empty cell.
+    - bool stays bool (tested before int, since bool is an int subclass).
+    - int, float and Decimal are rounded to 15 significant digits (openpyxl writes `%.16g`, Sheets keeps ~15) and
+      become int when integral (3.0 reads back as 3); NaN and infinities are None (no sheet can store them).
+    - str has its line endings folded to "\\n" (XML parsing turns "\\r\\n" and "\\r" into "\\n").
+    - date, datetime and time become ISO text; a midnight datetime is a date (spreadsheets store dates that way).
+    - anything else (e.g. openpyxl rich text) is its `str()`.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        x = float(value)
+        if not math.isfinite(x):
+            return None
+        x = float(f"{x:.15g}")
+        return int(x) if x.is_integer() else x
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() and value.tzinfo is None else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\r\n", "\n").replace("\r", "\n") or None
+
+
+def normalise_row(row: Sequence[object]) -> NormRow:
+    """A row's cells normalised, trailing blanks dropped (sheets do not keep them)."""
+    cells = [normalise_cell(v) for v in row]
+    while cells and cells[-1] is None:
+        cells.pop()
+    return tuple(cells)
+
+
+def normalise_table(table: Rows | None) -> list[NormRow]:
+    """Every row normalised, trailing empty rows dropped; None (no tab) is an empty table."""
+    rows = [normalise_row(r) for r in table or ()]
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def _key(row: NormRow, key_cols: tuple[int, ...]) -> NormRow:
+    return tuple(row[i] if i < len(row) else None for i in key_cols)
+
+
+def diff_table(old: Rows | None, new: Rows, key_cols: tuple[int, ...]) -> TabChange:
+    """Rows added, changed and removed going from `old` to `new` (row 0 of each is the header and not counted).
+
+    Rows are matched by their key columns; a key in both whose values differ is "changed". Keys that repeat
+    (e.g. `Total` rows) are matched identical rows first, then pairwise as changed, the rest added or removed, so
+    `added - removed == len(new) - len(old)` always holds and row order never counts as a change.
+    """
+    old_groups: dict[NormRow, list[NormRow]] = defaultdict(list)
+    new_groups: dict[NormRow, list[NormRow]] = defaultdict(list)
+    for row in normalise_table(old)[1:]:
+        old_groups[_key(row, key_cols)].append(row)
+    for row in normalise_table(new)[1:]:
+        new_groups[_key(row, key_cols)].append(row)
+    change = TabChange()
+    for key in old_groups.keys() | new_groups.keys():
+        olds, news = Counter(old_groups.get(key, ())), Counter(new_groups.get(key, ()))
+        same = sum((olds & news).values())
+        only_old, only_new = olds.total() - same, news.total() - same
+        paired = min(only_old, only_new)
+        change.changed += paired
+        change.added += only_new - paired
+        change.removed += only_old - paired
+    return change
+
+
+def changed_rows(old: Rows | None, new: Rows) -> list[int]:
+    """Positions (0 = header) where row i of `new` differs from row i of `old`, in order.
+
+    Positions at or past `len(new)` are old rows to clear. Writing `new[i]` (or blanks past its end, padded to the
+    old row's width) at each position turns the old tab into the new one: what a sheet sink writes and no more.
+    """
+    o, n = normalise_table(old), normalise_table(new)
+    return [i for i in range(max(len(o), len(n))) if (o[i] if i < len(o) else ()) != (n[i] if i < len(n) else ())]
+
+
+def header_differs(old: Rows | None, new: Rows) -> bool:
+    """Whether the header rows (row 0) differ after normalisation; a missing tab has no header."""
+    o, n = normalise_table(old), normalise_table(new)
+    return (o[0] if o else ()) != (n[0] if n else ())
+
+
+def row_runs(positions: Iterable[int]) -> list[tuple[int, int]]:
+    """Positions as sorted half-open runs `(start, stop)`, one range write each: [1, 2, 3, 7] → (1, 4), (7, 8)."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(positions)):
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs

@@ -1,0 +1,264 @@
+"""Jira Cloud source: raw pages -> canonical tasks (`to_task` is pure; fetching lives beside it)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any
+
+from syncer.adapters import Page
+from syncer.adapters.common import MappingError, apply_fields, build_history, hours, parse_ts
+from syncer.errors import ConfigError
+from syncer.model import Stage, Task, Worklog
+from syncer.stages import jira_stage
+
+FIELD_PATH = "/rest/api/3/field"
+STATUS_PATH = "/rest/api/3/status"
+SEARCH_PATH = "/rest/api/3/search/jql"
+BULK_CHANGELOG_PATH = "/rest/api/3/changelog/bulkfetch"
+ISSUE_CHANGELOG_PATH = "/rest/api/3/issue/{key}/changelog"
+ISSUE_WORKLOG_PATH = "/rest/api/3/issue/{key}/worklog"
+
+# Canonical fields that map to a Jira system field unless the config says otherwise.
+DEFAULT_FIELDS = {
+    "owner": "assignee",
+    "requester": "reporter",
+    "due_date": "duedate",
+    "estimate_hours": "timeoriginalestimate",
+    "brief": "description",
+}
+# Always requested from search, whatever the mapping.
+BASE_FIELDS = ("summary", "issuetype", "status", "created", "updated", "labels", "parent", "worklog")
+
+
+@dataclass(slots=True)
+class JiraContext:
+    """Everything `to_task` needs besides the issue: resolved field ids, statuses and the stage map."""
+
+    source: str
+    base_url: str
+    field_ids: dict[str, str]  # canonical -> Jira field id
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # status id -> (name, category key)
+    stages: Mapping[str, Stage] = field(default_factory=dict)
+    tz: tzinfo | None = None
+
+    def stage(self, name: str, category: str | None = None) -> tuple[Stage, bool]:
+        if category is None:
+            category = next((c for n, c in self.statuses.values() if n == name), None)
+        return jira_stage(name, category, self.stages)
+
+
+def resolve_fields(configured: Mapping[str, str], jira_fields: list[dict], where: str) -> dict[str, str]:
+    """Canonical -> field id, by id or by exact name; an unknown or ambiguous name is a ConfigError."""
+    by_id = {f["id"]: f for f in jira_fields if "id" in f}
+    by_name: dict[str, list[dict]] = {}
+    for f in jira_fields:
+        by_name.setdefault(str(f.get("name", "")), []).append(f)
+    wanted = {**DEFAULT_FIELDS, **configured}
+    out: dict[str, str] = {}
+    problems = []
+    for canonical, ref in wanted.items():
+        if ref in by_id:
+            out[canonical] = ref
+        elif len(by_name.get(ref, [])) == 1:
+            out[canonical] = by_name[ref][0]["id"]
+        elif ref in by_name:
+            ids = ", ".join(f"{f['id']} ({f.get('name')})" for f in by_name[ref])
+            problems.append(f"{where}.fields.{canonical}: {ref!r} matches several Jira fields: {ids}; use the id")
+        elif canonical in configured:
+            near = difflib.get_close_matches(ref, list(by_name), n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
+            problems.append(f"{where}.fields.{canonical}: no Jira field named {ref!r}{hint}")
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def adf_text(node: Any) -> str:
+    """Plain text of an Atlassian Document Format tree (Jira v3 rich text)."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return "".join(adf_text(n) for n in node)
+    if not isinstance(node, dict):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return node.get("text", "")
+    if kind == "hardBreak":
+        return "\n"
+    if kind in ("mention", "emoji", "status", "date"):
+        attrs = node.get("attrs") or {}
+        return str(attrs.get("text") or attrs.get("shortName") or "")
+    inner = adf_text(node.get("content", []))
+    block = kind in ("paragraph", "heading", "listItem", "codeBlock", "blockquote", "rule")
+    return inner + "\n" if block else inner
+
+
+def field_value(value: Any) -> Any:
+    """A Jira field value reduced to a scalar: options to their value, users to email or name, ADF to text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list):
+        parts = [field_value(v) for v in value]
+        return ", ".join(str(p) for p in parts if p not in (None, "")) or None
+    if isinstance(value, dict):
+        if value.get("type") == "doc":
+            return adf_text(value).strip() or None
+        for key in ("value", "emailAddress", "displayName", "name", "key"):
+            if value.get(key) not in (None, ""):
+                return value[key]
+    return None
+
+
+def _status_events(histories: Iterable[dict], ctx: JiraContext) -> Iterator[tuple]:
+    for h in histories:
+        at = parse_ts(h.get("created"))
+        for item in h.get("items") or []:
+            if item.get("fieldId", item.get("field")) == "status":
+                yield at, _status_name(item, "from", ctx), _status_name(item, "to", ctx)
+
+
+def _status_name(item: dict, side: str, ctx: JiraContext) -> str:
+    sid = item.get(side)
+    return item.get(f"{side}String") or (ctx.statuses.get(str(sid), (str(sid), ""))[0])
+
+
+def _first_seen(histories: Iterable[dict], field_id: str) -> Any:
+    """When a field first got a value (the 'when the amount first appeared' of SPEC §8)."""
+    seen = []
+    for h in histories:
+        for item in h.get("items") or []:
+            if item.get("fieldId", item.get("field")) == field_id and item.get("toString") not in (None, ""):
+                seen.append(parse_ts(h.get("created")))
+    return min(seen) if seen else None
+
+
+def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
+    """Map one issue bundle `{issue, changelog, worklogs}` to a Task. Pure; raises MappingError if unusable."""
+    issue = raw["issue"]
+    key = issue.get("key")
+    f = issue.get("fields")
+    if not key or not isinstance(f, dict):
+        raise MappingError(f"issue {issue.get('id', '?')} has no key or fields")
+    status = f.get("status") or {}
+    status_name = status.get("name") or ctx.statuses.get(str(status.get("id")), ("?", ""))[0]
+    category = (status.get("statusCategory") or {}).get("key")
+    stage, defaulted_now = ctx.stage(status_name, category)
+    defaulted = {status_name: stage} if defaulted_now else {}
+
+    def stage_of(name: str) -> Stage:
+        st, was_default = ctx.stage(name)
+        if was_default:
+            defaulted[name] = st
+        return st
+
+    histories = raw.get("changelog") or []
+    history = build_history(_status_events(histories, ctx), stage_of)
+    problems: list = []
+    values = {c: field_value(f.get(fid)) for c, fid in ctx.field_ids.items() if c != "estimate_hours"}
+    est_id = ctx.field_ids.get("estimate_hours")
+    est = f.get(est_id) if est_id else None
+    if est_id == "timeoriginalestimate" and est is not None:
+        est = hours(est) if isinstance(est, int | float) else est
+    values["estimate_hours"] = field_value(est)
+    typed = apply_fields(values, problems)
+    first_seen = {}
+    for amount in ("committed_amount", "invoiced_amount"):
+        fid = ctx.field_ids.get(amount)
+        when = _first_seen(histories, fid) if fid else None
+        if when is not None:
+            first_seen[amount] = when
+    issuetype = (f.get("issuetype") or {}).get("name") or ""
+    return Task(
+        source=ctx.source,
+        key=key,
+        url=f"{ctx.base_url.rstrip('/')}/browse/{key}",
+        title=str(f.get("summary") or ""),
+        type=issuetype,
+        status=status_name,
+        stage=stage,
+        created_stage=history[0].from_stage if history else stage,
+        created_at=parse_ts(f.get("created")),
+        category=typed.pop("category", None) or issuetype or None,
+        labels=tuple(f.get("labels") or ()),
+        parent=(f.get("parent") or {}).get("key"),
+        history=history,
+        worklogs=[to_worklog(w) for w in _worklogs(raw, f)],
+        amount_first_seen=first_seen,
+        problems=problems,
+        defaulted_statuses=sorted(defaulted.items()),
+        **typed,
+    )
+
+
+def _worklogs(raw: Mapping[str, Any], f: Mapping[str, Any]) -> list[dict]:
+    if raw.get("worklogs") is not None:
+        return raw["worklogs"]
+    embedded = f.get("worklog") or {}
+    return embedded.get("worklogs") or []
+
+
+def to_worklog(w: Mapping[str, Any]) -> Worklog:
+    """One Jira worklog -> Worklog (author by email, else display name, else account id)."""
+    author = w.get("author") or w.get("updateAuthor") or {}
+    who = author.get("emailAddress") or author.get("displayName") or author.get("accountId") or "unknown"
+    return Worklog(author=who, started_at=parse_ts(w.get("started")), hours=hours(w.get("timeSpentSeconds")))
+
+
+def _split(endpoint: str) -> tuple[str, str]:
+    method, _, path = endpoint.partition(" ")
+    return method, path
+
+
+def tasks_from_pages(
+    pages: Iterable[Page], source: str, base_url: str, fields: Mapping[str, str], stages: Mapping[str, Stage],
+    tz: tzinfo, where: str = "sources",
+) -> tuple[list[Task], list[str]]:
+    """Assemble saved or freshly fetched pages into tasks. Unusable issues are skipped and reported."""
+    jira_fields: list[dict] = []
+    statuses: dict[str, tuple[str, str]] = {}
+    issues: dict[str, dict] = {}
+    changelogs: dict[str, dict[str, dict]] = {}
+    worklogs: dict[str, dict[str, dict]] = {}
+    for page in pages:
+        method, path = _split(page.endpoint)
+        body = page.body
+        if path == FIELD_PATH:
+            jira_fields = body
+        elif path == STATUS_PATH:
+            for s in body:
+                statuses[str(s.get("id"))] = (s.get("name", ""), (s.get("statusCategory") or {}).get("key", ""))
+        elif path == SEARCH_PATH:
+            for issue in body.get("issues") or []:
+                issues[str(issue.get("id"))] = issue
+        elif path == BULK_CHANGELOG_PATH:
+            for log in body.get("issueChangeLogs") or []:
+                bucket = changelogs.setdefault(str(log.get("issueId")), {})
+                for h in log.get("changeHistories") or []:
+                    bucket[str(h.get("id"))] = h
+        elif path.startswith("/rest/api/3/issue/") and path.endswith("/changelog"):
+            bucket = changelogs.setdefault(path.split("/")[5], {})
+            for h in body.get("values") or []:
+                bucket[str(h.get("id"))] = h
+        elif path.startswith("/rest/api/3/issue/") and path.endswith("/worklog"):
+            bucket = worklogs.setdefault(path.split("/")[5], {})
+            for w in body.get("worklogs") or []:
+                bucket[str(w.get("id"))] = w
+    ctx = JiraContext(source, base_url, resolve_fields(fields, jira_fields, where), statuses, stages, tz)
+    tasks, warnings = [], []
+    for issue_id, issue in issues.items():
+        key = str(issue.get("key"))
+        hist = {**changelogs.get(issue_id, {}), **changelogs.get(key, {})}
+        wl = worklogs.get(issue_id) or worklogs.get(key)
+        bundle = {"issue": issue, "changelog": list(hist.values()), "worklogs": list(wl.values()) if wl else None}
+        embedded = (issue.get("fields") or {}).get("worklog") or {}
+        if wl is None and embedded.get("total", 0) > len(embedded.get("worklogs") or []):
+            warnings.append(f"{source} {key}: only {len(embedded['worklogs'])} of {embedded['total']} worklogs saved")
+        try:
+            tasks.append(to_task(bundle, ctx))
+        except (MappingError, ValueError, TypeError, KeyError, AttributeError) as e:
+            warnings.append(f"{source} {key}: skipped, record not usable ({e})")
+    return tasks, warnings

@@ -1,0 +1,121 @@
+"""The command line: parse, call the library, map errors to exit codes (0 ok, 1 sync failed, 2 config/usage)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from syncer import __version__
+from syncer.config import load_config
+from syncer.errors import ConfigError, LockedError, SyncerError
+from syncer.log import RedactFilter, secrets_of, setup_logging
+
+log = logging.getLogger("syncer")
+
+
+def _fail(message: str, code: int, redact: RedactFilter | None) -> None:
+    click.echo(redact.redact(message) if redact else message, err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our errors into a message and an exit code; no traceback for an expected failure."""
+
+    @wraps(fn)
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        obj = ctx.ensure_object(dict)
+        try:
+            return fn(ctx, *args, **kwargs)
+        except LockedError as e:
+            click.echo(str(e))
+            sys.exit(0)
+        except ConfigError as e:
+            lines = "\n".join(f"  - {p}" for p in e.problems)
+            _fail(f"config error ({len(e.problems)} problem{'s' * (len(e.problems) != 1)}):\n{lines}", 2,
+                  obj.get("redact"))
+        except SyncerError as e:
+            _fail(f"sync failed: {e}", e.exit_code, obj.get("redact"))
+        except Exception as e:  # an unexpected failure: still no secrets, traceback only with -v
+            detail = traceback.format_exc() if obj.get("verbose") else "run with -v for the traceback"
+            _fail(f"unexpected error: {type(e).__name__}: {e}\n{detail}", 1, obj.get("redact"))
+
+    return wrapper
+
+
+def _load(ctx: click.Context, config: str | None) -> Any:
+    cfg = load_config(config)
+    ctx.obj["redact"] = setup_logging(ctx.obj.get("verbose", False), secrets_of(cfg))
+    return cfg
+
+
+@click.group()
+@click.version_option(__version__, prog_name="syncer")
+@click.option("-v", "--verbose", is_flag=True, help="Show detail (and tracebacks of unexpected errors).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Sync Jira Cloud and Asana work into one budget and flow-metrics sheet."""
+    ctx.ensure_object(dict)["verbose"] = verbose
+    ctx.obj["redact"] = setup_logging(verbose)
+
+
+config_option = click.option(
+    "--config", "config", type=click.Path(dir_okay=False), default=None,
+    help="Config file (default: $SYNCER_CONFIG, ./syncer.yaml, ./config/syncer.yaml).",
+)
+
+
+@main.command()
+@config_option
+@click.pass_context
+@handles_errors
+def validate(ctx: click.Context, config: str | None) -> None:
+    """Load and check the config; print every problem at once."""
+    cfg = _load(ctx, config)
+    kinds = ", ".join(f"{s.name} ({s.kind})" for s in cfg.sources)
+    click.echo(f"config OK: {len(cfg.sources)} source(s): {kinds}; sink: {cfg.sink.kind}")
+
+
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Write nothing anywhere; print what would change per tab.")
+@click.option("--full", is_flag=True, help="Read every task (also drops tasks the source no longer returns).")
+@click.option("--source", "only", multiple=True, help="Sync only this source (repeatable).")
+@click.pass_context
+@handles_errors
+def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...]) -> None:
+    """One sync: fetch, map, store, check rules, roll up, write the sink, record the run."""
+    from syncer.pipeline import run_sync
+    from syncer.summary import format_summary
+
+    cfg = _load(ctx, config)
+    result = run_sync(cfg, full=full, dry_run=dry_run, only=only)
+    click.echo(format_summary(result, cfg))
+
+
+@main.command()
+@config_option
+@click.option("--source", "name", required=True, help="The source whose raw pages to save.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@click.pass_context
+@handles_errors
+def fetch(ctx: click.Context, config: str | None, name: str, out: str) -> None:
+    """Save a source's raw API pages as JSON files the `replay` source reads back."""
+    from datetime import UTC, datetime
+
+    from syncer.adapters.replay import write_pages
+    from syncer.pipeline import make_sources
+
+    cfg = _load(ctx, config)
+    (src,) = make_sources(cfg, [name])
+    now = datetime.now(UTC)
+    meta = src.replay_meta() if hasattr(src, "replay_meta") else {}
+    count = write_pages(Path(out), meta.pop("api", src.cfg.kind), src.fetch_pages(None, now),
+                        source=name, fetched_at=now.isoformat(), **meta)
+    click.echo(f"saved {count} page(s) of {name} to {out}")

@@ -1,0 +1,325 @@
+"""Seeded, deterministic demo data: Jira and Asana raw-page folders plus a budget CSV (seed -> bytes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from syncer.adapters import Page
+from syncer.demo_asana import BASE_URL as ASANA_URL
+from syncer.demo_asana import PROJECT_GID, render_asana
+from syncer.demo_jira import BASE_URL as JIRA_URL
+from syncer.demo_jira import render_jira
+from syncer.demo_scenario import (
+    ASANA_STATUSES,
+    CAMPAIGNS,
+    CATEGORIES,
+    DAY,
+    GL_ACCOUNTS,
+    JIRA_STATUSES,
+    LABELS,
+    LAST_CREATED_TS,
+    NOW,
+    NOW_TS,
+    REQUESTERS,
+    SHORT_BRIEFS,
+    START_TS,
+    TEAM,
+    WORK,
+    Plan,
+    brief_text,
+    format_amount,
+    local_date,
+    scripted,
+    walk,
+    work_time,
+    worklogs_for,
+)
+
+DEMO_SEED = 20261120
+DEMO_TASKS = 220
+DEMO_WORKLOGS = 3
+JIRA_FOLDER, ASANA_FOLDER, BUDGET_FILE = "jira-web", "asana-content", "budget.csv"
+ACTIVITIES = tuple(GL_ACCOUNTS)
+ESTIMATES = (2, 4, 6, 8, 12, 16, 24, 32, 40)
+DONE_PATH = (("To Do", 2), ("In Progress", 5), ("In Review", 1), ("Done", 0))
+PATHS = {
+    "blocked_twice": (("To Do", 2), ("In Progress", 3), ("Blocked", 4), ("In Progress", 2), ("Blocked", 3),
+                      ("In Progress", 2), ("In Review", 1), ("Done", 0)),
+    "review_loop": (("To Do", 1), ("In Progress", 3), ("In Review", 1.5), ("In Progress", 2),
+                    ("In Review", 1), ("Done", 0)),
+    "reopened": (("Request", 0.5), ("To Do", 2), ("In Progress", 4), ("In Review", 1), ("Done", 6),
+                 ("In Progress", 1.5), ("In Review", 0.5), ("Done", 0)),
+    "skip_to_review": (("To Do", 3), ("In Review", 1), ("Done", 0)),
+    "skip_to_done": (("To Do", 5), ("Done", 0)),
+    "cancelled": (("Request", 2), ("Cancelled", 0)),
+    "ready_for_qa": (("To Do", 1), ("In Progress", 2), ("Ready for QA", 1), ("In Review", 1), ("Done", 0)),
+    "in_progress_now": (("To Do", 1), ("In Progress", 0)),
+    "in_review_now": (("To Do", 1), ("In Progress", 2), ("In Review", 0)),
+    "intake_gaps": (("Request", 0),),
+}
+# Source-specific cases by task number (1-based); negative numbers count from the end.
+JIRA_SPECIALS = {
+    5: "formula", 6: "no_campaign_amounts", 7: "heavy", 8: "unparseable", 9: "blocked_twice",
+    10: "review_loop", 11: "reopened", 12: "skip_to_review", 13: "skip_to_done", 14: "invoice_over_po",
+    15: "partial_invoice",
+    16: "cancelled", 17: "intake_gaps", 18: "short_brief", 19: "ready_for_qa", 20: "po_corrected",
+    -1: "in_review_now", -2: "in_progress_now",
+}
+ASANA_SPECIALS = {
+    1: "review_loop", 2: "reopened", 3: "blocked_twice", 4: "skip_to_done", 5: "many_entries",
+    6: "intake_gaps", 7: "short_brief", 8: "invoice_over_po", -1: "in_review_now", -2: "in_progress_now",
+}
+
+
+@dataclass(slots=True)
+class DemoData:
+    """Everything the generator produces, in memory: raw pages per source and the budget CSV text."""
+
+    jira: list[Page]
+    asana: list[Page]
+    budget_csv: str
+
+
+def split_tasks(n_tasks: int) -> tuple[int, int]:
+    """How many of `n_tasks` go to Jira and to Asana (7:4, i.e. 140 + 80 for the demo's 220)."""
+    n_jira = n_tasks * 7 // 11
+    return n_jira, n_tasks - n_jira
+
+
+def _done_at(p: Plan) -> int | None:
+    return p.path[-1][0] if p.status == "Done" else None
+
+
+def _amounts(p: Plan, rng: Random) -> None:
+    """Planned cost, a purchase order and invoices, as a marketing team would enter them."""
+    if rng.random() < 0.6:
+        p.planned = float(rng.randrange(300, 12001, 50))
+    if not p.planned or rng.random() >= 0.55 or p.status == "Request":
+        return
+    po_at = work_time(p.created + rng.randint(1, 12) * DAY, rng)
+    if po_at >= NOW_TS - DAY:
+        return
+    value = round(p.planned * rng.uniform(0.7, 1.05), rng.choice((0, 2)))
+    p.po_value, p.po_at, p.po_text = value, po_at, format_amount(value, rng)
+    p.po_date = local_date(po_at) if rng.random() < 0.8 else None
+    done = _done_at(p)
+    if done and rng.random() < 0.75:
+        inv_at = work_time(max(done, po_at) + rng.randint(1, 20) * DAY, rng)
+        share = 1.0 if rng.random() < 0.7 else rng.uniform(0.4, 0.9)
+    elif p.status in ("In Progress", "In Review") and rng.random() < 0.15:
+        inv_at, share = work_time(po_at + rng.randint(2, 15) * DAY, rng), 0.5  # a deposit
+    else:
+        return
+    if inv_at < NOW_TS - 3600:
+        p.invoiced = round(value * share, 2)
+        p.invoice_at = inv_at
+        p.invoice_date = local_date(inv_at) if rng.random() < 0.85 else None
+
+
+def _set_po(p: Plan, planned: float, po: float, text: str, invoiced: float | None = None) -> None:
+    _clear_amounts(p)
+    p.planned, p.po_value, p.po_text = planned, po, text
+    p.po_at = p.created + 2 * DAY
+    p.po_date = local_date(p.po_at)
+    p.invoiced = invoiced
+    if invoiced is not None:
+        p.invoice_at = p.path[-1][0] + 3 * DAY
+        p.invoice_date = local_date(p.invoice_at)
+
+
+DONE_CASES = frozenset({"no_campaign_amounts", "invoice_over_po", "partial_invoice", "po_corrected", "heavy",
+                        "many_entries", "unparseable"})
+
+
+def _clear_amounts(p: Plan) -> None:
+    p.planned = p.po_value = p.po_text = p.po_date = p.po_at = p.po_first = None
+    p.invoiced = p.invoice_date = p.invoice_at = None
+
+
+def _special(p: Plan, name: str, rng: Random) -> None:
+    """Turn a random plan into one of the hand-picked cases the demo must show."""
+    if name in PATHS or name in DONE_CASES:
+        if name.endswith("_now"):
+            p.created = work_time(NOW_TS - (4 if name == "in_progress_now" else 6) * DAY, rng)
+        p.path = scripted(p.created, PATHS.get(name, DONE_PATH), rng)
+        _clear_amounts(p)  # amounts were drawn for the old history: draw them again for this one
+        _amounts(p, rng)
+    if name == "formula":
+        p.title = '=HYPERLINK("http://x","click")'
+    elif name == "no_campaign_amounts":
+        p.campaign, p.title = None, WORK[p.activity or "Design"][0]
+        _set_po(p, 750.0, 1200.5, "€1,200.50")
+    elif name == "unparseable":
+        _set_po(p, 2000.0, 2000.0, "about 2k")
+    elif name == "invoice_over_po":
+        _set_po(p, 3000.0, 2500.0, "2,500.00", invoiced=2750.0)
+    elif name == "partial_invoice":
+        _set_po(p, 8000.0, 7800.0, "€7,800", invoiced=3900.0)
+    elif name == "po_corrected":
+        _set_po(p, 5000.0, 4600.0, "4,600.00")
+        p.po_first, p.po_at = (p.po_at, "4,000.00"), p.po_at + 3 * DAY
+    elif name == "intake_gaps":
+        p.campaign = p.due = p.brief = p.estimate_h = p.owner = None
+        _clear_amounts(p)
+        p.title = WORK[p.activity or "Content"][1]
+    elif name == "short_brief":
+        p.brief = SHORT_BRIEFS[0]
+
+
+def _plan(i: int, count: int, rng: Random, asana: bool, epics: dict[str, int], plans: list[Plan]) -> Plan:
+    created = work_time(START_TS + int((i + rng.random()) / count * (LAST_CREATED_TS - START_TS)), rng)
+    campaign = rng.choice(tuple(CAMPAIGNS)) if rng.random() > 0.06 else None
+    activity = rng.choice(CAMPAIGNS[campaign]) if campaign else rng.choice(ACTIVITIES)
+    title = rng.choice(WORK[activity]) + (f" ({campaign})" if campaign else "")
+    kind = "Task" if asana else rng.choices(("Task", "Story", "Sub-task"), (70, 22, 8))[0]
+    start = "Request" if rng.random() < 0.45 else "To Do"
+    p = Plan(n=i + 1, title=title, kind=kind, owner=rng.choice(TEAM) if rng.random() > 0.06 else None,
+             reporter=rng.choice(TEAM + REQUESTERS), created=created,
+             path=walk(created, start, rng, ASANA_STATUSES if asana else JIRA_STATUSES),
+             campaign=campaign, activity=activity, gl=GL_ACCOUNTS[activity] if rng.random() < 0.93 else None,
+             category=CATEGORIES[activity] if rng.random() < 0.9 else None,
+             due=local_date(created + rng.randint(5, 40) * DAY) if rng.random() > 0.1 else None,
+             estimate_h=float(rng.choice(ESTIMATES)) if rng.random() > 0.12 else None,
+             labels=sorted(rng.sample(LABELS, rng.randint(0, 2))))
+    r = rng.random()
+    p.brief = None if r < 0.08 else rng.choice(SHORT_BRIEFS) if r < 0.16 else brief_text(rng, title, campaign)
+    parent = rng.randrange(len(epics), i) if kind == "Sub-task" and i > len(epics) else None
+    if parent is not None and plans[parent].kind in ("Task", "Story"):
+        p.parent = parent
+    elif asana and i > 0 and rng.random() < 0.05:
+        p.parent = rng.randrange(0, i)
+    elif campaign in epics and rng.random() < 0.4:
+        p.parent = epics[campaign]
+    else:
+        p.kind = "Task" if kind == "Sub-task" else kind
+    _amounts(p, rng)
+    return p
+
+
+def _epic(i: int, campaign: str, rng: Random) -> Plan:
+    created = START_TS + i * DAY + 9 * 3600
+    return Plan(n=i + 1, title=f"{campaign} campaign", kind="Epic", owner=TEAM[i], reporter=TEAM[3],
+                created=created, path=scripted(created, (("To Do", 3), ("In Progress", 0)), rng),
+                campaign=campaign, category="Ops", due=local_date(NOW_TS + (30 + 30 * i) * DAY),
+                estimate_h=40.0,
+                brief=f"Umbrella for everything in {campaign}: goals, budget owner and timeline live here.")
+
+
+def plan_tasks(count: int, rng: Random, *, asana: bool, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
+    """`count` source-neutral task plans; Jira gets one epic per campaign first."""
+    plans: list[Plan] = []
+    epics: dict[str, int] = {}
+    if not asana and count >= 40:
+        for i, campaign in enumerate(CAMPAIGNS):
+            epics[campaign] = i
+            plans.append(_epic(i, campaign, rng))
+    table = ASANA_SPECIALS if asana else JIRA_SPECIALS
+    specials = {(n if n > 0 else count + 1 + n): name for n, name in table.items()} if count >= 40 else {}
+    for i in range(len(plans), count):
+        p = _plan(i, count, rng, asana, epics, plans)
+        name = specials.get(p.n)
+        if name:
+            _special(p, name, rng)
+        if name == "many_entries":
+            n_logs = rng.randint(110, 120)  # more than one page of Asana time tracking entries
+        elif not asana and p.n % 61 == 7:
+            n_logs = rng.randint(21, 45)  # more than the 20 worklogs Jira embeds in an issue
+        else:
+            n_logs = rng.randint(0, 2 * worklogs_per_task)
+        p.worklogs = worklogs_for(p, rng, n_logs)
+        plans.append(p)
+    return plans
+
+
+def budget_rows(plans: Iterable[Plan], rng: Random) -> list[list[str]]:
+    """Budget lines (Campaign, Activity, G/L account, Period, Amount) sized to the planned spend, in three
+    granularities: a fiscal-year line, quarter lines and month lines (fiscal year starts in April)."""
+    need: dict[tuple[str, str], float] = defaultdict(float)
+    for p in plans:
+        if p.campaign and p.activity:
+            labour = sum(s for _, _, s in p.worklogs) / 3600 * 85
+            need[p.campaign, p.activity] += max(p.planned or 0, p.po_value or 0) + labour
+    rows = []
+    for campaign, activities in CAMPAIGNS.items():
+        for j, activity in enumerate(activities):
+            base = need.get((campaign, activity), 0) * rng.choice((0.8, 1.0, 1.15, 1.3))
+            line = [campaign, activity, GL_ACCOUNTS[activity]]
+            if j == 1:
+                for q, share in (("Q1", 0.3), ("Q2", 0.4), ("Q3", 0.3)):
+                    rows.append([*line, f"FY2027-{q}", f"{round(base * share, -2):.0f}"])
+            elif j == 2:
+                for month in range(5, 12):
+                    rows.append([*line, f"2026-{month:02d}", f"{round(base / 7, -2):.0f}"])
+            else:
+                rows.append([*line, "FY2027", f"{round(base * 12 / 7, -3):.0f}"])
+    return rows
+
+
+def budget_csv(plans: Iterable[Plan], rng: Random) -> str:
+    """The budget file's text (header + `budget_rows`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Campaign", "Activity", "G/L account", "Period", "Amount"])
+    writer.writerows(budget_rows(plans, rng))
+    return out.getvalue()
+
+
+def generate(n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
+             worklogs_per_task: int = DEMO_WORKLOGS) -> DemoData:
+    """Build the demo in memory: Jira and Asana raw pages (endpoint, params, body) and the budget CSV.
+
+    `worklogs_per_task` is the mean number of worklogs on a started task (0..2x, uniformly); a few tasks
+    always get more than the 20 Jira embeds, so worklog pages appear at every size of 40+ tasks.
+    """
+    n_jira, n_asana = split_tasks(n_tasks)
+    jira = plan_tasks(n_jira, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
+    asana = plan_tasks(n_asana, Random(f"asana-{seed}"), asana=True, worklogs_per_task=worklogs_per_task)
+    return DemoData(jira=render_jira(jira, Random(f"jira-pages-{seed}")),
+                    asana=render_asana(asana, Random(f"asana-pages-{seed}")),
+                    budget_csv=budget_csv(jira + asana, Random(f"budget-{seed}")))
+
+
+def _dump(body: Any) -> str:
+    return json.dumps(body, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_pages(folder: Path, pages: list[Page], *, api: str, base_url: str, source: str,
+                projects: list[str] | None = None) -> list[Path]:
+    """Write a raw-page folder (docs/raw-pages.md): one JSON file per page plus manifest.json.
+
+    Stale page files from an earlier run are removed, so the folder holds exactly these pages.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
+    width = max(4, len(str(len(pages))))
+    entries, written = [], []
+    for k, page in enumerate(pages, 1):
+        name = f"{k:0{width}d}.json"
+        (folder / name).write_text(_dump(page.body), encoding="utf-8")
+        entries.append({"file": name, "endpoint": page.endpoint, "params": page.params})
+        written.append(folder / name)
+    manifest = {"format": 1, "api": api, "base_url": base_url, "source": source,
+                "fetched_at": NOW.isoformat(), "projects": projects or [], "pages": entries}
+    (folder / "manifest.json").write_text(_dump(manifest), encoding="utf-8")
+    return [folder / "manifest.json", *written]
+
+
+def write_demo(out: Path | str, n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
+               worklogs_per_task: int = DEMO_WORKLOGS) -> DemoData:
+    """Generate and write `out/jira-web/`, `out/asana-content/` and `out/budget.csv`."""
+    out = Path(out)
+    data = generate(n_tasks, seed, worklogs_per_task)
+    write_pages(out / JIRA_FOLDER, data.jira, api="jira", base_url=JIRA_URL, source="web")
+    write_pages(out / ASANA_FOLDER, data.asana, api="asana", base_url=ASANA_URL, source="content",
+                projects=[PROJECT_GID])
+    (out / BUDGET_FILE).write_text(data.budget_csv, encoding="utf-8")
+    return data

@@ -1,0 +1,78 @@
+"""Logging set-up with a filter that masks every configured secret, wherever it would appear."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+from pydantic import BaseModel, SecretStr
+
+MASK = "***"
+
+
+class RedactFilter(logging.Filter):
+    """Replaces secret values in a record's final message (args included) with ***."""
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = self.redact(msg), None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (click's test runner and pytest swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def secrets_of(model: BaseModel) -> list[str]:
+    """Every SecretStr value in a config tree (tokens, credentials)."""
+    found: list[str] = []
+
+    def walk(v: object) -> None:
+        if isinstance(v, SecretStr):
+            found.append(v.get_secret_value())
+        elif isinstance(v, BaseModel):
+            for name in type(v).model_fields:
+                walk(getattr(v, name))
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    walk(model)
+    return found
+
+
+def setup_logging(verbose: bool, secrets: Iterable[str] = ()) -> RedactFilter:
+    """Log to stderr (INFO, or DEBUG with -v) through the redacting filter; returns the filter."""
+    root = logging.getLogger()
+    redact = RedactFilter(secrets)
+    handler = next((h for h in root.handlers if getattr(h, "_syncer", False)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        handler._syncer = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for h in root.handlers:  # every handler, so no order of handlers lets a raw record through
+        h.filters = [f for f in h.filters if not isinstance(f, RedactFilter)] + [redact]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    return redact

@@ -1,0 +1,167 @@
+"""One sync: fetch, map, store, check rules, roll up, write the sink, record the run."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from syncer import __version__
+from syncer.adapters import FetchResult, Plan, Sink, Source, Table, sink_class, source_class
+from syncer.config import Config
+from syncer.domain import build_domain
+from syncer.errors import ConfigError
+from syncer.figures import TaskFigures, task_figures
+from syncer.model import Task
+from syncer.retry import RetryPolicy
+from syncer.state import State, encode, run_lock
+from syncer.tables import TASKS, RunRecord, sync_log_row, tasks_table
+
+OVERLAP = timedelta(minutes=5)  # SPEC §9: re-read this much before the cursor (minute-precision JQL, clock skew)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """What a run did, for the CLI summary and the tests."""
+
+    run: RunRecord
+    plan: Plan
+    tasks_per_source: dict[str, int]
+    stages: Counter
+    summary: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
+
+
+def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | None = None) -> list[Source]:
+    """Instantiate the configured sources (all, or those named)."""
+    for name in only:
+        cfg.source(name)  # raises a ConfigError naming the known sources
+    out = []
+    for i, s in enumerate(cfg.sources):
+        if not only or s.name in only:
+            out.append(source_class(s.kind)(s, cfg, where=f"sources[{i}]", policy=policy))
+    return out
+
+
+def make_sink(cfg: Config) -> Sink:
+    """Instantiate the configured sink."""
+    return sink_class(cfg.sink.kind).from_config(cfg.sink, cfg)
+
+
+def read_budget(cfg: Config, sink: Sink) -> tuple[list, list[str]]:
+    """Budget lines from the CSV file or the sink's own `Budget` tab (finance's; read, never written)."""
+    from syncer.budget import budget_from_rows, read_budget_csv
+
+    if cfg.budget is None:
+        return [], []
+    if cfg.budget.file is not None:
+        if not cfg.budget.file.is_file():
+            raise ConfigError(f"budget.file: {cfg.budget.file} does not exist")
+        return read_budget_csv(cfg.budget.file)
+    rows = sink.read_tab(cfg.budget.tab or "Budget")
+    if rows is None:
+        raise ConfigError(f"budget.tab: the sink has no tab named {cfg.budget.tab!r}")
+    return budget_from_rows(rows)
+
+
+def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) -> tuple[bool, datetime | None]:
+    cur = state.cursor(name)
+    if full or cur is None or cur.last_full is None or now - cur.last_full >= cfg.full_sync_every:
+        return True, None
+    return False, cur.cursor - OVERLAP
+
+
+def default_warnings(tasks: Sequence[Task], cfg: Config) -> list[str]:
+    """One warning per status that reached its stage through a SPEC §4 default, naming where to map it."""
+    index = {s.name: i for i, s in enumerate(cfg.sources)}
+    seen = sorted({(t.source, status, stage.value) for t in tasks for status, stage in t.defaulted_statuses})
+    return [
+        f"{src}: status {status!r} -> {stage} by default (map it under sources[{index.get(src, '?')}].stages)"
+        for src, status, stage in seen
+    ]
+
+
+def run_sync(
+    cfg: Config,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    only: Sequence[str] = (),
+    now: datetime | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sink: Sink | None = None,
+    sources: Sequence[Source] | None = None,
+    policy: RetryPolicy | None = None,
+) -> RunResult:
+    """Run one sync under the state lock. The state (cursors, tasks) advances only after the sink succeeded."""
+    started = clock()
+    now = now or datetime.now(UTC)
+    with run_lock(cfg.state.path):
+        state = State(cfg.state.path)
+        try:
+            return _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, policy)
+        finally:
+            state.close()
+
+
+def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, policy) -> RunResult:
+    sources = list(sources) if sources is not None else make_sources(cfg, only, policy)
+    sink = sink or make_sink(cfg)
+    known = {s.name for s in cfg.sources}
+    stored = {(t.source, t.key): t for t in state.tasks() if t.source in known}
+    old_hashes = {k: h for k, h in state.hashes().items() if k[0] in known}
+    tasks = dict(stored)
+    warnings: list[str] = []
+    fetched = requests = 0
+    modes, cursors = set(), {}
+    for src in sources:
+        is_full, since = _is_full(cfg, state, src.name, now, full)
+        result: FetchResult = src.read(since, now)
+        modes.add("full" if is_full or result.complete else "incremental")
+        fetched += len(result.tasks)
+        requests += result.requests
+        warnings.extend(result.warnings)
+        if result.complete:
+            for key in [k for k in tasks if k[0] == src.name]:
+                del tasks[key]
+        for key in result.deleted_keys:
+            tasks.pop((src.name, key), None)
+        for t in result.tasks:
+            tasks[(t.source, t.key)] = t
+        cursors[src.name] = (now, is_full or result.complete)
+    # Sources removed from the config are dropped with their tasks.
+    deletes = [k for k in old_hashes if k not in tasks]
+    encoded = {k: encode(t) for k, t in tasks.items()}
+    upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
+
+    ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
+    figures: dict[tuple[str, str], TaskFigures] = {
+        (t.source, t.key): task_figures(t, now, cfg.tz, cfg.rates.people, cfg.rates.default) for t in ordered
+    }
+    budget_lines, budget_warnings = read_budget(cfg, sink)
+    warnings.extend(budget_warnings)
+    domain = build_domain(ordered, figures, cfg, now, budget_lines)
+    warnings.extend(domain.warnings)
+    warnings.extend(default_warnings(ordered, cfg))
+    tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
+    plan = sink.plan(tables)
+    warnings.extend(plan.warnings)
+    mode = "dry-run" if dry_run else ("full" if "full" in modes else "incremental")
+    run = RunRecord(
+        run_at=now, mode=mode, fetched=fetched, changed=len(upserts), deleted=len(deletes),
+        rows_written=plan.rows_written, api_requests=requests, warnings=tuple(warnings), version=__version__,
+    )
+    result = RunResult(
+        run=run, plan=plan, tasks_per_source=dict(Counter(t.source for t in ordered)),
+        stages=Counter(t.stage.value for t in ordered), summary=domain.summary, tables=tables,
+    )
+    if dry_run:
+        run.duration_s = clock() - started
+        return result
+    run.duration_s = clock() - started
+    run.api_requests += sink.apply(plan, sync_log_row(run, cfg.tz))
+    state.commit(upserts, deletes, cursors, run)
+    return result

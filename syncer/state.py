@@ -1,0 +1,179 @@
+"""SQLite state: tasks keyed by (source, key), per-source cursors, one record per run; one writer at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from syncer.errors import LockedError, SyncerError
+from syncer.model import Issue, Stage, StageChange, Task, Worklog
+from syncer.tables import RunRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+  source TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (source, key)
+);
+CREATE TABLE IF NOT EXISTS cursors (
+  source TEXT PRIMARY KEY, cursor TEXT NOT NULL, last_full TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_at TEXT NOT NULL, mode TEXT NOT NULL, duration_s REAL,
+  fetched INTEGER, changed INTEGER, deleted INTEGER, rows_written INTEGER, api_requests INTEGER, warnings TEXT
+);
+"""
+
+
+class StateError(SyncerError):
+    """The state file cannot be opened or written."""
+
+
+def task_to_dict(t: Task) -> dict[str, Any]:
+    """A Task as plain JSON-able data (the stored form)."""
+    d: dict[str, Any] = {}
+    for name in Task.__slots__:
+        v = getattr(t, name)
+        if name == "history":
+            v = [[c.at.isoformat(), c.from_stage.value, c.to_stage.value, c.from_status, c.to_status] for c in v]
+        elif name == "worklogs":
+            v = [[w.author, w.started_at.isoformat(), w.hours] for w in v]
+        elif name == "problems":
+            v = [[p.rule, p.field, p.problem] for p in v]
+        elif name == "defaulted_statuses":
+            v = [[s, st.value] for s, st in v]
+        elif name == "amount_first_seen":
+            v = {k: w.isoformat() for k, w in v.items()}
+        elif isinstance(v, datetime | date):
+            v = v.isoformat()
+        elif isinstance(v, Stage):
+            v = v.value
+        elif isinstance(v, tuple):
+            v = list(v)
+        d[name] = v
+    return d
+
+
+def task_from_dict(d: dict[str, Any]) -> Task:
+    """Inverse of task_to_dict."""
+    dt, day = datetime.fromisoformat, date.fromisoformat
+    return Task(
+        **{k: d[k] for k in ("source", "key", "title", "status", "url", "type", "owner", "requester", "campaign",
+                             "activity", "gl_account", "category", "estimate_hours", "planned_cost",
+                             "committed_amount", "invoiced_amount", "brief", "parent")},
+        created_at=dt(d["created_at"]),
+        stage=Stage(d["stage"]),
+        created_stage=Stage(d["created_stage"]),
+        due_date=day(d["due_date"]) if d["due_date"] else None,
+        po_date=day(d["po_date"]) if d["po_date"] else None,
+        invoice_date=day(d["invoice_date"]) if d["invoice_date"] else None,
+        labels=tuple(d["labels"]),
+        history=[StageChange(dt(a), Stage(fs), Stage(ts), f, t) for a, fs, ts, f, t in d["history"]],
+        worklogs=[Worklog(a, dt(s), h) for a, s, h in d["worklogs"]],
+        amount_first_seen={k: dt(v) for k, v in d["amount_first_seen"].items()},
+        problems=[Issue(*p) for p in d["problems"]],
+        defaulted_statuses=[(s, Stage(st)) for s, st in d["defaulted_statuses"]],
+    )
+
+
+def encode(t: Task) -> tuple[str, str]:
+    """(hash, json) of a task; the hash changes exactly when the stored task would."""
+    data = json.dumps(task_to_dict(t), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(data.encode(), digest_size=16).hexdigest(), data
+
+
+@dataclass(slots=True)
+class Cursor:
+    """Where a source's incremental reads continue from."""
+
+    cursor: datetime
+    last_full: datetime | None
+
+
+class State:
+    """The state database. Reads anytime; `commit` writes everything of one run in one transaction."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path)
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise StateError(f"state file {self.path}: {e}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def cursor(self, source: str) -> Cursor | None:
+        row = self.db.execute("SELECT cursor, last_full FROM cursors WHERE source = ?", (source,)).fetchone()
+        if not row:
+            return None
+        return Cursor(datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1]) if row[1] else None)
+
+    def hashes(self) -> dict[tuple[str, str], str]:
+        return {(s, k): h for s, k, h in self.db.execute("SELECT source, key, hash FROM tasks")}
+
+    def tasks(self) -> Iterator[Task]:
+        for (data,) in self.db.execute("SELECT data FROM tasks ORDER BY source, key"):
+            yield task_from_dict(json.loads(data))
+
+    def runs(self) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM runs ORDER BY id")
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def commit(
+        self,
+        upserts: Iterable[tuple[str, str, str, str]],
+        deletes: Iterable[tuple[str, str]],
+        cursors: dict[str, tuple[datetime, bool]],
+        run: RunRecord,
+    ) -> None:
+        """Write tasks, deletions, advanced cursors and the run record atomically (all or nothing)."""
+        try:
+            with self.db:
+                self.db.executemany(
+                    "INSERT INTO tasks (source, key, hash, data) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (source, key) DO UPDATE SET hash = excluded.hash, data = excluded.data",
+                    upserts,
+                )
+                self.db.executemany("DELETE FROM tasks WHERE source = ? AND key = ?", deletes)
+                for source, (at, full) in cursors.items():
+                    self.db.execute(
+                        "INSERT INTO cursors (source, cursor, last_full) VALUES (?, ?, ?) ON CONFLICT (source) DO "
+                        "UPDATE SET cursor = excluded.cursor, last_full = COALESCE(excluded.last_full, last_full)",
+                        (source, at.isoformat(), at.isoformat() if full else None),
+                    )
+                self.db.execute(
+                    "INSERT INTO runs (run_at, mode, duration_s, fetched, changed, deleted, rows_written, "
+                    "api_requests, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run.run_at.isoformat(), run.mode, run.duration_s, run.fetched, run.changed, run.deleted,
+                     run.rows_written, run.api_requests, json.dumps(list(run.warnings), ensure_ascii=False)),
+                )
+        except sqlite3.Error as e:
+            raise StateError(f"state file {self.path}: could not save this run ({e})") from None
+
+
+@contextmanager
+def run_lock(state_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the state file; a second holder gets LockedError (exit 0)."""
+    lock_path = Path(f"{state_path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(f"another sync holds the lock on {state_path}; nothing to do") from None
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,46 @@
+"""The human summary printed after a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncer.config import Config
+from syncer.model import Stage
+
+
+def _money(x: float, currency: str) -> str:
+    return f"{x:,.2f} {currency}"
+
+
+def format_summary(result: Any, cfg: Config) -> str:
+    """Tasks per source, stages, per-tab changes, budget remaining, intake and cycle time, warnings."""
+    run, plan = result.run, result.plan
+    lines = [f"syncer {run.version}: {run.mode} sync in {run.duration_s:.2f} s"]
+    for name, count in sorted(result.tasks_per_source.items()):
+        lines.append(f"  source {name:<12} {count:>6} tasks")
+    stages = ", ".join(f"{s.value} {result.stages.get(s.value, 0)}" for s in Stage)
+    lines.append(f"  stages: {stages}")
+    lines.append(f"  fetched {run.fetched}, changed {run.changed}, deleted {run.deleted}")
+    verb = "would change" if run.mode == "dry-run" else "changed"
+    for tab, ch in plan.tabs.items():
+        lines.append(f"  tab {tab:<14} {verb}: +{ch.added} added, ~{ch.changed} changed, -{ch.removed} removed")
+    target = getattr(cfg.sink, "path", None) or f"Google Sheet {getattr(cfg.sink, 'spreadsheet_id', '')}"
+    lines.append(f"  rows {'to write' if run.mode == 'dry-run' else 'written'}: {run.rows_written} -> {target}")
+    s = result.summary or {}
+    remaining = s.get("budget_remaining") or {}
+    if remaining:
+        lines.append("  budget remaining by campaign:")
+        for campaign, amount in sorted(remaining.items()):
+            lines.append(f"    {campaign:<24} {_money(amount, cfg.currency):>18}")
+    if "intake_violations" in s:
+        complete = s.get("intake_complete")
+        share = f" (intake complete {complete:.0%})" if complete is not None else ""
+        lines.append(f"  intake violations: {s['intake_violations']}{share}")
+    if s.get("median_cycle_days") is not None:
+        lines.append(f"  median cycle time: {s['median_cycle_days']:.1f} days")
+    if run.warnings:
+        lines.append(f"  warnings: {len(run.warnings)} (listed in the Sync log tab)")
+        lines.extend(f"    - {w}" for w in run.warnings[:10])
+        if len(run.warnings) > 10:
+            lines.append(f"    … and {len(run.warnings) - 10} more")
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""The tabs of SPEC §6: headers, and pure `to_rows` for Tasks and the Sync log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from syncer.adapters import Cell, Row, Table
+from syncer.figures import TaskFigures
+from syncer.model import Task
+
+TASKS = "Tasks"
+BUDGET_ROLLUP = "Budget rollup"
+FLOW_METRICS = "Flow metrics"
+CAPACITY = "Capacity"
+INTAKE = "Intake"
+SYNC_LOG = "Sync log"
+
+HEADERS: dict[str, list[str]] = {
+    TASKS: [
+        "Source", "Key", "Title", "Type", "Stage", "Status", "Owner", "Campaign", "Activity", "Category",
+        "G/L account", "Created", "Started", "Completed", "Due", "Estimate h", "Logged h", "Labour cost",
+        "Planned", "Committed", "Invoiced", "Cycle days", "Review days", "Blocked days", "Reworked", "Late",
+        "Intake OK", "URL",
+    ],
+    BUDGET_ROLLUP: [
+        "Campaign", "Activity", "G/L account", "Period", "Budgeted", "Planned", "Committed", "Invoiced", "Labour",
+        "Open commitments", "Remaining", "Used %", "Flag",
+    ],
+    FLOW_METRICS: [
+        "Period", "Source", "Category", "Throughput", "WIP", "Cycle p50", "Cycle p85", "Review p50", "Rework rate",
+        "Blocked share", "Late rate", "Reliability", "Estimate ratio", "Intake complete",
+    ],
+    CAPACITY: ["Week", "Team", "Person", "Category", "Logged h", "Capacity h", "Utilization", "Overloaded"],
+    INTAKE: ["Source", "Key", "Title", "Stage", "Owner", "Rule", "Field", "Problem", "Since", "URL"],
+    SYNC_LOG: [
+        "Run at", "Mode", "Duration s", "Fetched", "Changed", "Deleted", "Rows written", "API requests", "Warnings",
+        "Version",
+    ],
+}
+# Tabs whose rows are replaced by each run (the Sync log is appended to instead).
+OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE)
+SYNC_LOG_KEEP = 1000
+# The columns that identify a row (for diffs: a row whose key survives is "changed", not removed + added).
+KEY_COLUMNS: dict[str, tuple[int, ...]] = {
+    TASKS: (0, 1), BUDGET_ROLLUP: (0, 1, 2, 3), FLOW_METRICS: (0, 1, 2), CAPACITY: (0, 1, 2, 3), INTAKE: (0, 1, 5, 6),
+}
+# Number formats sinks apply to the columns that hold money, hours, days or ratios (by header).
+MONEY_COLUMNS = frozenset(
+    {"Labour cost", "Planned", "Committed", "Invoiced", "Budgeted", "Labour", "Open commitments", "Remaining"}
+)
+RATIO_COLUMNS = frozenset(
+    {"Used %", "Rework rate", "Blocked share", "Late rate", "Reliability", "Intake complete", "Utilization"}
+)
+
+
+def iso_date(d: date | None) -> str | None:
+    """`YYYY-MM-DD` or None."""
+    return d.isoformat() if d else None
+
+
+def iso_local(when: datetime | None, tz: tzinfo) -> str | None:
+    """An ISO timestamp in the configured zone, to the second, or None."""
+    return when.astimezone(tz).replace(microsecond=0).isoformat() if when else None
+
+
+def money(x: float | None) -> float | None:
+    """Round an amount to cents, at write time only."""
+    return None if x is None else round(x + 0.0, 2)
+
+
+def num(x: float | None, places: int = 2) -> float | None:
+    """Round hours, days and ratios for display."""
+    return None if x is None else round(x + 0.0, places)
+
+
+def task_row(t: Task, f: TaskFigures, tz: tzinfo, intake_ok: bool | None = None) -> Row:
+    """One Tasks row (SPEC §6 order)."""
+    return [
+        t.source, t.key, t.title, t.type, t.stage.value, t.status, t.owner, t.campaign, t.activity, t.category,
+        t.gl_account, iso_local(t.created_at, tz), iso_local(f.started_at, tz), iso_local(f.completed_at, tz),
+        iso_date(t.due_date), num(t.estimate_hours), num(f.logged_hours), money(f.labour_cost),
+        money(t.planned_cost), money(t.committed_amount), money(t.invoiced_amount), num(f.cycle_days),
+        num(f.review_days), num(f.blocked_days), f.reworked, f.late, intake_ok, t.url or None,
+    ]
+
+
+def tasks_table(
+    tasks: Iterable[Task],
+    figures: Mapping[tuple[str, str], TaskFigures],
+    tz: tzinfo,
+    intake_ok: Mapping[tuple[str, str], bool] | None = None,
+) -> Table:
+    """The whole Tasks tab, header first, rows sorted by (Source, Key) with Jira-style keys in number order."""
+    rows = [
+        task_row(t, figures[(t.source, t.key)], tz, (intake_ok or {}).get((t.source, t.key)))
+        for t in sorted(tasks, key=lambda t: (t.source, natural_key(t.key)))
+    ]
+    return [list(HEADERS[TASKS]), *rows]
+
+
+def natural_key(key: str) -> tuple:
+    """`MKT-9` before `MKT-10`."""
+    prefix, _, number = key.rpartition("-")
+    return (prefix, int(number), "") if number.isdigit() else (key, 0, key)
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What one sync did, for the Sync log tab and the state store."""
+
+    run_at: datetime
+    mode: str  # full | incremental | dry-run
+    duration_s: float = 0.0
+    fetched: int = 0
+    changed: int = 0
+    deleted: int = 0
+    rows_written: int = 0
+    api_requests: int = 0
+    warnings: tuple[str, ...] = ()
+    version: str = ""
+
+
+def sync_log_row(run: RunRecord, tz: tzinfo) -> list[Cell]:
+    """One Sync log row; warnings joined with `; ` and capped so a cell stays readable."""
+    warnings = "; ".join(run.warnings)
+    if len(warnings) > 2000:
+        warnings = warnings[:1990] + " …(more)"
+    return [
+        iso_local(run.run_at, tz), run.mode, round(run.duration_s, 2), run.fetched, run.changed, run.deleted,
+        run.rows_written, run.api_requests, warnings or None, run.version,
+    ]

@@ -1,0 +1,190 @@
+"""The pure mapping of raw Jira Cloud and Asana payloads (shaped like the real APIs) into canonical Tasks."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from syncer.adapters import Page, asana, jira
+from syncer.amounts import AmountError, parse_amount
+from syncer.errors import ConfigError
+from syncer.model import Stage
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BERLIN = ZoneInfo("Europe/Berlin")
+CET = timezone(timedelta(hours=1))
+JIRA_FIELDS = {
+    "campaign": "Campaign", "activity": "Activity", "gl_account": "G/L account", "category": "Work category",
+    "planned_cost": "Planned cost", "committed_amount": "PO amount", "po_date": "PO date",
+    "invoiced_amount": "customfield_10052", "invoice_date": "Invoice date",
+}
+
+
+def load(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def jira_pages():
+    return [
+        Page("GET /rest/api/3/field", {}, load("jira_fields.json")),
+        Page("GET /rest/api/3/status", {}, load("jira_statuses.json")),
+        Page("GET /rest/api/3/search/jql", {"jql": "project = MKT"}, load("jira_search_page.json")),
+        Page("POST /rest/api/3/changelog/bulkfetch", {}, load("jira_bulk_changelog.json")),
+    ]
+
+
+@pytest.fixture
+def jira_tasks():
+    tasks, warnings = jira.tasks_from_pages(
+        jira_pages(), "web", "https://acme.atlassian.net", JIRA_FIELDS, {"Request": Stage.INTAKE}, BERLIN
+    )
+    assert warnings == []
+    return {t.key: t for t in tasks}
+
+
+def test_jira_reopened_task_maps_every_field(jira_tasks):
+    t = jira_tasks["MKT-7"]
+    assert (t.source, t.key, t.url) == ("web", "MKT-7", "https://acme.atlassian.net/browse/MKT-7")
+    assert (t.title, t.type, t.status, t.stage) == ("Spring launch landing page", "Task", "Done", Stage.DONE)
+    assert (t.owner, t.requester) == ("ana@acme.com", "Zoë Müller")
+    assert (t.campaign, t.activity, t.gl_account, t.category) == ("Spring Launch", "Web", "6100", "Design")
+    assert t.created_at == datetime(2026, 3, 2, 9, 0, tzinfo=CET)
+    assert t.due_date == date(2026, 3, 8)
+    assert t.estimate_hours == 8.0  # 28800 s of original estimate
+    assert (t.planned_cost, t.committed_amount, t.invoiced_amount) == (2500.0, 1200.50, 1000.0)
+    assert (t.po_date, t.invoice_date) == (date(2026, 3, 3), date(2026, 3, 20))
+    assert t.brief == "Build the landing page for the spring launch.\nOwner: @Ana Lima"  # ADF -> plain text
+    assert t.labels == ("launch", "web")
+    assert t.amount_first_seen == {"committed_amount": datetime(2026, 3, 3, 10, 0, tzinfo=CET)}
+    # Full history from the bulk changelog, epoch-millis and string timestamps alike, reopening included.
+    assert t.created_stage is Stage.BACKLOG
+    assert [(c.at, c.from_stage, c.to_stage) for c in t.history] == [
+        (datetime(2026, 3, 2, 10, 0, tzinfo=CET), Stage.BACKLOG, Stage.IN_PROGRESS),
+        (datetime(2026, 3, 5, 16, 0, tzinfo=CET), Stage.IN_PROGRESS, Stage.DONE),
+        (datetime(2026, 3, 6, 9, 0, tzinfo=CET), Stage.DONE, Stage.IN_PROGRESS),
+        (datetime(2026, 3, 7, 12, 0, tzinfo=CET), Stage.IN_PROGRESS, Stage.REVIEW),
+        (datetime(2026, 3, 9, 12, 0, tzinfo=CET), Stage.REVIEW, Stage.DONE),
+    ]
+    assert [(w.author, w.hours) for w in t.worklogs] == [("ana@acme.com", 3.0), ("José Núñez", 1.5)]
+    assert t.problems == []
+
+
+def test_jira_unmapped_status_unparseable_amount_formula_title(jira_tasks):
+    t = jira_tasks["MKT-8"]
+    assert t.title == '=HYPERLINK("http://x","click")'
+    assert (t.status, t.stage) == ("Ready for QA", Stage.IN_PROGRESS)  # category indeterminate, by default
+    assert ("Ready for QA", Stage.IN_PROGRESS) in t.defaulted_statuses
+    assert t.created_stage is Stage.INTAKE  # "Request" is mapped explicitly
+    assert t.category == "Story"  # no Work category: falls back to the issue type
+    assert t.committed_amount is None
+    assert [(p.rule, p.field) for p in t.problems] == [("amount_unparseable", "committed_amount")]
+    assert "about 2k" in t.problems[0].problem
+    assert t.owner is None and t.campaign is None and t.brief is None
+
+
+def test_jira_status_defaults_by_name_before_category():
+    ctx = jira.JiraContext("web", "https://x", {}, {"10012": ("Review queue", "new")}, {})
+    assert ctx.stage("Review queue") == (Stage.REVIEW, True)  # name says review although category is new
+    assert ctx.stage("On hold", "indeterminate") == (Stage.BLOCKED, True)
+    assert ctx.stage("Won't do", "done") == (Stage.CANCELLED, True)
+    assert ctx.stage("Triage", "new") == (Stage.INTAKE, True)
+    assert ctx.stage("Anything", "new") == (Stage.BACKLOG, True)
+
+
+def test_jira_field_names_resolve_or_fail_with_candidates():
+    fields = load("jira_fields.json")
+    assert jira.resolve_fields({"campaign": "Campaign"}, fields, "sources[0]")["campaign"] == "customfield_10042"
+    assert jira.resolve_fields({"campaign": "customfield_10042"}, fields, "x")["campaign"] == "customfield_10042"
+    with pytest.raises(ConfigError) as exc:
+        jira.resolve_fields({"campaign": "Campain", "activity": "Region"}, fields, "sources[0]")
+    text = str(exc.value)
+    assert "sources[0].fields.campaign: no Jira field named 'Campain' (did you mean 'Campaign'?)" in text
+    assert "sources[0].fields.activity: 'Region' matches several Jira fields: customfield_10060" in text
+    assert "customfield_10061" in text
+
+
+def test_jira_malformed_issue_is_skipped_and_reported():
+    pages = jira_pages()
+    pages[2].body["issues"].append({"id": "10099", "key": "MKT-99", "fields": {"summary": "no created date"}})
+    tasks, warnings = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
+    assert {t.key for t in tasks} == {"MKT-7", "MKT-8"}
+    assert len(warnings) == 1 and warnings[0].startswith("web MKT-99: skipped")
+
+
+def test_jira_paged_worklogs_replace_the_truncated_embedded_list():
+    pages = jira_pages()
+    issue = pages[2].body["issues"][0]
+    issue["fields"]["worklog"]["total"] = 3  # Jira embeds at most 20; the rest must come from /worklog pages
+    tasks, warnings = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
+    assert any("only 2 of 3 worklogs" in w for w in warnings)
+    extra = {"startAt": 0, "maxResults": 5000, "total": 3, "worklogs": [
+        *issue["fields"]["worklog"]["worklogs"],
+        {"id": "100030", "author": {"displayName": "Ana"}, "started": "2026-03-08T10:00:00.000+0100",
+         "timeSpentSeconds": 1800},
+    ]}
+    pages.append(Page("GET /rest/api/3/issue/MKT-7/worklog", {}, extra))
+    tasks, warnings = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
+    t = next(t for t in tasks if t.key == "MKT-7")
+    assert sum(w.hours for w in t.worklogs) == 5.0 and warnings == []
+
+
+def asana_task(stages=None):
+    stages = stages or {"Requests": Stage.INTAKE, "Doing": Stage.IN_PROGRESS, "Legal review": Stage.REVIEW,
+                        "Done": Stage.DONE}
+    pages = [
+        Page("GET /projects/1201234567890123/tasks", {}, load("asana_tasks_page.json")),
+        Page("GET /tasks/1209000000000001/stories", {}, load("asana_stories.json")),
+        Page("GET /tasks/1209000000000001/time_tracking_entries", {}, load("asana_time_entries.json")),
+    ]
+    fields = {"campaign": "Campaign", "planned_cost": "Planned cost", "estimate_hours": "Estimated time",
+              "committed_amount": "1300000000000004"}
+    tasks, warnings = asana.tasks_from_pages(pages, "content", fields, stages, BERLIN, ["1201234567890123"])
+    assert warnings == []
+    return tasks[0]
+
+
+def test_asana_task_history_from_stories():
+    t = asana_task()
+    assert (t.key, t.status, t.stage, t.title) == ("1209000000000001", "Completed", Stage.DONE,
+                                                   "Legal copy for webinar invite")
+    assert (t.owner, t.requester, t.campaign) == ("zoe@acme.com", "ana@acme.com", "Q4 Webinars")
+    assert (t.planned_cost, t.committed_amount, t.estimate_hours) == (800.0, 1200.0, 2.5)  # 150 min duration
+    assert t.due_date == date(2026, 4, 9) and t.labels == ("email",)
+    assert t.created_stage is Stage.INTAKE  # the first move's old section
+    z = UTC
+    assert [(c.at, c.from_stage, c.to_stage, c.to_status) for c in t.history] == [
+        (datetime(2026, 4, 2, 8, tzinfo=z), Stage.INTAKE, Stage.IN_PROGRESS, "Doing"),
+        (datetime(2026, 4, 4, 8, tzinfo=z), Stage.IN_PROGRESS, Stage.REVIEW, "Legal review"),
+        (datetime(2026, 4, 5, 8, tzinfo=z), Stage.REVIEW, Stage.IN_PROGRESS, "Doing"),
+        (datetime(2026, 4, 6, 8, tzinfo=z), Stage.IN_PROGRESS, Stage.DONE, "Completed"),
+        (datetime(2026, 4, 7, 8, tzinfo=z), Stage.DONE, Stage.IN_PROGRESS, "Doing"),
+        (datetime(2026, 4, 8, 8, tzinfo=z), Stage.IN_PROGRESS, Stage.DONE, "Done"),
+        (datetime(2026, 4, 10, 15, tzinfo=z), Stage.DONE, Stage.DONE, "Completed"),
+    ]
+    assert [(w.author, w.hours, w.started_at) for w in t.worklogs] == [
+        ("Zoë Müller", 1.5, datetime(2026, 4, 2, tzinfo=BERLIN)),
+        ("zoe@acme.com", 0.75, datetime(2026, 4, 8, tzinfo=BERLIN)),
+    ]
+
+
+def test_asana_unmapped_section_defaults_and_is_reported():
+    t = asana_task(stages={"Doing": Stage.IN_PROGRESS})
+    assert ("Legal review", Stage.REVIEW) in t.defaulted_statuses  # by name: "review"
+    assert ("Requests", Stage.INTAKE) in t.defaulted_statuses  # by name: "request"
+    assert ("Done", Stage.BACKLOG) in t.defaulted_statuses  # an open task in "Done" with no mapping: backlog
+
+
+@pytest.mark.parametrize("text,value", [("1200", 1200.0), ("1200.50", 1200.5), ("1,200.50", 1200.5),
+                                        ("€1,200", 1200.0), ("EUR 950", 950.0), (7, 7.0), ("", None), (None, None)])
+def test_amounts_parse_strictly(text, value):
+    assert parse_amount(text) == value
+
+
+@pytest.mark.parametrize("text", ["about 2k", "1.200,50", "12,00", "1,2000", "-5", "€", "1 200", True, float("nan")])
+def test_amounts_refuse_to_guess(text):
+    with pytest.raises(AmountError):
+        parse_amount(text)
