@@ -14,8 +14,10 @@ from syncer.demo_data import DEMO_SEED, DEMO_TASKS, DEMO_WORKLOGS, write_demo  #
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, write the demo folders and print a one-line summary."""
     ap = argparse.ArgumentParser(description="Generate deterministic demo raw pages and a budget CSV.")
-    ap.add_argument("--out", type=Path, default=Path("config/demo"), help="output folder (default: config/demo)")
-    ap.add_argument("--tasks", type=int, default=DEMO_TASKS, help=f"tasks over both sources (default {DEMO_TASKS})")
+    ap.add_argument("--out", type=Path, default=Path("config/demo"),
+                    help="output folder (default: config/demo)")
+    ap.add_argument("--tasks", type=int, default=DEMO_TASKS,
+                    help=f"tasks over both sources, split 7:4 Jira:Asana (default {DEMO_TASKS})")
     ap.add_argument("--seed", type=int, default=DEMO_SEED, help=f"random seed (default {DEMO_SEED})")
     ap.add_argument("--worklogs", type=int, default=DEMO_WORKLOGS,
                     help=f"mean worklogs per started task (default {DEMO_WORKLOGS})")

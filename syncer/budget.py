@@ -16,6 +16,7 @@ from syncer.errors import ConfigError
 from syncer.periods import period_kind
 
 COLUMNS = ("Campaign", "Activity", "G/L account", "Period", "Amount")
+_KEYS = ("campaign", "activity", "glaccount", "period", "amount")  # the header names, normalised
 _REQUIRED = ("campaign", "period", "amount")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-\d{2}$")
 
@@ -82,8 +83,7 @@ def budget_from_rows(rows: Table, origin: str = "Budget tab") -> tuple[list[Budg
     if header_at is None:
         return [], [f"{origin}: no rows, so there is no budget (expected columns {', '.join(COLUMNS)})"]
     cols = {_norm(h): i for i, h in reversed(list(enumerate(rows[header_at])))}
-    missing = [name for name, key in zip(COLUMNS, ("campaign", "activity", "glaccount", "period", "amount"), strict=True)
-               if key in _REQUIRED and key not in cols]
+    missing = [name for name, key in zip(COLUMNS, _KEYS, strict=True) if key in _REQUIRED and key not in cols]
     if missing:
         return [], [f"{origin} row {header_at + 1}: the header has no {', '.join(missing)} column "
                     f"(expected {', '.join(COLUMNS)}); budget ignored"]

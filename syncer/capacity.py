@@ -2,36 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from syncer.adapters import Row, Table
 from syncer.config import CapacityConfig
 from syncer.flow import ALL, category_of
 from syncer.model import Task
-from syncer.periods import LocalCalendar
+from syncer.periods import HOUR, LocalCalendar, YearMonth
 from syncer.tables import CAPACITY, HEADERS, num
 
 MS_PER_HOUR = 3_600_000
+LoggedByWeek = dict[tuple[str, str, str, str], int]
+
+
+@dataclass(slots=True)
+class WorklogTotals:
+    """One pass over every worklog: time per week for Capacity, labour cost per month for the ledger."""
+
+    # Σ worklog time in integer ms (exact, so sums do not depend on the order of worklogs)
+    # per (ISO week of the worklog's local start, team = source, category, person).
+    logged: LoggedByWeek
+    # Per task, in the order given: Σ hours × rate per calendar month of the worklog's local start.
+    labour: list[dict[YearMonth, float]]
+
+
+def worklog_totals(
+    tasks: Iterable[Task], cal: LocalCalendar, rates: Mapping[str, float] | None = None, default_rate: float = 0.0
+) -> WorklogTotals:
+    """Roll every worklog up once: its local day is looked up once and feeds both Capacity and Labour."""
+    rates = rates or {}
+    cache, slow = cal.hour_cache, cal.labels
+    logged: LoggedByWeek = {}
+    labour: list[dict[YearMonth, float]] = []
+    empty: dict[YearMonth, float] = {}
+    for t in tasks:
+        if not t.worklogs:
+            labour.append(empty)
+            continue
+        team, cat = t.source, category_of(t)
+        by_month: dict[YearMonth, float] = {}
+        for w in t.worklogs:
+            when, author, hours = w.started_at, w.author, w.hours
+            d = cache.get(when.timestamp() // HOUR) or slow(when)
+            key = (d.week, team, cat, author)
+            logged[key] = logged.get(key, 0) + round(hours * MS_PER_HOUR)
+            ym = d.year_month
+            by_month[ym] = by_month.get(ym, 0.0) + hours * rates.get(author, default_rate)
+        labour.append(by_month)
+    return WorklogTotals(logged, labour)
 
 
 @dataclass(slots=True)
 class _Cell:
-    logged_ms: int = 0  # integer milliseconds: sums are exact and do not depend on the order of worklogs
+    logged_ms: int = 0
     people: set[str] = field(default_factory=set)
-
-
-def logged_by_week(tasks: Iterable[Task], cal: LocalCalendar) -> dict[tuple[str, str, str, str], int]:
-    """Σ worklog time in ms per (ISO week of the worklog's local start, team = source, category, person)."""
-    out: dict[tuple[str, str, str, str], int] = {}
-    for t in tasks:
-        if not t.worklogs:
-            continue
-        team, cat = t.source, category_of(t)
-        for w in t.worklogs:
-            key = (cal.labels(w.started_at).week, team, cat, w.author)
-            out[key] = out.get(key, 0) + round(w.hours * MS_PER_HOUR)
-    return out
 
 
 def capacity_row(week: str, team: str, person: str, cat: str, cell: _Cell, cfg: CapacityConfig) -> Row:
@@ -47,10 +72,14 @@ def _sort_key(row: Row) -> tuple:
     return tuple((0, "") if v == ALL else (1, str(v)) for v in row[:4])
 
 
-def capacity_table(tasks: Iterable[Task], cfg: CapacityConfig, cal: LocalCalendar) -> Table:
+def capacity_table(
+    tasks: Iterable[Task], cfg: CapacityConfig, cal: LocalCalendar, logged: LoggedByWeek | None = None
+) -> Table:
     """The Capacity tab. Per (week, team, category) a row with Person `All`, plus a (week, team, All, All) row that
     counts each person once (the figure to read for team utilization). With `per_person: true`, also one row per
-    (week, team, person, category) and per (week, team, person, All)."""
+    (week, team, person, category) and per (week, team, person, All). `logged`: from `worklog_totals`, if at hand."""
+    if logged is None:
+        logged = worklog_totals(tasks, cal).logged
     cells: dict[tuple[str, str, str, str], _Cell] = {}
 
     def add(key: tuple[str, str, str, str], person: str, ms: int) -> None:
@@ -60,7 +89,7 @@ def capacity_table(tasks: Iterable[Task], cfg: CapacityConfig, cal: LocalCalenda
         c.logged_ms += ms
         c.people.add(person)
 
-    for (week, team, cat, person), ms in logged_by_week(tasks, cal).items():
+    for (week, team, cat, person), ms in logged.items():
         add((week, team, ALL, cat), person, ms)
         add((week, team, ALL, ALL), person, ms)
         if cfg.per_person:

@@ -43,6 +43,22 @@ CUSTOM_FIELDS = (
 COMMENTS = ("Looks good to me 👍", "Can we get this before the newsletter goes out?",
             "Legal asked for a disclaimer.", "Moved the deadline, see thread.", "Agency sent v2.",
             "Bitte auch auf Deutsch.")
+_VALUE_KEY = {"enum": "enum_value", "text": "text_value", "date": "date_value", "number": "number_value"}
+
+
+def _empty_field(gid: str, name: str, sub: str, fmt: str | None) -> dict[str, Any]:
+    """A task's custom field entry with no value set (Asana still lists it)."""
+    cf: dict[str, Any] = {"gid": gid, "name": name, "resource_type": "custom_field", "resource_subtype": sub,
+                          "type": sub, "enabled": True, _VALUE_KEY[sub]: None}
+    if sub == "number":
+        cf.update(precision=0 if fmt == "duration" else 2, format=fmt)
+        if fmt == "currency":
+            cf["currency_code"] = "EUR"
+    cf["display_value"] = None
+    return cf
+
+
+_EMPTY_FIELDS = tuple(_empty_field(*f) for f in CUSTOM_FIELDS)
 _COLOURS = ("light-blue", "light-green", "light-orange", "light-purple", "light-red", "light-teal")
 
 
@@ -81,33 +97,22 @@ class _Renderer:
         return self.options[gid, value]
 
     def custom_fields(self, p: Plan) -> list[dict[str, Any]]:
-        values: dict[str, Any] = {
-            "Campaign": p.campaign, "Activity": p.activity, "G/L account": p.gl, "Work category": p.category,
-            "Planned cost": p.planned, "PO amount": p.po_value, "PO date": p.po_date,
-            "Invoice amount": p.invoiced, "Invoice date": p.invoice_date,
-            "Estimated time": None if p.estimate_h is None else p.estimate_h * 60,  # minutes
-        }
+        minutes = None if p.estimate_h is None else p.estimate_h * 60
+        values = (p.campaign, p.activity, p.gl, p.category, p.planned, p.po_value, p.po_date, p.invoiced,
+                  p.invoice_date, minutes)
         out = []
-        for gid, name, sub, fmt in CUSTOM_FIELDS:
-            v = values[name]
-            cf: dict[str, Any] = {"gid": gid, "name": name, "resource_type": "custom_field",
-                                  "resource_subtype": sub, "type": sub, "enabled": True}
-            if sub == "enum":
-                cf["enum_value"] = None if v is None else self.option(gid, v)
-                shown = v
-            elif sub == "text":
-                cf["text_value"] = shown = v
-            elif sub == "date":
-                cf["date_value"] = None if v is None else {"date": v, "date_time": None}
-                shown = v
-            else:
-                cf["number_value"] = v
-                cf["precision"] = 0 if fmt == "duration" else 2
-                cf["format"] = fmt
-                if fmt == "currency":
-                    cf["currency_code"] = "EUR"
-                shown = None if v is None else (f"{v:.0f}" if fmt == "duration" else f"{v:.2f}")
-            cf["display_value"] = shown
+        for (gid, _, sub, fmt), empty, v in zip(CUSTOM_FIELDS, _EMPTY_FIELDS, values, strict=True):
+            cf = dict(empty)
+            if v is not None:
+                if sub == "enum":
+                    cf["enum_value"], cf["display_value"] = self.option(gid, v), v
+                elif sub == "text":
+                    cf["text_value"] = cf["display_value"] = v
+                elif sub == "date":
+                    cf["date_value"], cf["display_value"] = {"date": v, "date_time": None}, v
+                else:
+                    cf["number_value"] = v
+                    cf["display_value"] = f"{v:.0f}" if fmt == "duration" else f"{v:.2f}"
             out.append(cf)
         return out
 
@@ -174,13 +179,14 @@ class _Renderer:
         }
 
     def entries(self, p: Plan) -> list[dict[str, Any]]:
-        out = []
+        out, users, gid = [], self.users, self.entry_gid
         for who, started, seconds in p.worklogs:
-            self.entry_gid += 1
-            out.append({"gid": str(self.entry_gid), "resource_type": "time_tracking_entry",
+            gid += 1
+            out.append({"gid": str(gid), "resource_type": "time_tracking_entry",
                         "duration_minutes": seconds // 60, "entered_on": local_date(started),
-                        "created_by": self.user(who),
+                        "created_by": users[who.email],
                         "created_at": asana_time(min(started + seconds, NOW_TS))})
+        self.entry_gid = gid
         return out
 
 

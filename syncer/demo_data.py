@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
@@ -37,6 +39,8 @@ from syncer.demo_scenario import (
     brief_text,
     format_amount,
     local_date,
+    pick,
+    roll,
     scripted,
     walk,
     work_time,
@@ -63,19 +67,20 @@ PATHS = {
     "ready_for_qa": (("To Do", 1), ("In Progress", 2), ("Ready for QA", 1), ("In Review", 1), ("Done", 0)),
     "in_progress_now": (("To Do", 1), ("In Progress", 0)),
     "in_review_now": (("To Do", 1), ("In Progress", 2), ("In Review", 0)),
+    "blocked_now": (("To Do", 1), ("In Progress", 1), ("Blocked", 0)),
     "intake_gaps": (("Request", 0),),
 }
 # Source-specific cases by task number (1-based); negative numbers count from the end.
 JIRA_SPECIALS = {
     5: "formula", 6: "no_campaign_amounts", 7: "heavy", 8: "unparseable", 9: "blocked_twice",
     10: "review_loop", 11: "reopened", 12: "skip_to_review", 13: "skip_to_done", 14: "invoice_over_po",
-    15: "partial_invoice",
-    16: "cancelled", 17: "intake_gaps", 18: "short_brief", 19: "ready_for_qa", 20: "po_corrected",
-    -1: "in_review_now", -2: "in_progress_now",
+    15: "partial_invoice", 16: "cancelled", 17: "intake_gaps", 18: "short_brief", 19: "ready_for_qa",
+    20: "po_corrected", -1: "in_review_now", -2: "in_progress_now", -3: "blocked_now",
 }
 ASANA_SPECIALS = {
     1: "review_loop", 2: "reopened", 3: "blocked_twice", 4: "skip_to_done", 5: "many_entries",
     6: "intake_gaps", 7: "short_brief", 8: "invoice_over_po", -1: "in_review_now", -2: "in_progress_now",
+    -3: "blocked_now",
 }
 
 
@@ -100,22 +105,22 @@ def _done_at(p: Plan) -> int | None:
 
 def _amounts(p: Plan, rng: Random) -> None:
     """Planned cost, a purchase order and invoices, as a marketing team would enter them."""
-    if rng.random() < 0.6:
-        p.planned = float(rng.randrange(300, 12001, 50))
+    if rng.random() < 0.6 and p.campaign:  # spend without a campaign is the exception (see _special)
+        p.planned = float(roll(rng, 6, 240) * 50)
     if not p.planned or rng.random() >= 0.55 or p.status == "Request":
         return
-    po_at = work_time(p.created + rng.randint(1, 12) * DAY, rng)
+    po_at = work_time(p.created + roll(rng, 1, 12) * DAY, rng)
     if po_at >= NOW_TS - DAY:
         return
-    value = round(p.planned * rng.uniform(0.7, 1.05), rng.choice((0, 2)))
+    value = round(p.planned * rng.uniform(0.7, 1.05), pick(rng, (0, 2)))
     p.po_value, p.po_at, p.po_text = value, po_at, format_amount(value, rng)
     p.po_date = local_date(po_at) if rng.random() < 0.8 else None
     done = _done_at(p)
     if done and rng.random() < 0.75:
-        inv_at = work_time(max(done, po_at) + rng.randint(1, 20) * DAY, rng)
+        inv_at = work_time(max(done, po_at) + roll(rng, 1, 20) * DAY, rng)
         share = 1.0 if rng.random() < 0.7 else rng.uniform(0.4, 0.9)
     elif p.status in ("In Progress", "In Review") and rng.random() < 0.15:
-        inv_at, share = work_time(po_at + rng.randint(2, 15) * DAY, rng), 0.5  # a deposit
+        inv_at, share = work_time(po_at + roll(rng, 2, 15) * DAY, rng), 0.5  # a deposit
     else:
         return
     if inv_at < NOW_TS - 3600:
@@ -148,7 +153,7 @@ def _special(p: Plan, name: str, rng: Random) -> None:
     """Turn a random plan into one of the hand-picked cases the demo must show."""
     if name in PATHS or name in DONE_CASES:
         if name.endswith("_now"):
-            p.created = work_time(NOW_TS - (4 if name == "in_progress_now" else 6) * DAY, rng)
+            p.created = work_time(NOW_TS - {"in_progress_now": 4, "blocked_now": 5}.get(name, 6) * DAY, rng)
         p.path = scripted(p.created, PATHS.get(name, DONE_PATH), rng)
         _clear_amounts(p)  # amounts were drawn for the old history: draw them again for this one
         _amounts(p, rng)
@@ -176,32 +181,36 @@ def _special(p: Plan, name: str, rng: Random) -> None:
 
 def _plan(i: int, count: int, rng: Random, asana: bool, epics: dict[str, int], plans: list[Plan]) -> Plan:
     created = work_time(START_TS + int((i + rng.random()) / count * (LAST_CREATED_TS - START_TS)), rng)
-    campaign = rng.choice(tuple(CAMPAIGNS)) if rng.random() > 0.06 else None
-    activity = rng.choice(CAMPAIGNS[campaign]) if campaign else rng.choice(ACTIVITIES)
-    title = rng.choice(WORK[activity]) + (f" ({campaign})" if campaign else "")
-    kind = "Task" if asana else rng.choices(("Task", "Story", "Sub-task"), (70, 22, 8))[0]
+    campaign = pick(rng, tuple(CAMPAIGNS)) if rng.random() > 0.06 else None
+    activity = pick(rng, CAMPAIGNS[campaign]) if campaign else pick(rng, ACTIVITIES)
+    title = pick(rng, WORK[activity]) + (f" ({campaign})" if campaign else "")
+    kind = "Task" if asana else _kind(rng.random())
     start = "Request" if rng.random() < 0.45 else "To Do"
-    p = Plan(n=i + 1, title=title, kind=kind, owner=rng.choice(TEAM) if rng.random() > 0.06 else None,
-             reporter=rng.choice(TEAM + REQUESTERS), created=created,
+    p = Plan(n=i + 1, title=title, kind=kind, owner=pick(rng, TEAM) if rng.random() > 0.06 else None,
+             reporter=pick(rng, TEAM + REQUESTERS), created=created,
              path=walk(created, start, rng, ASANA_STATUSES if asana else JIRA_STATUSES),
              campaign=campaign, activity=activity, gl=GL_ACCOUNTS[activity] if rng.random() < 0.93 else None,
              category=CATEGORIES[activity] if rng.random() < 0.9 else None,
-             due=local_date(created + rng.randint(5, 40) * DAY) if rng.random() > 0.1 else None,
-             estimate_h=float(rng.choice(ESTIMATES)) if rng.random() > 0.12 else None,
-             labels=sorted(rng.sample(LABELS, rng.randint(0, 2))))
+             due=local_date(created + roll(rng, 5, 40) * DAY) if rng.random() > 0.1 else None,
+             estimate_h=float(pick(rng, ESTIMATES)) if rng.random() > 0.12 else None,
+             labels=sorted({pick(rng, LABELS) for _ in range(roll(rng, 0, 2))}))
     r = rng.random()
-    p.brief = None if r < 0.08 else rng.choice(SHORT_BRIEFS) if r < 0.16 else brief_text(rng, title, campaign)
-    parent = rng.randrange(len(epics), i) if kind == "Sub-task" and i > len(epics) else None
+    p.brief = None if r < 0.08 else pick(rng, SHORT_BRIEFS) if r < 0.16 else brief_text(rng, title, campaign)
+    parent = roll(rng, len(epics), i - 1) if kind == "Sub-task" and i > len(epics) else None
     if parent is not None and plans[parent].kind in ("Task", "Story"):
-        p.parent = parent
-    elif asana and i > 0 and rng.random() < 0.05:
-        p.parent = rng.randrange(0, i)
-    elif campaign in epics and rng.random() < 0.4:
-        p.parent = epics[campaign]
+        p.parent = parent  # a Jira sub-task of an earlier task or story
     else:
         p.kind = "Task" if kind == "Sub-task" else kind
+        if asana and i > 0 and rng.random() < 0.05:
+            p.parent = roll(rng, 0, i - 1)
+        elif campaign in epics and rng.random() < 0.4:
+            p.parent = epics[campaign]
     _amounts(p, rng)
     return p
+
+
+def _kind(r: float) -> str:
+    return "Task" if r < 0.7 else "Story" if r < 0.92 else "Sub-task"
 
 
 def _epic(i: int, campaign: str, rng: Random) -> Plan:
@@ -228,13 +237,19 @@ def plan_tasks(count: int, rng: Random, *, asana: bool, worklogs_per_task: int =
         name = specials.get(p.n)
         if name:
             _special(p, name, rng)
+        heavy = name == "many_entries" or (not asana and p.n % 61 == 7)
+        if p.campaign is None and (heavy or (name in DONE_CASES and name != "no_campaign_amounts")):
+            p.campaign = next(c for c, acts in CAMPAIGNS.items() if p.activity in acts)
+            p.title = f"{p.title} ({p.campaign})"
         if name == "many_entries":
-            n_logs = rng.randint(110, 120)  # more than one page of Asana time tracking entries
-        elif not asana and p.n % 61 == 7:
-            n_logs = rng.randint(21, 45)  # more than the 20 worklogs Jira embeds in an issue
+            n_logs = roll(rng, 110, 120)  # more than one page of Asana time tracking entries
+        elif heavy:
+            n_logs = roll(rng, 21, 45)  # more than the 20 worklogs Jira embeds in an issue
         else:
-            n_logs = rng.randint(0, 2 * worklogs_per_task)
+            n_logs = roll(rng, 0, 2 * worklogs_per_task)
         p.worklogs = worklogs_for(p, rng, n_logs)
+        if name == "many_entries":  # many short entries (a daily stand-in), not hundreds of hours
+            p.worklogs = [(who, at, 1800) for who, at, _ in p.worklogs]
         plans.append(p)
     return plans
 
@@ -250,7 +265,7 @@ def budget_rows(plans: Iterable[Plan], rng: Random) -> list[list[str]]:
     rows = []
     for campaign, activities in CAMPAIGNS.items():
         for j, activity in enumerate(activities):
-            base = need.get((campaign, activity), 0) * rng.choice((0.8, 1.0, 1.15, 1.3))
+            base = need.get((campaign, activity), 0) * pick(rng, (0.8, 1.0, 1.15, 1.3))
             line = [campaign, activity, GL_ACCOUNTS[activity]]
             if j == 1:
                 for q, share in (("Q1", 0.3), ("Q2", 0.4), ("Q3", 0.3)):
@@ -272,19 +287,55 @@ def budget_csv(plans: Iterable[Plan], rng: Random) -> str:
     return out.getvalue()
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Millions of small acyclic objects: garbage-collection passes would only cost time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def jira_plans(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
+    """The Jira side's task plans (source-neutral; `render_jira` turns them into pages)."""
+    return plan_tasks(n_issues, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
+
+
+def asana_plans(n_tasks: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
+    """The Asana side's task plans."""
+    return plan_tasks(n_tasks, Random(f"asana-{seed}"), asana=True, worklogs_per_task=worklogs_per_task)
+
+
+def jira_pages(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Page]:
+    """Only the Jira raw pages for `n_issues` issues (equal to `generate(...).jira` for the same split)."""
+    with _no_gc():
+        return render_jira(jira_plans(n_issues, seed, worklogs_per_task), Random(f"jira-pages-{seed}"))
+
+
+def asana_pages(n_tasks: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Page]:
+    """Only the Asana raw pages for `n_tasks` tasks (equal to `generate(...).asana`, same split)."""
+    with _no_gc():
+        return render_asana(asana_plans(n_tasks, seed, worklogs_per_task), Random(f"asana-pages-{seed}"))
+
+
 def generate(n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
              worklogs_per_task: int = DEMO_WORKLOGS) -> DemoData:
     """Build the demo in memory: Jira and Asana raw pages (endpoint, params, body) and the budget CSV.
 
-    `worklogs_per_task` is the mean number of worklogs on a started task (0..2x, uniformly); a few tasks
-    always get more than the 20 Jira embeds, so worklog pages appear at every size of 40+ tasks.
+    Tasks are split 7:4 between Jira and Asana (`split_tasks`). `worklogs_per_task` is the mean number
+    of worklogs on a started task (0..2x, uniformly); a few tasks always get more than the 20 Jira embeds
+    (and one Asana task more than a page of time entries), so every size of 40+ tasks has extra pages.
     """
     n_jira, n_asana = split_tasks(n_tasks)
-    jira = plan_tasks(n_jira, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
-    asana = plan_tasks(n_asana, Random(f"asana-{seed}"), asana=True, worklogs_per_task=worklogs_per_task)
-    return DemoData(jira=render_jira(jira, Random(f"jira-pages-{seed}")),
-                    asana=render_asana(asana, Random(f"asana-pages-{seed}")),
-                    budget_csv=budget_csv(jira + asana, Random(f"budget-{seed}")))
+    with _no_gc():
+        jira = jira_plans(n_jira, seed, worklogs_per_task)
+        asana = asana_plans(n_asana, seed, worklogs_per_task)
+        return DemoData(jira=render_jira(jira, Random(f"jira-pages-{seed}")),
+                        asana=render_asana(asana, Random(f"asana-pages-{seed}")),
+                        budget_csv=budget_csv(jira + asana, Random(f"budget-{seed}")))
 
 
 def _dump(body: Any) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from syncer.adapters import Table
 from syncer.budget import BudgetLine
-from syncer.capacity import capacity_table
+from syncer.capacity import capacity_table, worklog_totals
 from syncer.config import Config
 from syncer.figures import TaskFigures, task_figures
 from syncer.flow import flow_table, intake_complete, p50
@@ -56,20 +56,22 @@ def build_domain(
         if budget_lines:
             budget = BudgetIndex.of(budget_lines)
         else:
-            warnings.append("the budget has no lines: campaigns and G/L accounts are not checked against it, "
-                            "and every Remaining is negative or zero")
-    violations = check_tasks(tasks, figs, cfg.intake, budget, tz, cfg.labour_in_budget)
+            warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
+                            "are not checked against it")
+    violations = check_tasks(tasks, figs, cfg.intake, budget, cal, cfg.labour_in_budget)
     intake_ok = {(t.source, t.key): True for t in tasks}
     for v in violations:
         intake_ok[(v.source, v.key)] = False
 
+    # One pass over every worklog feeds both Capacity and the ledger's Labour.
+    worklogs = worklog_totals(tasks, cal, cfg.rates.people, cfg.rates.default)
     led = ledger_table(tasks, figs, budget_lines, cal, cfg.budget_period, cfg.rates.people, cfg.rates.default,
-                       cfg.labour_in_budget)
+                       cfg.labour_in_budget, worklogs.labour)
     warnings.extend(led.warnings)
     tables = {
         BUDGET_ROLLUP: led.table,
         FLOW_METRICS: flow_table(tasks, figs, intake_ok, cal, now),
-        CAPACITY: capacity_table(tasks, cfg.capacity, cal),
+        CAPACITY: capacity_table(tasks, cfg.capacity, cal, worklogs.logged),
         INTAKE: intake_table(violations, tz),
     }
     cycles = [f.cycle_days for key, f in figs.items() if f.cycle_days is not None and key in intake_ok]

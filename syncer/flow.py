@@ -58,15 +58,23 @@ def category_of(task: Task) -> str:
 
 
 def p50(xs: Sequence[float]) -> float | None:
-    """Median, None when empty."""
+    """Median (`statistics.median`), None when empty."""
     return statistics.median(xs) if xs else None
 
 
 def p85(xs: Sequence[float]) -> float | None:
-    """`statistics.quantiles(x, n=100, method="inclusive")[84]`; with one value, that value; None when empty."""
+    """`statistics.quantiles(x, n=100, method="inclusive")[84]`; with one value, that value; None when empty.
+
+    Computed with the same interpolation as `statistics.quantiles` (checked against it in the tests) but for the
+    one cut point only."""
     if not xs:
         return None
-    return xs[0] if len(xs) == 1 else statistics.quantiles(xs, n=100, method="inclusive")[84]
+    data = sorted(xs)
+    if len(data) == 1:
+        return data[0]
+    m = len(data) - 1
+    j, delta = divmod(84 * m, 100)
+    return (data[j] * (100 - delta) + data[j + 1] * delta) / 100
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -90,14 +98,9 @@ class _Boundaries:
         self.ends = [self.ends[i] for i in order]
         self.labels = [self.labels[i] for i in order]
 
-    def within(self, a: float, b: float) -> list[str]:
-        """Labels of the periods whose end instant B has a < B <= b (the stage held just before B)."""
-        ends, out = self.ends, []
-        k = bisect_right(ends, a)
-        while k < len(ends) and ends[k] <= b:
-            out.append(self.labels[k])
-            k += 1
-        return out
+    def span(self, a: float, b: float) -> tuple[int, int]:
+        """Index range [i, j) of the period ends B with a < B <= b (periods whose end saw the stage held)."""
+        return bisect_right(self.ends, a), bisect_right(self.ends, b)
 
 
 def wip_spells(task: Task) -> list[tuple[float, float]]:
@@ -141,8 +144,10 @@ def _groups(
 
     if not tasks:
         return groups
-    first = min(min(cal.day(t.created_at) for t in tasks), today)
+    first = min(min(cal.labels(t.created_at).day for t in tasks), today)
     bounds = _Boundaries(cal, first, today)
+    # WIP by difference arrays: +1 where a spell's first period end lies, -1 after its last; prefix sums below.
+    wip_delta: dict[tuple[str, str], list[int]] = {}
     for t in tasks:
         f = figures[(t.source, t.key)]
         src, cat = t.source, category_of(t)
@@ -154,6 +159,14 @@ def _groups(
                         f.reworked, f.late, t.due_date is not None, f.logged_hours, t.estimate_hours)
             g(lab.week, src, cat).done.append(rec)
             g(lab.month, src, cat).done.append(rec)
+        for a, b in wip_spells(t):  # cancelled now or not: the stage at the end of past periods counts
+            i, j = bounds.span(a, b)
+            if i < j:
+                delta = wip_delta.get((src, cat))
+                if delta is None:
+                    delta = wip_delta[(src, cat)] = [0] * (len(bounds.ends) + 1)
+                delta[i] += 1
+                delta[j] -= 1
         if t.stage is Stage.CANCELLED:
             continue
         lab = cal.labels(t.created_at)
@@ -170,9 +183,12 @@ def _groups(
                 grp = g(period, src, cat)
                 grp.due += 1
                 grp.due_on_time += on_time
-        for a, b in wip_spells(t):
-            for period in bounds.within(a, b):
-                g(period, src, cat).wip += 1
+    for (src, cat), delta in wip_delta.items():
+        running = 0
+        for k, label in enumerate(bounds.labels):
+            running += delta[k]
+            if running:
+                g(label, src, cat).wip += running
     now_labels = cal.date_labels(today)
     return {k: v for k, v in groups.items() if k[0] <= (now_labels.week if "W" in k[0] else now_labels.month)}
 

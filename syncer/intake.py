@@ -9,8 +9,9 @@ from datetime import datetime, tzinfo
 from syncer.adapters import Table
 from syncer.budget import BudgetLine
 from syncer.config import IntakeConfig
-from syncer.figures import TaskFigures, local_date
+from syncer.figures import TaskFigures
 from syncer.model import Stage, Task
+from syncer.periods import LocalCalendar
 from syncer.tables import HEADERS, INTAKE, iso_local, natural_key
 
 # Rule names as written to the Intake tab's Rule column.
@@ -71,47 +72,37 @@ def stage_entered_at(task: Task) -> datetime:
     return since
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _money(x: float) -> str:
-    return f"{x:,.2f}"
-
-
-def _stage_words(stage: Stage) -> str:
-    return stage.value.replace("_", " ")
-
-
 def _core_problems(
-    task: Task, intake: IntakeConfig, budget: BudgetIndex | None, labour: float, tz: tzinfo
+    task: Task, intake: IntakeConfig, budget: BudgetIndex | None, labour: float, cal: LocalCalendar
 ) -> list[tuple[str, str, str]]:
     """(rule, field, problem) for every rule the task breaks, before the stage wording is added."""
     out = [(i.rule, i.field, i.problem.rstrip(".")) for i in task.problems]
-    mapped = {i.field for i in task.problems}
+    mapped = {i.field for i in task.problems} if task.problems else ()
     for name in intake.required:
-        if name not in mapped and _missing(getattr(task, name)):
+        value = getattr(task, name)
+        if (value is None or (value.__class__ is str and not value.strip())) and name not in mapped:
             out.append((REQUIRED, name, f"{LABELS.get(name, name)} is missing"))
-    brief = (task.brief or "").strip()
+    brief = task.brief.strip() if task.brief else ""
     if brief and len(brief) < intake.brief_min_chars:
         out.append((BRIEF_TOO_SHORT, "brief", f"the brief has {len(brief)} characters; "
                                               f"at least {intake.brief_min_chars} are needed"))
-    created = local_date(task.created_at, tz)
-    if task.due_date is not None and task.due_date < created:
-        out.append((DUE_BEFORE_CREATED, "due_date", f"due date {task.due_date.isoformat()} is before the task "
-                                                    f"was created ({created.isoformat()})"))
+    if task.due_date is not None:
+        created = cal.labels(task.created_at).day
+        if task.due_date < created:
+            out.append((DUE_BEFORE_CREATED, "due_date", f"due date {task.due_date.isoformat()} is before the task "
+                                                        f"was created ({created.isoformat()})"))
     if task.estimate_hours is not None and task.estimate_hours <= 0:
         out.append((ESTIMATE_NOT_POSITIVE, "estimate_hours",
                     f"the estimate is {task.estimate_hours:g} h; it must be more than 0"))
-    campaign = None if _missing(task.campaign) else (task.campaign or "").strip()
-    if budget is not None and campaign is not None and campaign not in budget.campaigns:
+    campaign = task.campaign.strip() if task.campaign else None
+    if budget is not None and campaign and campaign not in budget.campaigns:
         out.append((CAMPAIGN_UNKNOWN, "campaign", f"campaign {campaign!r} has no line in the budget"))
-    gl = None if _missing(task.gl_account) else (task.gl_account or "").strip()
-    if budget is not None and gl is not None and gl not in budget.gl_accounts:
+    gl = task.gl_account.strip() if task.gl_account else None
+    if budget is not None and gl and gl not in budget.gl_accounts:
         out.append((GL_ACCOUNT_UNKNOWN, "gl_account", f"G/L account {gl!r} has no line in the budget"))
-    if campaign is None:
+    if not campaign:
         amounts = [
-            f"{label} {_money(v)}" for label, v in (
+            f"{label} {v:,.2f}" for label, v in (
                 ("planned", task.planned_cost), ("PO", task.committed_amount), ("invoiced", task.invoiced_amount),
                 ("labour", labour or None),
             ) if v is not None
@@ -123,11 +114,11 @@ def _core_problems(
 
 
 def check_task(
-    task: Task, intake: IntakeConfig, budget: BudgetIndex | None, tz: tzinfo, labour: float = 0.0
+    task: Task, intake: IntakeConfig, budget: BudgetIndex | None, cal: LocalCalendar, labour: float = 0.0
 ) -> list[Violation]:
     """Every intake rule `task` breaks now. `budget` None: no budget configured (campaign/G/L not checked);
     `labour` is the task's labour cost when labour counts against the budget (an amount like the others)."""
-    found = _core_problems(task, intake, budget, labour, tz)
+    found = _core_problems(task, intake, budget, labour, cal)
     if task.stage is Stage.CANCELLED:
         found = [f for f in found if f[0] not in FIELD_RULES]
     if not found:
@@ -136,16 +127,15 @@ def check_task(
     if task.stage is Stage.INTAKE:
         prefix = "Still in intake: "
     else:
-        prefix = f"Already accepted (now {_stage_words(task.stage)}): "
+        prefix = f"Already accepted (now {task.stage.value.replace('_', ' ')}): "
     seen: set[tuple[str, str]] = set()
     out = []
     for rule, field, problem in found:
         if (rule, field) in seen:
             continue
         seen.add((rule, field))
-        text = prefix + problem + "."
         out.append(Violation(task.source, task.key, task.title, task.stage, task.owner, task.url, rule, field,
-                             text, since))
+                             f"{prefix}{problem}.", since))
     return out
 
 
@@ -154,14 +144,14 @@ def check_tasks(
     figures: Mapping[tuple[str, str], TaskFigures],
     intake: IntakeConfig,
     budget: BudgetIndex | None,
-    tz: tzinfo,
+    cal: LocalCalendar,
     labour_in_budget: bool = True,
 ) -> list[Violation]:
     """Violations of every task, sorted by source, key, rule and field."""
     out: list[Violation] = []
     for t in tasks:
         labour = figures[(t.source, t.key)].labour_cost if labour_in_budget else 0.0
-        out.extend(check_task(t, intake, budget, tz, labour))
+        out.extend(check_task(t, intake, budget, cal, labour))
     out.sort(key=lambda v: (v.source, natural_key(v.key), v.rule, v.field))
     return out
 
@@ -169,7 +159,10 @@ def check_tasks(
 def intake_table(violations: Iterable[Violation], tz: tzinfo) -> Table:
     """The Intake tab: header first, one row per violation (already sorted by `check_tasks`)."""
     rows: Table = [list(HEADERS[INTAKE])]
+    last: tuple[datetime | None, str | None] = (None, None)
     for v in violations:
-        rows.append([v.source, v.key, v.title, v.stage.value, v.owner, v.rule, v.field, v.problem,
-                     iso_local(v.since, tz), v.url or None])
+        if v.since is not last[0]:  # a task's violations share one `since`: format it once
+            last = (v.since, iso_local(v.since, tz))
+        rows.append([v.source, v.key, v.title, v.stage.value, v.owner, v.rule, v.field, v.problem, last[1],
+                     v.url or None])
     return rows

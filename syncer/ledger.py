@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from syncer.adapters import Row, Table
 from syncer.budget import BudgetLine
+from syncer.capacity import worklog_totals
 from syncer.figures import TaskFigures
 from syncer.model import Task
 from syncer.periods import Granularity, LocalCalendar, YearMonth, period_months, spread_evenly
@@ -25,9 +25,10 @@ Key = tuple[str, str | None, str | None]  # (campaign, activity, G/L account)
 def to_cents(x: float) -> int:
     """An amount in integer cents, halves rounded away from zero as written in decimal (1.005 -> 101)."""
     c = x * 100.0
-    if abs(c - math.floor(c) - 0.5) < 1e-6 or abs(c) > 1e12:
+    r = round(c)
+    if abs(abs(c - r) - 0.5) < 1e-6 or abs(c) > 1e12:  # (near) a half cent: decide on the decimal digits
         return int(Decimal(repr(x)).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return round(c)
+    return r
 
 
 def _text(value: str | None) -> str | None:
@@ -60,20 +61,27 @@ def postings(
     cal: LocalCalendar,
     rates: Mapping[str, float],
     default_rate: float,
+    labour: Sequence[Mapping[YearMonth, float]] | None = None,
 ) -> tuple[dict[tuple[Key, YearMonth], list[int]], list[str]]:
     """Every amount in integer cents per ((campaign, activity, G/L), calendar month): the ledger's atoms.
 
     Each task amount, each task's labour in a month, and each month's share of a budget line is rounded to the
-    cent once, here; every row and total above is an exact integer sum of these atoms."""
+    cent once, here; every row and total above is an exact integer sum of these atoms. `labour`: per task (same
+    order) Σ hours × rate per month, from `capacity.worklog_totals`; computed here when not given."""
+    tasks = list(tasks)
+    if labour is None:
+        labour = worklog_totals(tasks, cal, rates, default_rate).labour
     book: dict[tuple[Key, YearMonth], list[int]] = {}
     warnings: list[str] = []
 
-    def post(key: Key, d: date | YearMonth, col: int, cents: int) -> None:
-        ym = d if isinstance(d, tuple) else (d.year, d.month)
+    def post(key: Key, ym: YearMonth, col: int, cents: int) -> None:
         cell = book.get((key, ym))
         if cell is None:
             cell = book[(key, ym)] = [0, 0, 0, 0, 0, 0]
         cell[col] += cents
+
+    def month_of(d: date) -> YearMonth:
+        return (d.year, d.month)
 
     def day(when: datetime | None) -> date | None:
         return None if when is None else cal.labels(when).day
@@ -88,30 +96,28 @@ def postings(
         for ym, part in zip(months, spread_evenly(to_cents(ln.amount), len(months)), strict=True):
             post(key, ym, BUDGETED, part)
 
-    for t in tasks:
-        key = task_key(t)
-        created = cal.labels(t.created_at).day
-        seen = t.amount_first_seen
+    keys: dict[tuple[str | None, str | None, str | None], Key] = {}
+    for t, by_month in zip(tasks, labour, strict=True):
+        raw = (t.campaign, t.activity, t.gl_account)
+        key = keys.get(raw)
+        if key is None:
+            key = keys[raw] = task_key(t)
         if t.planned_cost is not None:
-            post(key, t.due_date or created, PLANNED, to_cents(t.planned_cost))
+            post(key, month_of(t.due_date or day(t.created_at)), PLANNED, to_cents(t.planned_cost))  # type: ignore[arg-type]
         invoiced = 0
+        seen = t.amount_first_seen
         if t.invoiced_amount is not None:
             invoiced = to_cents(t.invoiced_amount)
             completed = figures[(t.source, t.key)].completed_at
-            when = _first(t.invoice_date, day(seen.get("invoiced_amount")), day(completed), created)
-            post(key, when, INVOICED, invoiced)
+            when = _first(t.invoice_date, day(seen.get("invoiced_amount")), day(completed), day(t.created_at))
+            post(key, month_of(when), INVOICED, invoiced)
         if t.committed_amount is not None:
             committed = to_cents(t.committed_amount)
-            when = _first(t.po_date, day(seen.get("committed_amount")), created)
-            post(key, when, COMMITTED, committed)
-            post(key, when, OPEN, max(committed - invoiced, 0))
-        if t.worklogs:
-            by_month: dict[YearMonth, float] = {}
-            for w in t.worklogs:
-                ym = cal.labels(w.started_at).year_month
-                by_month[ym] = by_month.get(ym, 0.0) + w.hours * rates.get(w.author, default_rate)
-            for ym, cost in by_month.items():
-                post(key, ym, LABOUR, to_cents(cost))
+            ym = month_of(_first(t.po_date, day(seen.get("committed_amount")), day(t.created_at)))
+            post(key, ym, COMMITTED, committed)
+            post(key, ym, OPEN, max(committed - invoiced, 0))
+        for ym, cost in by_month.items():
+            post(key, ym, LABOUR, to_cents(cost))
     return book, warnings
 
 
@@ -185,8 +191,9 @@ def ledger_table(
     rates: Mapping[str, float],
     default_rate: float,
     labour_in_budget: bool = True,
+    labour: Sequence[Mapping[YearMonth, float]] | None = None,
 ) -> LedgerResult:
     """The whole SPEC §8 ledger from tasks and budget lines (pure)."""
-    book, warnings = postings(tasks, figures, lines, cal, rates, default_rate)
+    book, warnings = postings(tasks, figures, lines, cal, rates, default_rate, labour)
     result = ledger(book, cal, granularity, labour_in_budget)
     return LedgerResult(result.table, result.campaign_totals, result.grand_total, warnings)

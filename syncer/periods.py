@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
@@ -13,9 +14,8 @@ YearMonth = tuple[int, int]
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^FY(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^FY(\d{4})$")
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _UNKNOWN = object()
-_BUCKET = 86400  # seconds: the UTC offset is looked up once per UTC day (exactly, on days it changes)
+HOUR = 3600  # seconds: local days are cached per UTC hour
 
 
 def iso_week(d: date) -> str:
@@ -101,38 +101,37 @@ class DayLabels:
 class LocalCalendar:
     """Fast conversion of aware datetimes to local dates and period labels, with caches (pure: no I/O).
 
-    `labels()` costs one `timestamp()` and two dict look-ups; the zone is asked once per UTC day, and datetimes on
-    a day whose UTC offset changes (DST) are converted exactly.
+    `labels()` costs one `timestamp()` and one dict look-up: the local day is cached per UTC hour, and an hour in
+    which the local date changes part-way (zones with half-hour offsets, DST edge cases) is converted exactly.
+    Hot loops may read the cache inline: `cal.hour_cache.get(dt.timestamp() // HOUR) or cal.labels(dt)`.
     """
 
     def __init__(self, tz: tzinfo, fiscal_year_start_month: int = 1):
         self.tz = tz
         self.fy_start = fiscal_year_start_month
-        self._offsets: dict[int, object] = {}
-        self._by_ordinal: dict[int, DayLabels] = {}
+        self.hour_cache: dict[float, DayLabels | None] = {}
         self._by_date: dict[date, DayLabels] = {}
 
-    def _offset(self, bucket: int) -> int | None:
-        start = datetime.fromtimestamp(bucket * _BUCKET, self.tz).utcoffset()
-        end = datetime.fromtimestamp(bucket * _BUCKET + _BUCKET - 1, self.tz).utcoffset()
-        off = int(start.total_seconds()) if start == end and start is not None else None
-        self._offsets[bucket] = off
-        return off
+    def _hour(self, bucket: float) -> DayLabels | None:
+        start = datetime.fromtimestamp(bucket * HOUR, self.tz).date()
+        end = datetime.fromtimestamp(bucket * HOUR + HOUR - 1e-3, self.tz).date()
+        got = self.hour_cache[bucket] = self.date_labels(start) if start == end else None
+        return got
 
     def labels(self, when: datetime) -> DayLabels:
         """The local day (and its week and month labels) of an aware datetime."""
-        ts = when.timestamp()
-        bucket = int(ts // _BUCKET)
-        off = self._offsets.get(bucket, _UNKNOWN)
-        if off is _UNKNOWN:
-            off = self._offset(bucket)
-        if off is None:  # the offset changes on this UTC day: convert exactly
+        bucket = when.timestamp() // HOUR
+        got = self.hour_cache.get(bucket, _UNKNOWN)
+        if got is _UNKNOWN:
+            got = self._hour(bucket)
+        if got is None:  # the local date changes inside this hour: convert exactly
             return self.date_labels(when.astimezone(self.tz).date())
-        ordinal = int((ts + off) // 86400)
-        got = self._by_ordinal.get(ordinal)
-        if got is None:
-            got = self._by_ordinal[ordinal] = self.date_labels(date.fromordinal(_EPOCH_ORDINAL + ordinal))
-        return got
+        return got  # type: ignore[return-value]
+
+    def labels_of(self, whens: Iterable[datetime]) -> list[DayLabels]:
+        """`labels()` of many datetimes (the hot path for worklogs: the cache is read inline)."""
+        cache, slow = self.hour_cache, self.labels
+        return [cache.get(w.timestamp() // HOUR) or slow(w) for w in whens]
 
     def day(self, when: datetime) -> date:
         """The local calendar date of an aware datetime."""

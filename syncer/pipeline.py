@@ -116,9 +116,11 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
     tasks = dict(stored)
     warnings: list[str] = []
     fetched = requests = 0
-    modes, cursors = set(), {}
+    modes, cursors, checkpoints = set(), {}, {}
     for src in sources:
         is_full, since = _is_full(cfg, state, src.name, now, full)
+        if hasattr(src, "load_checkpoint"):  # a source's own incremental data (e.g. Jira's worklog index)
+            src.load_checkpoint(state.checkpoint(src.name))
         result: FetchResult = src.read(since, now)
         modes.add("full" if is_full or result.complete else "incremental")
         fetched += len(result.tasks)
@@ -132,6 +134,9 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
         for t in result.tasks:
             tasks[(t.source, t.key)] = t
         cursors[src.name] = (now, is_full or result.complete)
+        saved = src.checkpoint() if hasattr(src, "checkpoint") else None
+        if saved is not None:
+            checkpoints[src.name] = saved
     # Sources removed from the config are dropped with their tasks.
     deletes = [k for k in old_hashes if k not in tasks]
     encoded = {k: encode(t) for k, t in tasks.items()}
@@ -163,5 +168,5 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
         return result
     run.duration_s = clock() - started
     run.api_requests += sink.apply(plan, sync_log_row(run, cfg.tz))
-    state.commit(upserts, deletes, cursors, run)
+    state.commit(upserts, deletes, cursors, run, checkpoints)
     return result

@@ -38,9 +38,10 @@ def status_of(exc: BaseException) -> int | None:
 
 
 def _headers_of(exc: BaseException) -> Mapping[str, str]:
-    headers = getattr(exc, "headers", None)  # asana ApiException
+    # The response's headers first: a JIRAError's own `headers` are the request's (no Retry-After there).
+    headers = getattr(getattr(exc, "response", None), "headers", None)
     if headers is None:
-        headers = getattr(getattr(exc, "response", None), "headers", None)
+        headers = getattr(exc, "headers", None)  # asana ApiException
     return headers or {}
 
 
@@ -71,9 +72,12 @@ def is_connection_error(exc: BaseException) -> bool:
     """True for network-level failures (no HTTP answer at all)."""
     import requests
     import urllib3
+    from google.auth.exceptions import TransportError  # google-auth wraps the token request's network errors
 
     return isinstance(
-        exc, requests.ConnectionError | requests.Timeout | urllib3.exceptions.HTTPError | ConnectionError | TimeoutError
+        exc,
+        requests.ConnectionError | requests.Timeout | urllib3.exceptions.HTTPError | ConnectionError | TimeoutError
+        | TransportError,
     ) and status_of(exc) is None
 
 

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS cursors (
   source TEXT PRIMARY KEY, cursor TEXT NOT NULL, last_full TEXT
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+  source TEXT PRIMARY KEY, data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT, run_at TEXT NOT NULL, mode TEXT NOT NULL, duration_s REAL,
   fetched INTEGER, changed INTEGER, deleted INTEGER, rows_written INTEGER, api_requests INTEGER, warnings TEXT
@@ -119,6 +122,11 @@ class State:
             return None
         return Cursor(datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1]) if row[1] else None)
 
+    def checkpoint(self, source: str) -> dict[str, Any] | None:
+        """A source's own data from its last successful run (e.g. Jira's worklog index), or None."""
+        row = self.db.execute("SELECT data FROM checkpoints WHERE source = ?", (source,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def hashes(self) -> dict[tuple[str, str], str]:
         return {(s, k): h for s, k, h in self.db.execute("SELECT source, key, hash FROM tasks")}
 
@@ -137,8 +145,9 @@ class State:
         deletes: Iterable[tuple[str, str]],
         cursors: dict[str, tuple[datetime, bool]],
         run: RunRecord,
+        checkpoints: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Write tasks, deletions, advanced cursors and the run record atomically (all or nothing)."""
+        """Write tasks, deletions, advanced cursors, source checkpoints and the run record atomically."""
         try:
             with self.db:
                 self.db.executemany(
@@ -153,6 +162,11 @@ class State:
                         "UPDATE SET cursor = excluded.cursor, last_full = COALESCE(excluded.last_full, last_full)",
                         (source, at.isoformat(), at.isoformat() if full else None),
                     )
+                self.db.executemany(
+                    "INSERT INTO checkpoints (source, data) VALUES (?, ?) "
+                    "ON CONFLICT (source) DO UPDATE SET data = excluded.data",
+                    [(src, json.dumps(data, separators=(",", ":"))) for src, data in (checkpoints or {}).items()],
+                )
                 self.db.execute(
                     "INSERT INTO runs (run_at, mode, duration_s, fetched, changed, deleted, rows_written, "
                     "api_requests, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from syncer.figures import stage_at, task_figures
 from syncer.model import Stage, StageChange, Task, Worklog
 
-UTC = timezone.utc
+UTC = UTC
 TZ = timezone(timedelta(hours=2))  # a fixed zone keeps the local-date arithmetic easy to follow
 S = Stage
 
@@ -18,7 +18,8 @@ def t(day: int, hour: int = 0) -> datetime:
     return datetime(2026, 6, day, hour, tzinfo=UTC)
 
 
-def task(history, *, created=t(1), created_stage=S.BACKLOG, due=None, worklogs=()) -> Task:
+def task(history, *, created=None, created_stage=S.BACKLOG, due=None, worklogs=()) -> Task:
+    created = created or t(1)
     stage = history[-1][2] if history else created_stage
     changes = [StageChange(at, a, b, a.value, b.value) for at, a, b in history]
     return Task(source="web", key="MKT-1", title="x", created_at=created, stage=stage, status=stage.value,

@@ -58,9 +58,7 @@ def test_a_failing_commit_changes_nothing(tmp_path):
 
 def test_second_holder_of_the_lock_is_refused(tmp_path):
     path = tmp_path / "s.db"
-    with run_lock(path):
-        with pytest.raises(LockedError, match="another sync holds the lock"):
-            with run_lock(path):
-                pass
+    with run_lock(path), pytest.raises(LockedError, match="another sync holds the lock"), run_lock(path):
+        pass
     with run_lock(path):  # released again
         pass

@@ -1,4 +1,4 @@
-"""Asana source: raw pages -> canonical tasks (`to_task` is pure; fetching lives beside it)."""
+"""Asana source: raw pages -> canonical tasks (`to_task` is pure; live fetching is in `asana_fetch`)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,24 @@ from syncer.model import Stage, StageChange, Task, Worklog
 from syncer.stages import asana_stage
 
 TASKS_PATH = "/projects/{project}/tasks"
+MODIFIED_TASKS_PATH = "/tasks"  # ?project=...&modified_since=...: the incremental read
 STORIES_PATH = "/tasks/{task}/stories"
 TIME_ENTRIES_PATH = "/tasks/{task}/time_tracking_entries"
+PAGE_LIMIT = 100  # Asana's largest `limit`
 TASK_OPT_FIELDS = (
     "gid,name,resource_subtype,assignee.name,assignee.email,created_by.name,created_by.email,created_at,"
-    "completed,completed_at,due_on,due_at,notes,tags.name,parent.gid,permalink_url,modified_at,"
+    "completed,completed_at,due_on,due_at,notes,tags.name,parent.gid,permalink_url,modified_at,actual_time_minutes,"
     "memberships.project.gid,memberships.project.name,memberships.section.gid,memberships.section.name,"
     "custom_fields.gid,custom_fields.name,custom_fields.resource_subtype,custom_fields.type,"
     "custom_fields.number_value,custom_fields.text_value,custom_fields.enum_value.name,"
     "custom_fields.multi_enum_values.name,custom_fields.date_value,custom_fields.display_value,"
     "custom_fields.format,custom_fields.people_value.name"
 )
+STORY_OPT_FIELDS = (
+    "gid,created_at,resource_subtype,created_by.name,created_by.email,project.gid,"
+    "old_section.name,old_section.project.gid,new_section.name,new_section.project.gid"
+)
+TIME_ENTRY_OPT_FIELDS = "gid,duration_minutes,entered_on,created_at,created_by.name,created_by.email"
 STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
 COMPLETED = "Completed"
 
@@ -76,6 +83,16 @@ def _section(task: Mapping[str, Any], projects: tuple[str, ...]) -> str | None:
     return None
 
 
+def _in_projects(story: Mapping[str, Any], projects: tuple[str, ...]) -> bool:
+    """False for a section move on another project's board (a task can live in several projects)."""
+    if not projects or story.get("resource_subtype") != "section_changed":
+        return True
+    owner = ((story.get("new_section") or {}).get("project") or {}).get("gid") or (
+        (story.get("old_section") or {}).get("project") or {}
+    ).get("gid")
+    return owner is None or owner in projects  # pages saved without the project: keep the move
+
+
 def _status(section: str | None, completed: bool) -> str:
     return COMPLETED if completed else (section or "")
 
@@ -91,7 +108,8 @@ def history_from_stories(
         return st
 
     relevant = sorted(
-        (s for s in stories if s.get("resource_subtype") in STORY_SUBTYPES), key=lambda s: s.get("created_at", "")
+        (s for s in stories if s.get("resource_subtype") in STORY_SUBTYPES and _in_projects(s, ctx.projects)),
+        key=lambda s: s.get("created_at", ""),
     )
     moves = [s for s in relevant if s.get("resource_subtype") == "section_changed"]
     section = (moves[0].get("old_section") or {}).get("name") if moves else _section(task, ctx.projects)
@@ -207,3 +225,12 @@ def tasks_from_pages(
         except (MappingError, ValueError, TypeError, KeyError, AttributeError) as e:
             warnings.append(f"{source} {gid}: skipped, record not usable ({e})")
     return out, warnings
+
+
+def __getattr__(name: str) -> Any:
+    # The live source lives in asana_fetch (it imports this module); resolved lazily so neither import cycles.
+    if name == "AsanaSource":
+        from syncer.adapters.asana_fetch import AsanaSource
+
+        return AsanaSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -111,3 +111,49 @@ def row_runs(positions: Iterable[int]) -> list[tuple[int, int]]:
         else:
             runs.append((i, i + 1))
     return runs
+
+
+Move = tuple[str, int, int]  # ("delete", start, stop) or ("insert", start, count), in table positions (0 = header)
+
+
+def row_moves(old: Rows | None, new: Rows, key_cols: tuple[int, ...], limit: int = 50) -> list[Move]:
+    """Row deletions and insertions that line the old rows up with the new ones by key, bottom-up.
+
+    A sheet sink applies them as structural edits before writing values, so a task added or removed in the middle
+    of a tab shifts the rows below it instead of rewriting them (and notes on a row stay with its row). Each move's
+    positions are valid when it runs, since every earlier move was below it. Blocks reaching the end of the old
+    table need no move: those rows are simply written or cleared. Gives [] when the moves would not save row
+    writes, or number more than `limit` (a reordered table is cheaper to rewrite in place).
+    """
+    from difflib import SequenceMatcher
+
+    o, n = normalise_table(old), normalise_table(new)
+    old_keys = [_key(r, key_cols) for r in o[1:]]
+    new_keys = [_key(r, key_cols) for r in n[1:]]
+    if not old_keys or not new_keys or old_keys == new_keys:
+        return []
+    moves: list[Move] = []
+    opcodes = SequenceMatcher(None, old_keys, new_keys, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(opcodes):
+        if tag == "equal" or i2 == len(old_keys):
+            continue
+        net = (j2 - j1) - (i2 - i1)
+        if net < 0:
+            moves.append(("delete", 1 + i1 + (j2 - j1), 1 + i2))
+        elif net > 0:
+            moves.append(("insert", 1 + i2, net))
+    if not moves or len(moves) > limit:
+        return []
+    saved = len(changed_rows(o, n)) - len(changed_rows(apply_moves(o, moves), n))
+    return moves if saved > 0 else []
+
+
+def apply_moves(table: Rows | None, moves: Iterable[Move]) -> list[NormRow]:
+    """The normalised table after `moves` (inserted rows are empty), to diff position by position against the new."""
+    rows = normalise_table(table)
+    for kind, a, b in moves:
+        if kind == "delete":
+            del rows[a:b]
+        else:
+            rows[a:a] = [()] * b
+    return rows

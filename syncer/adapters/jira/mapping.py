@@ -1,4 +1,4 @@
-"""Jira Cloud source: raw pages -> canonical tasks (`to_task` is pure; fetching lives beside it)."""
+"""Jira Cloud raw pages -> canonical tasks: the pure mapping shared by the live and the replay source."""
 
 from __future__ import annotations
 

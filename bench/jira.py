@@ -1,0 +1,77 @@
+"""Benchmark the live Jira source on the fake Jira Cloud: requests and wall time, full and unchanged incremental."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import responses
+
+HERE = Path(__file__).resolve().parent
+# Run as `python bench/jira.py`, this folder leads sys.path and this file would shadow the `jira` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
+from fake_jira import LOOKUPS, FakeJira, source_config  # noqa: E402
+
+from syncer.adapters.jira import JiraSource  # noqa: E402
+from syncer.config import parse_config  # noqa: E402
+from syncer.retry import RetryPolicy  # noqa: E402
+
+
+def run(fake: FakeJira, src: JiraSource, since) -> tuple[float, int, dict[str, int]]:
+    fake.calls.clear()
+    started = time.perf_counter()
+    result = src.read(since, fake.now)
+    return time.perf_counter() - started, len(result.tasks), dict(fake.calls)
+
+
+def line(label: str, seconds: float, tasks: int, calls: dict[str, int], bound: int) -> str:
+    total = sum(calls.values())
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+    verdict = "OK" if total <= bound else "OVER"
+    return f"{label:<12} {tasks:>6} tasks  {total:>5} requests (bound {bound}, {verdict})  {seconds:7.2f} s  [{detail}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print requests and wall time of a full and an unchanged incremental read against their bounds."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--issues", type=int, default=1000)
+    ap.add_argument("--latency-ms", type=float, default=0.0, help="added to every fake response")
+    ap.add_argument("--busy", type=int, default=None, help="issues with more than 20 worklogs (default: 5%%)")
+    ap.add_argument("--page-size", type=int, default=100)
+    args = ap.parse_args(argv)
+    busy = args.issues // 20 if args.busy is None else args.busy
+    fake = FakeJira()
+    built = time.perf_counter()
+    fake.populate(args.issues, seed=1, many_worklogs=busy)
+    print(f"fake site: {args.issues} issues ({busy} with >20 worklogs), "
+          f"{sum(len(r['histories']) for r in fake.issues.values())} changelog entries, "
+          f"{len(fake.worklog_times)} worklogs; built in {time.perf_counter() - built:.1f} s; "
+          f"latency {args.latency_ms:g} ms per request")
+    fake.latency_s = args.latency_ms / 1000
+    cfg = parse_config({"sources": [source_config(fake, page_size=args.page_size)],
+                        "sink": {"kind": "xlsx", "path": "bench.xlsx"}}, env={})
+    src = JiraSource(cfg.sources[0], cfg, where="sources[0]", policy=RetryPolicy())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps)
+        seconds, tasks, calls = run(fake, src, None)
+        full_bound = math.ceil(args.issues / args.page_size) + fake.changelog_pages() + busy + len(LOOKUPS)
+        print(line("full", seconds, tasks, calls, full_bound))
+        print(f"{'':<12} bound = ceil({args.issues}/{args.page_size}) search + {fake.changelog_pages()} bulk "
+              f"changelog pages + {busy} worklog + {len(LOOKUPS)} look-ups")
+        fake.advance(minutes=15)
+        saved = src.checkpoint()
+        src = JiraSource(cfg.sources[0], cfg, where="sources[0]", policy=RetryPolicy())
+        src.load_checkpoint(saved)
+        seconds, tasks, calls = run(fake, src, fake.now - timedelta(minutes=20))
+        print(line("incremental", seconds, tasks, calls, 1 + 2 + len(LOOKUPS)))
+        print(f"{'':<12} bound = 1 search + 2 worklog feeds + {len(LOOKUPS)} look-ups")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

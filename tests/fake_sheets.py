@@ -1,0 +1,464 @@
+"""A stateful fake of the Sheets API v4 and Google's token endpoint over an in-memory spreadsheet, for `responses`."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import jwt
+
+TOKEN_URL = "https://oauth2.googleapis.com/token"
+# google-auth >= 2.6x looks up a service account's "regional access boundary" in a background thread after each token
+BOUNDARY_URL = re.compile(r"https://iamcredentials\.googleapis\.com/v1/projects/-/serviceAccounts/[^/]+/allowedLocations")
+API = "https://sheets.googleapis.com/v4/spreadsheets"
+SCOPE = "https://www.googleapis.com/auth/spreadsheets"
+MAX_CELLS = 10_000_000
+
+
+@functools.cache
+def _keypair(email: str) -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def service_account_info(email: str = "syncer@acme-ops.iam.gserviceaccount.com") -> dict[str, str]:
+    """A service-account JSON key (as a dict) with a freshly generated RSA key, like the one Google hands out."""
+    private, _ = _keypair(email)
+    return {
+        "type": "service_account", "project_id": "acme-ops", "private_key_id": "k1", "private_key": private,
+        "client_email": email, "client_id": "1", "token_uri": TOKEN_URL,
+    }
+
+
+class ApiError(Exception):
+    """An error answer of the fake: HTTP status, Google's status name and message."""
+
+    def __init__(self, status: int, message: str, reason: str = "INVALID_ARGUMENT"):
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+@dataclass
+class Sheet:
+    """One tab: grid size, frozen rows, cells {(row, col): value} and the formats applied (repeatCell)."""
+
+    sheet_id: int
+    title: str
+    rows: int = 1000
+    cols: int = 26
+    frozen: int = 0
+    cells: dict[tuple[int, int], Any] = field(default_factory=dict)
+    formats: list[dict] = field(default_factory=list)
+    sheet_type: str = "GRID"
+
+    def properties(self, index: int) -> dict:
+        grid = {"rowCount": self.rows, "columnCount": self.cols}
+        if self.frozen:
+            grid["frozenRowCount"] = self.frozen
+        props = {"sheetId": self.sheet_id, "title": self.title, "index": index, "sheetType": self.sheet_type}
+        if self.sheet_type == "GRID":
+            props["gridProperties"] = grid
+        return props
+
+
+def col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def col_letters(i: int) -> str:
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+_CELL = re.compile(r"^([A-Z]*)(\d*)$")
+
+
+def parse_a1(a1: str) -> tuple[str, int, int, int | None, int | None]:
+    """`'Tab'!A2:C` -> (title, row0, col0, row_end, col_end): 0-based, ends exclusive, None for unbounded."""
+    m = re.match(r"^'((?:[^']|'')*)'(?:!(.*))?$", a1) or re.match(r"^([^!']+)(?:!(.*))?$", a1)
+    if not m:
+        raise ApiError(400, f"Unable to parse range: {a1}")
+    title, cells = m.group(1).replace("''", "'"), m.group(2)
+    if not cells:
+        return title, 0, 0, None, None
+    start, _, end = cells.partition(":")
+    s, e = _CELL.match(start.upper()), _CELL.match((end or start).upper())
+    if not s or not e or not (s.group(1) or s.group(2)):
+        raise ApiError(400, f"Unable to parse range: {a1}")
+    r0 = int(s.group(2)) - 1 if s.group(2) else 0
+    c0 = col_index(s.group(1)) if s.group(1) else 0
+    r1 = int(e.group(2)) if e.group(2) else None
+    c1 = col_index(e.group(1)) + 1 if e.group(1) else None
+    return title, r0, c0, r1, c1
+
+
+def _out(v: Any) -> Any:
+    """How UNFORMATTED_VALUE renders a stored value: integral doubles without a fraction."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+class FakeSheets:
+    """One spreadsheet behind the Sheets API v4, plus the OAuth token endpoint for service accounts.
+
+    Records every API call in `calls` (kind, payload) and every rule broken by the client in `violations` (a write
+    that is not RAW, a formula in cell data, a read that is not UNFORMATTED_VALUE). `fail(kind, status, ...)` makes
+    the next calls of a kind fail. `share(email)` lets a service account in; anything else gets 403.
+    """
+
+    def __init__(self, spreadsheet_id: str = "sheet-1", title: str = "Marketing ops"):
+        self.id, self.title = spreadsheet_id, title
+        self.sheets: list[Sheet] = [Sheet(0, "Sheet1")]
+        self.calls: list[tuple[str, Any]] = []
+        self.violations: list[str] = []
+        self.scopes: list[str] = []
+        self.token_requests = 0
+        self.shared: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
+        self._failures: list[list] = []
+
+    # --- set-up -----------------------------------------------------------------------------------------------
+    def share(self, email: str, role: str = "writer") -> dict[str, str]:
+        """Register a service account's key, share the sheet with it, and return its JSON key as a dict."""
+        self.keys[email] = _keypair(email)[1]
+        self.shared[email] = role
+        return service_account_info(email)
+
+    def add_sheet(self, title: str, values: list[list] | None = None, **kw: Any) -> Sheet:
+        """Add a tab (as a user would), with values from row 1."""
+        sheet = Sheet(max((s.sheet_id for s in self.sheets), default=0) + 1, title, **kw)
+        for r, row in enumerate(values or []):
+            for c, v in enumerate(row):
+                if v is not None and v != "":
+                    sheet.cells[(r, c)] = float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        self.sheets.append(sheet)
+        return sheet
+
+    def fail(self, kind: str, status: int, times: int | None = 1, headers: dict | None = None) -> None:
+        """Answer the next `times` calls of `kind` ("*" for any; None: forever) with `status`."""
+        self._failures.append([kind, status, times, headers or {}])
+
+    # --- inspection -------------------------------------------------------------------------------------------
+    def sheet(self, title: str) -> Sheet:
+        """The tab of that title."""
+        return next(s for s in self.sheets if s.title == title)
+
+    def values(self, title: str) -> list[list]:
+        """A tab's values as rows (as UNFORMATTED_VALUE reads them)."""
+        s = self.sheet(title)
+        return self._read(s, 0, 0, None, None)
+
+    def dump(self, title: str) -> str:
+        """Everything about a tab, as text to compare before and after."""
+        s = self.sheet(title)
+        return json.dumps([s.sheet_id, s.rows, s.cols, s.frozen, sorted((list(k), v) for k, v in s.cells.items()),
+                           s.formats], sort_keys=True)
+
+    def count(self, *kinds: str) -> int:
+        """API calls (token requests excluded), of the given kinds or all."""
+        return sum(1 for k, _ in self.calls if not kinds or k in kinds)
+
+    def kinds(self) -> Counter:
+        """API calls per kind."""
+        return Counter(k for k, _ in self.calls)
+
+    def payloads(self, kind: str) -> list[Any]:
+        """Payloads of the successful calls of a kind, in order."""
+        return [p for k, p in self.calls if k == kind and p is not None]
+
+    # --- wiring -----------------------------------------------------------------------------------------------
+    def install(self, rsps: responses.RequestsMock) -> FakeSheets:
+        """Route the token endpoint and every Sheets API URL of this spreadsheet to the fake."""
+        rsps.add_callback(responses.POST, TOKEN_URL, callback=self._token)
+        rsps.add(responses.GET, BOUNDARY_URL, json={"locations": [], "encodedLocations": "0x0"})
+        rsps.add_callback(responses.GET, re.compile(re.escape(API) + r"/.+"), callback=self._route)
+        rsps.add_callback(responses.POST, re.compile(re.escape(API) + r"/.+"), callback=self._route)
+        return self
+
+    def _token(self, request: Any) -> tuple[int, dict, str]:
+        self.token_requests += 1
+        form = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
+        assertion = form.get("assertion", [""])[0]
+        try:
+            email = jwt.decode(assertion, verify=False)["iss"]
+            claims = jwt.decode(assertion, certs=self.keys[email], audience=TOKEN_URL)
+        except Exception:  # noqa: BLE001 - any bad assertion is what Google calls invalid_grant
+            body = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+            return 400, {}, json.dumps(body)
+        self.scopes.append(claims.get("scope", ""))
+        token = f"ya29.fake-{len(self._tokens)}"
+        self._tokens[token] = email
+        return 200, {}, json.dumps({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+    def _route(self, request: Any) -> tuple[int, dict, str]:
+        url = urlsplit(request.url)
+        path = unquote(url.path)[len(urlsplit(API).path) + 1:]
+        params = parse_qs(url.query)
+        body = json.loads(request.body) if request.body else {}
+        sid, _, rest = path.partition("/")
+        sid, _, action = sid.partition(":")
+        kind = action or {"": "metadata", "values:batchGet": "batchGet", "values:batchUpdate": "valuesBatchUpdate",
+                          "values:batchClear": "batchClear"}.get(rest, "append" if rest.endswith(":append") else rest)
+        self.calls.append((kind, None))
+        try:
+            self._authorise(request, kind)
+            if sid != self.id:
+                raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
+            for f in self._failures:
+                if f[0] in (kind, "*") and (f[2] is None or f[2] > 0):
+                    if f[2] is not None:
+                        f[2] -= 1
+                    return f[1], f[3], json.dumps({"error": {"code": f[1], "message": "fake failure",
+                                                             "status": "UNAVAILABLE"}})
+            handler = getattr(self, f"_{kind}", None)
+            if handler is None:
+                raise ApiError(404, f"no such method {kind}", "NOT_FOUND")
+            answer = handler(params, body, rest)
+        except ApiError as e:
+            return e.status, {}, json.dumps({"error": {"code": e.status, "message": str(e), "status": e.reason}})
+        self.calls[-1] = (kind, body or params)
+        return 200, {}, json.dumps(answer)
+
+    def _authorise(self, request: Any, kind: str) -> None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        email = self._tokens.get(token)
+        if email is None:
+            raise ApiError(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED")
+        role = self.shared.get(email)
+        if role is None or (role == "reader" and kind not in ("metadata", "batchGet")):
+            raise ApiError(403, "The caller does not have permission", "PERMISSION_DENIED")
+
+    # --- reads ------------------------------------------------------------------------------------------------
+    def _metadata(self, params: dict, body: dict, rest: str) -> dict:
+        sheets = [{"properties": s.properties(i)} for i, s in enumerate(self.sheets)]
+        return {"spreadsheetId": self.id, "properties": {"title": self.title}, "sheets": sheets}
+
+    def _batchGet(self, params: dict, body: dict, rest: str) -> dict:
+        if params.get("valueRenderOption") != ["UNFORMATTED_VALUE"]:
+            self.violations.append(f"batchGet with valueRenderOption {params.get('valueRenderOption')}")
+        out = []
+        for a1 in params.get("ranges", []):
+            title, r0, c0, r1, c1 = parse_a1(a1)
+            sheet = self._sheet(title, a1)
+            vr: dict[str, Any] = {"range": a1, "majorDimension": "ROWS"}
+            values = self._read(sheet, r0, c0, r1, c1)
+            if values:
+                vr["values"] = values
+            out.append(vr)
+        return {"spreadsheetId": self.id, "valueRanges": out}
+
+    def _read(self, s: Sheet, r0: int, c0: int, r1: int | None, c1: int | None) -> list[list]:
+        r1, c1 = min(r1 or s.rows, s.rows), min(c1 or s.cols, s.cols)
+        rows = []
+        for r in range(r0, r1):
+            row = [_out(s.cells.get((r, c), "")) for c in range(c0, c1)]
+            while row and row[-1] == "":
+                row.pop()
+            rows.append(row)
+        while rows and not rows[-1]:
+            rows.pop()
+        return rows
+
+    def _sheet(self, title: str, a1: str = "") -> Sheet:
+        for s in self.sheets:
+            if s.title == title and s.sheet_type == "GRID":
+                return s
+        raise ApiError(400, f"Unable to parse range: {a1 or title}")
+
+    def _by_id(self, sheets: list[Sheet], sheet_id: int) -> Sheet:
+        for s in sheets:
+            if s.sheet_id == sheet_id:
+                return s
+        raise ApiError(400, f"No grid with id: {sheet_id}")
+
+    # --- value writes -----------------------------------------------------------------------------------------
+    def _store(self, s: Sheet, r: int, c: int, v: Any) -> None:
+        if r >= s.rows or c >= s.cols:
+            raise ApiError(400, f"Range ('{s.title}'!{col_letters(c)}{r + 1}) exceeds grid limits. "
+                                f"Max rows: {s.rows}, max columns: {s.cols}")
+        if v is None:
+            return  # null leaves the cell as it is
+        if v == "":
+            s.cells.pop((r, c), None)
+        elif isinstance(v, bool | str):
+            s.cells[(r, c)] = v
+        elif isinstance(v, int | float):
+            s.cells[(r, c)] = float(v)
+        else:
+            raise ApiError(400, f"Invalid value at data.values: {v!r}")
+
+    def _write(self, sheets: list[Sheet], a1: str, values: list[list]) -> int:
+        title, r0, c0, r1, c1 = parse_a1(a1)
+        s = next((x for x in sheets if x.title == title), None)
+        if s is None:
+            raise ApiError(400, f"Unable to parse range: {a1}")
+        for i, row in enumerate(values):
+            if r1 is not None and r0 + i >= r1 or c1 is not None and c0 + len(row) > c1:
+                raise ApiError(400, f"Requested writing within range [{a1}], but tried writing beyond it")
+            for j, v in enumerate(row):
+                self._store(s, r0 + i, c0 + j, v)
+        return sum(len(r) for r in values)
+
+    def _valuesBatchUpdate(self, params: dict, body: dict, rest: str) -> dict:
+        if body.get("valueInputOption") != "RAW":
+            self.violations.append(f"values:batchUpdate with valueInputOption {body.get('valueInputOption')}")
+        sheets = copy.deepcopy(self.sheets)
+        cells = sum(self._write(sheets, vr["range"], vr.get("values", [])) for vr in body.get("data", []))
+        self.sheets = sheets
+        return {"spreadsheetId": self.id, "totalUpdatedCells": cells, "responses": []}
+
+    def _append(self, params: dict, body: dict, rest: str) -> dict:
+        if params.get("valueInputOption") != ["RAW"]:
+            self.violations.append(f"values:append with valueInputOption {params.get('valueInputOption')}")
+        title = parse_a1(rest.removeprefix("values/").removesuffix(":append"))[0]
+        s = self._sheet(title)
+        last = max((r for r, _ in s.cells), default=-1)
+        values = body.get("values", [])
+        s.rows = max(s.rows, last + 1 + len(values))
+        s.cols = max([s.cols] + [len(r) for r in values])
+        self._write(self.sheets, f"'{title}'!A{last + 2}", values)
+        return {"spreadsheetId": self.id, "updates": {"updatedRange": f"'{title}'!A{last + 2}"}}
+
+    def _batchClear(self, params: dict, body: dict, rest: str) -> dict:
+        for a1 in body.get("ranges", []):
+            title, r0, c0, r1, c1 = parse_a1(a1)
+            s = self._sheet(title, a1)
+            for r, c in [k for k in s.cells if r0 <= k[0] < (r1 or s.rows) and c0 <= k[1] < (c1 or s.cols)]:
+                del s.cells[(r, c)]
+        return {"spreadsheetId": self.id, "clearedRanges": body.get("ranges", [])}
+
+    # --- spreadsheets:batchUpdate (all or nothing) ------------------------------------------------------------
+    def _batchUpdate(self, params: dict, body: dict, rest: str) -> dict:
+        sheets = copy.deepcopy(self.sheets)
+        replies = []
+        for i, req in enumerate(body.get("requests", [])):
+            (name, arg), = req.items()
+            handler = getattr(self, f"_req_{name}", None)
+            if handler is None:
+                raise ApiError(400, f"Invalid requests[{i}]: {name} is not supported by the fake")
+            replies.append(handler(sheets, arg) or {})
+        total = sum(s.rows * s.cols for s in sheets if s.sheet_type == "GRID")
+        if total > MAX_CELLS:
+            raise ApiError(400, "This action would increase the number of cells in the workbook above the limit "
+                                f"of {MAX_CELLS} cells.")
+        self.sheets = sheets
+        return {"spreadsheetId": self.id, "replies": replies}
+
+    def _req_addSheet(self, sheets: list[Sheet], arg: dict) -> dict:
+        p = arg.get("properties", {})
+        title = p.get("title") or f"Sheet{len(sheets) + 1}"
+        if any(s.title == title for s in sheets):
+            raise ApiError(400, f'A sheet with the name "{title}" already exists. Please enter another name.')
+        sid = p.get("sheetId", max(s.sheet_id for s in sheets) + 1)
+        if any(s.sheet_id == sid for s in sheets):
+            raise ApiError(400, f"A sheet with the id {sid} already exists.")
+        g = p.get("gridProperties", {})
+        sheet = Sheet(sid, title, g.get("rowCount", 1000), g.get("columnCount", 26), g.get("frozenRowCount", 0))
+        sheets.append(sheet)
+        return {"addSheet": {"properties": sheet.properties(len(sheets) - 1)}}
+
+    def _req_updateSheetProperties(self, sheets: list[Sheet], arg: dict) -> None:
+        p = arg["properties"]
+        s = self._by_id(sheets, p["sheetId"])
+        for f in arg["fields"].split(","):
+            value = p.get("gridProperties", {}).get(f.removeprefix("gridProperties.")) if "grid" in f else p.get(f)
+            attr = {"gridProperties.rowCount": "rows", "gridProperties.columnCount": "cols",
+                    "gridProperties.frozenRowCount": "frozen", "title": "title"}.get(f)
+            if attr is None:
+                raise ApiError(400, f"the fake does not support field {f}")
+            setattr(s, attr, value)
+        if s.frozen >= s.rows:
+            raise ApiError(400, "You can't freeze all visible rows on the sheet.")
+        s.cells = {k: v for k, v in s.cells.items() if k[0] < s.rows and k[1] < s.cols}
+
+    def _req_repeatCell(self, sheets: list[Sheet], arg: dict) -> None:
+        self._by_id(sheets, arg["range"]["sheetId"]).formats.append(
+            {"range": arg["range"], "cell": arg["cell"], "fields": arg["fields"]})
+
+    def _req_deleteDimension(self, sheets: list[Sheet], arg: dict) -> None:
+        rng = arg["range"]
+        s = self._by_id(sheets, rng["sheetId"])
+        a, b = rng["startIndex"], rng["endIndex"]
+        if rng["dimension"] != "ROWS" or not 0 <= a < b <= s.rows:
+            raise ApiError(400, f"Invalid deleteDimension range {rng}")
+        if s.rows - (b - a) <= s.frozen:
+            raise ApiError(400, "Sorry, it is not possible to delete all non-frozen rows.")
+        s.cells = {(r - (b - a) if r >= b else r, c): v for (r, c), v in s.cells.items() if not a <= r < b}
+        s.rows -= b - a
+
+    def _req_insertDimension(self, sheets: list[Sheet], arg: dict) -> None:
+        rng = arg["range"]
+        s = self._by_id(sheets, rng["sheetId"])
+        a, b = rng["startIndex"], rng["endIndex"]
+        if rng["dimension"] != "ROWS" or not 0 <= a < b or a > s.rows or (a == 0 and arg.get("inheritFromBefore")):
+            raise ApiError(400, f"Invalid insertDimension range {rng}")
+        s.cells = {(r + (b - a) if r >= a else r, c): v for (r, c), v in s.cells.items()}
+        s.rows += b - a
+
+    def _req_appendDimension(self, sheets: list[Sheet], arg: dict) -> None:
+        s = self._by_id(sheets, arg["sheetId"])
+        if arg["dimension"] == "ROWS":
+            s.rows += arg["length"]
+        else:
+            s.cols += arg["length"]
+
+    def _req_updateCells(self, sheets: list[Sheet], arg: dict) -> None:
+        if arg.get("fields") != "userEnteredValue":
+            raise ApiError(400, f"the fake supports updateCells of userEnteredValue only, not {arg.get('fields')}")
+        start = arg["start"]
+        s = self._by_id(sheets, start["sheetId"])
+        for i, row in enumerate(arg["rows"]):
+            for j, cell in enumerate(row.get("values", [])):
+                value = cell.get("userEnteredValue", {})
+                if "formulaValue" in value:
+                    self.violations.append(f"updateCells with a formula: {value['formulaValue']!r}")
+                v = value.get("stringValue", value.get("numberValue", value.get("boolValue", "")))
+                self._store(s, start["rowIndex"] + i, start.get("columnIndex", 0) + j, v)
+
+
+# --- helpers for the gsheet tests ----------------------------------------------------------------------------------
+@contextmanager
+def running_fake() -> Iterator[FakeSheets]:
+    """A FakeSheets routed through `responses`; on exit, google-auth's background lookups finish inside the mock."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake = FakeSheets().install(rsps)
+        try:
+            yield fake
+        finally:
+            for t in threading.enumerate():
+                if type(t).__name__ == "_RegionalAccessBoundaryRefreshThread":
+                    t.join(timeout=10)
+
+
+def make_sink(fake: FakeSheets, info: dict, sleeps: list | None = None, **kw: Any) -> Any:
+    """A GsheetSink built the real way (from_config with the JSON key), retries waiting into `sleeps`."""
+    from syncer.adapters.gsheet import GsheetSink
+    from syncer.config import GsheetSinkConfig
+    from syncer.retry import RetryPolicy
+
+    cfg = GsheetSinkConfig(kind="gsheet", spreadsheet_id=fake.id, credentials=json.dumps(info))
+    waits = sleeps if sleeps is not None else []
+    return GsheetSink.from_config(cfg, None, policy=RetryPolicy(sleep=waits.append, **kw))

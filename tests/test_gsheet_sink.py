@@ -1,0 +1,314 @@
+"""The gsheet sink against the fake Sheets API: one read, minimal RAW writes, nobody else's tabs touched."""
+
+from __future__ import annotations
+
+import pytest
+from fake_sheets import FakeSheets, make_sink, running_fake
+
+from syncer.adapters import TabChange
+from syncer.budget import budget_from_rows
+from syncer.errors import SinkError
+from syncer.tables import BUDGET_ROLLUP, CAPACITY, HEADERS, OWNED_TABS, SYNC_LOG, SYNC_LOG_KEEP, TASKS
+
+EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
+WIDTH = len(HEADERS[TASKS])
+LAST = "AB"  # column letter of the Tasks tab's last column
+
+
+def task(key: str, title: str = "Brief", cost: float | None = 1200.5) -> list:
+    row: list = [None] * WIDTH
+    row[0], row[1], row[2], row[4] = "jira", key, title, "done"
+    row[HEADERS[TASKS].index("Labour cost")] = cost
+    row[HEADERS[TASKS].index("Estimate h")] = 4.0
+    row[HEADERS[TASKS].index("Late")] = False
+    row[HEADERS[TASKS].index("Created")] = "2026-02-03T09:00:00+01:00"
+    return row
+
+
+def tables(*task_rows: list) -> dict[str, list[list]]:
+    out: dict[str, list[list]] = {t: [list(HEADERS[t])] for t in OWNED_TABS}
+    out[TASKS] += [list(r) for r in task_rows]
+    out[CAPACITY].append(["2026-W07", "web", "All", "design", 30.0, 32, 0.9375, False])
+    return out
+
+
+def log_row(n: int = 1) -> list:
+    return [f"2026-02-{n:02d}T10:00:00+01:00", "full", 1.5, 3, 3, 0, 7, 0, None, "0.1.0"]
+
+
+def sheet_rows(table: list[list]) -> list[list]:
+    """A table as the fake reads it back: None as "", trailing blanks dropped."""
+    out = []
+    for row in table:
+        cells = ["" if v is None else v for v in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        out.append(cells)
+    return out
+
+
+@pytest.fixture
+def fake():
+    with running_fake() as f:
+        yield f
+    assert f.violations == []
+
+
+@pytest.fixture
+def info(fake):
+    return fake.share(EMAIL)
+
+
+def sync(fake: FakeSheets, info: dict, tabs: dict, n: int = 1, sleeps: list | None = None) -> dict[str, TabChange]:
+    """One run with a fresh sink (as the pipeline makes one), counting only this run's calls."""
+    fake.calls.clear()
+    sink = make_sink(fake, info, sleeps)
+    plan = sink.plan(tabs)
+    assert sink.apply(plan, log_row(n)) == fake.count()
+    return plan.tabs
+
+
+def written_ranges(fake: FakeSheets) -> list[str]:
+    return [vr["range"] for body in fake.payloads("valuesBatchUpdate") for vr in body["data"]]
+
+
+def test_first_run_creates_the_tabs_with_formats_and_writes_them(fake, info):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    changes = sync(fake, info, tabs)
+    assert changes[TASKS] == TabChange(added=2)
+    assert fake.kinds() == {"metadata": 1, "batchUpdate": 1, "valuesBatchUpdate": 1}  # no owned tab to read yet
+    assert [s.title for s in fake.sheets] == ["Sheet1", *OWNED_TABS, SYNC_LOG]
+    assert fake.values(TASKS) == sheet_rows(tabs[TASKS])
+    assert fake.values(CAPACITY) == sheet_rows(tabs[CAPACITY])
+    assert fake.values(SYNC_LOG) == sheet_rows([HEADERS[SYNC_LOG], log_row(1)])
+    assert fake.scopes == ["https://www.googleapis.com/auth/spreadsheets"]  # not the whole Drive
+    tasks = fake.sheet(TASKS)
+    assert tasks.frozen == 1 and tasks.cols == WIDTH and tasks.rows >= 3
+    fmt = {(f["range"].get("startColumnIndex"), f["fields"]): f["cell"]["userEnteredFormat"] for f in tasks.formats}
+    assert fmt[(None, "userEnteredFormat.textFormat.bold")] == {"textFormat": {"bold": True}}
+    money = HEADERS[TASKS].index("Labour cost")
+    assert fmt[(money, "userEnteredFormat.numberFormat")]["numberFormat"]["pattern"] == "#,##0.00"
+    assert fake.sheet("Sheet1").cells == {}
+
+
+def test_second_identical_run_writes_only_the_sync_log_row(fake, info):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    sync(fake, info, tabs)
+    changes = sync(fake, info, tabs, n=2)
+    assert all(c == TabChange() for c in changes.values())
+    assert fake.kinds() == {"metadata": 1, "batchGet": 1, "valuesBatchUpdate": 1}
+    assert written_ranges(fake) == [f"'{SYNC_LOG}'!A3:J3"]
+    assert fake.values(SYNC_LOG)[1:] == sheet_rows([log_row(1), log_row(2)])
+
+
+def test_the_read_asks_for_unformatted_values_of_owned_tabs_and_two_slices_of_the_log(fake, info):
+    sync(fake, info, tables(task("MKT-1")))
+    sync(fake, info, tables(task("MKT-1")), n=2)
+    (params,) = fake.payloads("batchGet")
+    assert params["valueRenderOption"] == ["UNFORMATTED_VALUE"]
+    assert params["dateTimeRenderOption"] == ["FORMATTED_STRING"]
+    assert params["ranges"] == [f"'{t}'" for t in OWNED_TABS] + [f"'{SYNC_LOG}'!1:1", f"'{SYNC_LOG}'!A:A"]
+
+
+def test_one_changed_task_rewrites_only_its_row(fake, info):
+    sync(fake, info, tables(task("MKT-1"), task("MKT-2"), task("MKT-3")))
+    changes = sync(fake, info, tables(task("MKT-1"), task("MKT-2", cost=99.0), task("MKT-3")), n=2)
+    assert changes[TASKS] == TabChange(changed=1)
+    assert "batchUpdate" not in fake.kinds()
+    assert written_ranges(fake) == [f"'{TASKS}'!A3:{LAST}3", f"'{SYNC_LOG}'!A3:J3"]
+    assert fake.values(TASKS)[2][HEADERS[TASKS].index("Labour cost")] == 99
+
+
+def test_a_removed_task_in_the_middle_is_a_row_deletion_not_a_rewrite(fake, info):
+    rows = [task(f"MKT-{i}") for i in range(1, 8)]
+    sync(fake, info, tables(*rows))
+    grid = fake.sheet(TASKS).rows
+    changes = sync(fake, info, tables(*rows[:2], *rows[3:]), n=2)
+    assert changes[TASKS] == TabChange(removed=1)
+    (structural,) = fake.payloads("batchUpdate")
+    assert structural["requests"][0]["deleteDimension"]["range"] == {
+        "sheetId": fake.sheet(TASKS).sheet_id, "dimension": "ROWS", "startIndex": 3, "endIndex": 4}
+    assert "valuesBatchUpdate" not in fake.kinds()  # no value changed: the log row rides in the structural request
+    assert structural["requests"][-1]["updateCells"]["start"]["rowIndex"] == 2
+    assert fake.values(SYNC_LOG)[2] == sheet_rows([log_row(2)])[0]
+    assert fake.values(TASKS) == sheet_rows(tables(*rows[:2], *rows[3:])[TASKS])
+    assert fake.sheet(TASKS).rows == grid - 1
+
+
+def test_the_last_task_removed_is_cleared_in_place(fake, info):
+    sync(fake, info, tables(task("MKT-1"), task("MKT-2")))
+    sync(fake, info, tables(task("MKT-1")), n=2)
+    assert "batchUpdate" not in fake.kinds()
+    assert written_ranges(fake) == [f"'{TASKS}'!A3:{LAST}3", f"'{SYNC_LOG}'!A3:J3"]
+    assert fake.payloads("valuesBatchUpdate")[0]["data"][0]["values"] == [[""] * WIDTH]
+    assert fake.values(TASKS) == sheet_rows(tables(task("MKT-1"))[TASKS])
+
+
+def test_a_task_added_in_the_middle_inserts_one_row_and_writes_only_it(fake, info):
+    sync(fake, info, tables(task("MKT-1"), task("MKT-3"), task("MKT-4")))
+    new = tables(task("MKT-1"), task("MKT-2"), task("MKT-3"), task("MKT-4"))
+    assert sync(fake, info, new, n=2)[TASKS] == TabChange(added=1)
+    (structural,) = fake.payloads("batchUpdate")
+    insert = structural["requests"][0]["insertDimension"]
+    assert insert["range"]["startIndex"] == 2 and insert["range"]["endIndex"] == 3 and insert["inheritFromBefore"]
+    assert written_ranges(fake) == [f"'{TASKS}'!A3:{LAST}3", f"'{SYNC_LOG}'!A3:J3"]
+    assert fake.values(TASKS) == sheet_rows(new[TASKS])
+
+
+def test_a_task_added_right_under_the_header_inherits_from_below(fake, info):
+    sync(fake, info, tables(task("MKT-2"), task("MKT-3")))
+    sync(fake, info, tables(task("MKT-1"), task("MKT-2"), task("MKT-3")), n=2)
+    insert = fake.payloads("batchUpdate")[0]["requests"][0]["insertDimension"]
+    assert insert["range"]["startIndex"] == 1 and insert["inheritFromBefore"] is False
+
+
+def test_a_formula_looking_title_lands_as_text(fake, info):
+    title = '=IMPORTXML("http://x","//a")'
+    sync(fake, info, tables(task("MKT-1", title=title), task("MKT-2", title="+1")))
+    assert fake.values(TASKS)[1][2] == title and fake.values(TASKS)[2][2] == "+1"
+    assert all(body["valueInputOption"] == "RAW" for body in fake.payloads("valuesBatchUpdate"))
+    assert sync(fake, info, tables(task("MKT-1", title=title), task("MKT-2", title="+1")), n=2)[TASKS] == TabChange()
+
+
+def test_values_round_trip_without_spurious_changes(fake, info):
+    odd = task("MKT-1", title="line\r\nbreak", cost=0.1 + 0.2)
+    odd[HEADERS[TASKS].index("Reworked")] = True
+    odd[HEADERS[TASKS].index("Estimate h")] = float("nan")
+    sync(fake, info, tables(odd, task("MKT-2", title="x" * 60_000)))
+    assert len(fake.values(TASKS)[2][2]) == 50_000  # Google's per-cell limit, cut before the diff sees it
+    assert sync(fake, info, tables(odd, task("MKT-2", title="x" * 60_000)), n=2)[TASKS] == TabChange()
+
+
+def test_a_users_tab_and_budget_are_untouched_byte_for_byte(fake, info):
+    fake.add_sheet("Budget", [["Campaign", "Activity", "G/L account", "Period", "Amount"],
+                              ["Spring", "Ads", "6100", "2026-05", 1000]], frozen=1)
+    fake.add_sheet("Finance notes", [["=SUM(Tasks!R:R)", "keep me"]])
+    before = {t: fake.dump(t) for t in ("Budget", "Finance notes", "Sheet1")}
+    sync(fake, info, tables(task("MKT-1"), task("MKT-2")))
+    sync(fake, info, tables(task("MKT-2", cost=5.0), task("MKT-3")), n=2)
+    sync(fake, info, tables(task("MKT-2", cost=5.0), task("MKT-3")), n=3)
+    assert {t: fake.dump(t) for t in before} == before
+    touched = {vr["range"].split("!")[0].strip("'") for b in fake.payloads("valuesBatchUpdate") for vr in b["data"]}
+    assert touched <= {*OWNED_TABS, SYNC_LOG}
+
+
+def test_a_foreign_tab_named_tasks_is_refused_before_any_write(fake, info):
+    fake.add_sheet(TASKS, [["Task", "Who"], ["Call printer", "Ana"]])
+    before = fake.dump(TASKS)
+    sink = make_sink(fake, info)
+    with pytest.raises(SinkError, match="'Tasks'.*header syncer did not write") as err:
+        sink.plan(tables(task("MKT-1")))
+    assert err.value.exit_code == 1
+    assert fake.count("batchUpdate", "valuesBatchUpdate") == 0
+    assert fake.dump(TASKS) == before
+
+
+def test_a_foreign_sync_log_is_refused(fake, info):
+    fake.add_sheet(SYNC_LOG, [["When", "What"]])
+    with pytest.raises(SinkError, match="Sync log"):
+        make_sink(fake, info).plan(tables())
+
+
+def test_an_empty_tab_named_tasks_is_adopted_and_formatted(fake, info):
+    fake.add_sheet(TASKS, rows=5, cols=3)
+    sync(fake, info, tables(task("MKT-1")))
+    sheet = fake.sheet(TASKS)
+    assert fake.values(TASKS) == sheet_rows(tables(task("MKT-1"))[TASKS])
+    assert sheet.frozen == 1 and sheet.cols == WIDTH and any("bold" in f["fields"] for f in sheet.formats)
+
+
+def test_429_with_retry_after_is_waited_out_then_written(fake, info):
+    sync(fake, info, tables(task("MKT-1")))
+    fake.fail("valuesBatchUpdate", 429, headers={"Retry-After": "7"})
+    sleeps: list[float] = []
+    sync(fake, info, tables(task("MKT-1", cost=3.0)), n=2, sleeps=sleeps)
+    assert sleeps == [7.0]
+    assert fake.kinds()["valuesBatchUpdate"] == 2
+    assert fake.values(TASKS)[1][HEADERS[TASKS].index("Labour cost")] == 3
+
+
+def test_a_persistent_503_gives_up_after_the_bounded_retries_with_the_sheet_unchanged(fake, info):
+    sync(fake, info, tables(task("MKT-1"), task("MKT-2")))
+    before = {s.title: fake.dump(s.title) for s in fake.sheets}
+    fake.fail("valuesBatchUpdate", 503, times=None)
+    fake.calls.clear()
+    sleeps: list[float] = []
+    sink = make_sink(fake, info, sleeps)
+    plan = sink.plan(tables(task("MKT-1", cost=1.0), task("MKT-3")))
+    with pytest.raises(SinkError, match="still failing after 6 attempts") as err:
+        sink.apply(plan, log_row(2))
+    assert err.value.exit_code == 1
+    assert fake.kinds()["valuesBatchUpdate"] == 6 and len(sleeps) == 5 and max(sleeps) <= 60
+    assert {s.title: fake.dump(s.title) for s in fake.sheets} == before
+
+
+def test_budget_is_read_in_the_same_batch_get_and_a_bad_row_is_reported(fake, info):
+    fake.add_sheet("Budget", [["Campaign", "Activity", "G/L account", "Period", "Amount"],
+                              ["Spring", "Ads", "6100", "2026-05", 1000],
+                              ["Spring", "Ads", "6100", "someday", 500],
+                              ["Summer", "", "", "FY2027-Q2", "1,200.50"]])
+    sync(fake, info, tables(task("MKT-1")))
+    fake.calls.clear()
+    sink = make_sink(fake, info)
+    lines, warnings = budget_from_rows(sink.read_tab("Budget"))
+    assert [(x.campaign, x.period, x.amount) for x in lines] == [("Spring", "2026-05", 1000), ("Summer", "FY2027-Q2",
+                                                                                                1200.5)]
+    assert len(warnings) == 1 and "row 3" in warnings[0] and "someday" in warnings[0]
+    sink.apply(sink.plan(tables(task("MKT-1"))), log_row(2))
+    assert fake.kinds() == {"metadata": 1, "batchGet": 1, "valuesBatchUpdate": 1}
+    assert "'Budget'" in fake.payloads("batchGet")[0]["ranges"]
+    assert sink.read_tab("No such tab") is None
+
+
+def test_dry_run_plans_from_the_read_and_writes_nothing(fake, info):
+    sync(fake, info, tables(task("MKT-1")))
+    fake.calls.clear()
+    plan = make_sink(fake, info).plan(tables(task("MKT-1"), task("MKT-2")))
+    assert plan.tabs[TASKS] == TabChange(added=1) and plan.rows_written == 1
+    assert fake.kinds() == {"metadata": 1, "batchGet": 1}
+
+
+def test_the_cell_budget_is_checked_before_writing(fake, info):
+    fake.add_sheet("Archive", rows=9_999_000, cols=1)
+    with pytest.raises(SinkError, match="10,000,000"):
+        make_sink(fake, info).plan(tables(task("MKT-1")))
+    assert fake.count("batchUpdate", "valuesBatchUpdate") == 0
+
+
+def test_near_the_cell_budget_grids_grow_without_headroom_and_warn(fake, info):
+    fake.add_sheet("Archive", rows=9_960_000, cols=1)
+    sink = make_sink(fake, info)
+    plan = sink.plan(tables(task("MKT-1")))
+    assert any("of its 10,000,000 cells" in w for w in plan.warnings)
+    sink.apply(plan, log_row())
+    assert fake.sheet(TASKS).rows == 2
+
+
+def test_the_sync_log_keeps_the_newest_rows_in_one_request_when_nothing_else_changed(fake, info):
+    tabs = tables(task("MKT-1"))
+    sync(fake, info, tabs)
+    old = [[f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}", "full"] for i in range(SYNC_LOG_KEEP)]
+    log = fake.sheet(SYNC_LOG)
+    log.cells = {}
+    for r, row in enumerate([HEADERS[SYNC_LOG], *old]):
+        for c, v in enumerate(row):
+            log.cells[(r, c)] = v
+    changes = sync(fake, info, tabs, n=9)
+    assert all(c == TabChange() for c in changes.values())
+    assert fake.kinds() == {"metadata": 1, "batchGet": 1, "batchUpdate": 1}
+    values = fake.values(SYNC_LOG)
+    assert len(values) == SYNC_LOG_KEEP + 1 and values[1] == old[1] and values[-1] == sheet_rows([log_row(9)])[0]
+    assert fake.sheet(SYNC_LOG).rows == SYNC_LOG_KEEP + 1
+    sync(fake, info, tables(task("MKT-1", cost=2.0)), n=10)  # at the cap with a data change: log row with the data
+    assert fake.values(SYNC_LOG)[-1] == sheet_rows([log_row(10)])[0] and len(fake.values(SYNC_LOG)) == 1001
+
+
+def test_owned_tabs_not_given_are_left_alone(fake, info):
+    sync(fake, info, tables(task("MKT-1")))
+    before = fake.dump(BUDGET_ROLLUP)
+    fake.calls.clear()
+    sink = make_sink(fake, info)
+    sink.apply(sink.plan({TASKS: tables(task("MKT-2"))[TASKS]}), log_row(2))
+    assert fake.dump(BUDGET_ROLLUP) == before
+    with pytest.raises(ValueError, match="only syncer's tabs"):
+        sink.plan({"Budget": [["Campaign"]]})
