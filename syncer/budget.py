@@ -75,13 +75,16 @@ def _amount(cell: Cell) -> float:
 
 
 def budget_from_rows(rows: Table, origin: str = "Budget tab") -> tuple[list[BudgetLine], list[str]]:
-    """Budget lines from rows whose first non-empty row is the header (Campaign, Activity, G/L account, Period,
-    Amount; any order, case and spacing). A bad row is skipped with a warning naming its row number; never fatal."""
+    """Budget lines from rows under a header row (Campaign, Activity, G/L account, Period, Amount; any order, case and
+    spacing; rows above it are ignored). A bad row is skipped with a warning naming its row number; never fatal."""
     warnings: list[str] = []
     lines: list[BudgetLine] = []
     header_at = next((i for i, r in enumerate(rows) if any(_text(c) for c in r)), None)
     if header_at is None:
         return [], [f"{origin}: no rows, so there is no budget (expected columns {', '.join(COLUMNS)})"]
+    # Finance may keep a title or notes above the header: the header is the first row naming the needed columns.
+    header_at = next((i for i, r in enumerate(rows[:20])
+                      if all(k in {_norm(c) for c in r} for k in _REQUIRED)), header_at)
     cols = {_norm(h): i for i, h in reversed(list(enumerate(rows[header_at])))}
     missing = [name for name, key in zip(COLUMNS, _KEYS, strict=True) if key in _REQUIRED and key not in cols]
     if missing:

@@ -13,6 +13,7 @@ from syncer.periods import HOUR, LocalCalendar, YearMonth
 from syncer.tables import CAPACITY, HEADERS, num
 
 MS_PER_HOUR = 3_600_000
+MS_PER_CENTIHOUR = 36_000  # 0.01 h: the unit Logged h is written in
 LoggedByWeek = dict[tuple[str, str, str, str], int]
 
 
@@ -55,13 +56,13 @@ def worklog_totals(
 
 @dataclass(slots=True)
 class _Cell:
-    logged_ms: int = 0
+    logged: int = 0  # in 0.01 h
     people: set[str] = field(default_factory=set)
 
 
 def capacity_row(week: str, team: str, person: str, cat: str, cell: _Cell, cfg: CapacityConfig) -> Row:
     """One Capacity row: Capacity h = Σ over the people who logged of their weekly hours (else the default)."""
-    logged = cell.logged_ms / MS_PER_HOUR
+    logged = cell.logged / 100
     capacity = sum(cfg.people.get(p, cfg.hours_per_week) for p in sorted(cell.people))
     utilization = logged / capacity if capacity else None
     overloaded = None if utilization is None else utilization > 1
@@ -82,19 +83,22 @@ def capacity_table(
         logged = worklog_totals(tasks, cal).logged
     cells: dict[tuple[str, str, str, str], _Cell] = {}
 
-    def add(key: tuple[str, str, str, str], person: str, ms: int) -> None:
+    def add(key: tuple[str, str, str, str], person: str, centi: int) -> None:
         c = cells.get(key)
         if c is None:
             c = cells[key] = _Cell()
-        c.logged_ms += ms
+        c.logged += centi
         c.people.add(person)
 
     for (week, team, cat, person), ms in logged.items():
-        add((week, team, ALL, cat), person, ms)
-        add((week, team, ALL, ALL), person, ms)
+        # One person's week in one category is rounded to 0.01 h once; every row is an exact sum of these,
+        # so an `All` row's Logged h is exactly the sum of the rows it covers, as written.
+        centi = (ms + MS_PER_CENTIHOUR // 2) // MS_PER_CENTIHOUR
+        add((week, team, ALL, cat), person, centi)
+        add((week, team, ALL, ALL), person, centi)
         if cfg.per_person:
-            add((week, team, person, cat), person, ms)
-            add((week, team, person, ALL), person, ms)
+            add((week, team, person, cat), person, centi)
+            add((week, team, person, ALL), person, centi)
     rows = [capacity_row(*key, cell, cfg) for key, cell in cells.items()]
     rows.sort(key=_sort_key)
     return [list(HEADERS[CAPACITY]), *rows]

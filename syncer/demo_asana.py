@@ -6,12 +6,23 @@ from random import Random
 from typing import Any
 
 from syncer.adapters import Page
-from syncer.demo_scenario import NOW_TS, REQUESTERS, TEAM, Person, Plan, asana_time, local_date
+from syncer.demo_scenario import (
+    ASANA_TIMES,
+    LOCAL_DATES,
+    NOW_TS,
+    REQUESTERS,
+    TEAM,
+    Person,
+    Plan,
+    asana_time,
+    local_date,
+)
 
 BASE_URL = "https://app.asana.com/api/1.0"
 PROJECT_GID = "1201234567890123"
 PROJECT_NAME = "Content Calendar"
-PAGE_SIZE = 100
+PAGE_SIZE = 100  # stories and time tracking entries per request (Asana's maximum)
+TASK_PAGE_SIZE = 50  # tasks per request: small enough that the demo's task list has two pages
 TASK_FIELDS = (
     "name,resource_subtype,assignee.name,assignee.email,created_by.name,created_by.email,created_at,completed,"
     "completed_at,due_on,due_at,notes,tags.name,parent.name,permalink_url,modified_at,memberships.project.name,"
@@ -81,12 +92,14 @@ class _Renderer:
         self.story_gid = 1208500000000000
         self.entry_gid = 1208900000000000
         self.project = _ref(PROJECT_GID, PROJECT_NAME, "project")
+        # Identical sub-objects are shared between pages: the JSON is the same and large runs stay fast.
+        self.sections = {name: _ref(gid, name, "section") for name, gid in SECTIONS.items()}
 
     def user(self, p: Person | None) -> dict[str, Any] | None:
         return None if p is None else self.users[p.email]
 
     def section(self, name: str) -> dict[str, str]:
-        return _ref(SECTIONS[name], name, "section")
+        return self.sections[name]
 
     def option(self, gid: str, value: str) -> dict[str, Any]:
         if (gid, value) not in self.options:
@@ -102,17 +115,19 @@ class _Renderer:
                   p.invoice_date, minutes)
         out = []
         for (gid, _, sub, fmt), empty, v in zip(CUSTOM_FIELDS, _EMPTY_FIELDS, values, strict=True):
+            if v is None:
+                out.append(empty)  # shared: an unset field looks the same on every task
+                continue
             cf = dict(empty)
-            if v is not None:
-                if sub == "enum":
-                    cf["enum_value"], cf["display_value"] = self.option(gid, v), v
-                elif sub == "text":
-                    cf["text_value"] = cf["display_value"] = v
-                elif sub == "date":
-                    cf["date_value"], cf["display_value"] = {"date": v, "date_time": None}, v
-                else:
-                    cf["number_value"] = v
-                    cf["display_value"] = f"{v:.0f}" if fmt == "duration" else f"{v:.2f}"
+            if sub == "enum":
+                cf["enum_value"], cf["display_value"] = self.option(gid, v), v
+            elif sub == "text":
+                cf["text_value"] = cf["display_value"] = v
+            elif sub == "date":
+                cf["date_value"], cf["display_value"] = {"date": v, "date_time": None}, v
+            else:
+                cf["number_value"] = v
+                cf["display_value"] = f"{v:.0f}" if fmt == "duration" else f"{v:.2f}"
             out.append(cf)
         return out
 
@@ -180,12 +195,13 @@ class _Renderer:
 
     def entries(self, p: Plan) -> list[dict[str, Any]]:
         out, users, gid = [], self.users, self.entry_gid
+        day, stamp = LOCAL_DATES.get, ASANA_TIMES.get  # memo lookups, inlined
         for who, started, seconds in p.worklogs:
             gid += 1
+            ended = min(started + seconds, NOW_TS)
             out.append({"gid": str(gid), "resource_type": "time_tracking_entry",
-                        "duration_minutes": seconds // 60, "entered_on": local_date(started),
-                        "created_by": users[who.email],
-                        "created_at": asana_time(min(started + seconds, NOW_TS))})
+                        "duration_minutes": seconds // 60, "entered_on": day(started) or local_date(started),
+                        "created_by": users[who.email], "created_at": stamp(ended) or asana_time(ended)})
         self.entry_gid = gid
         return out
 
@@ -197,16 +213,19 @@ def task_gid(p: Plan) -> str:
 
 def _paged(endpoint: str, params: dict[str, Any], items: list[Any], rng: Random) -> list[Page]:
     """Asana offset pagination: `next_page` carries the opaque offset of the following request."""
+    size = params["limit"]
+    if len(items) <= size:  # the common case: one page, no offset
+        return [Page(endpoint, dict(params), {"data": items, "next_page": None})]
     pages, offset = [], None
     path = endpoint.split(" ", 1)[1]
-    for start in range(0, max(len(items), 1), PAGE_SIZE):
+    for start in range(0, len(items), size):
         sent = dict(params, offset=offset) if offset else dict(params)
-        offset = _token(rng) if start + PAGE_SIZE < len(items) else None
+        offset = _token(rng) if start + size < len(items) else None
         nxt = None
         if offset:
-            rel = f"{path}?limit={PAGE_SIZE}&offset={offset}"
+            rel = f"{path}?limit={size}&offset={offset}"
             nxt = {"offset": offset, "path": rel, "uri": BASE_URL + rel}
-        pages.append(Page(endpoint, sent, {"data": items[start:start + PAGE_SIZE], "next_page": nxt}))
+        pages.append(Page(endpoint, sent, {"data": items[start:start + size], "next_page": nxt}))
     return pages
 
 
@@ -218,7 +237,7 @@ def render_asana(plans: list[Plan], rng: Random) -> list[Page]:
         stories, section, completed = r.stories(p)
         tasks.append(r.task(p, section, completed, stories))
         per_task.append((task_gid(p), stories, r.entries(p)))
-    pages = _paged(f"GET /projects/{PROJECT_GID}/tasks", {"limit": PAGE_SIZE, "opt_fields": TASK_FIELDS},
+    pages = _paged(f"GET /projects/{PROJECT_GID}/tasks", {"limit": TASK_PAGE_SIZE, "opt_fields": TASK_FIELDS},
                    tasks, rng)
     for gid, stories, entries in per_task:
         pages += _paged(f"GET /tasks/{gid}/stories", {"limit": PAGE_SIZE, "opt_fields": STORY_FIELDS},

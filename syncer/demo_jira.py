@@ -6,7 +6,17 @@ from random import Random
 from typing import Any
 
 from syncer.adapters import Page
-from syncer.demo_scenario import REQUESTERS, TEAM, Person, Plan, jira_time, jira_utc, local_date
+from syncer.demo_scenario import (
+    JIRA_TIMES,
+    JIRA_UTC_TIMES,
+    REQUESTERS,
+    TEAM,
+    Person,
+    Plan,
+    jira_time,
+    jira_utc,
+    local_date,
+)
 
 BASE_URL = "https://acme-marketing.atlassian.net"
 JQL = "project = MKT"
@@ -57,6 +67,7 @@ STATUSES = {
 }
 _CATEGORIES = {"new": (2, "blue-gray", "To Do"), "indeterminate": (4, "yellow", "In Progress"),
                "done": (3, "green", "Done")}
+_LEVELS = {"Epic": 1, "Sub-task": -1}
 _ISSUE_TYPES = {"Epic": "10000", "Task": "10001", "Story": "10002", "Sub-task": "10003"}
 _EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 FIELD_IDS = {name: fid for fid, name, _, _ in CUSTOM_FIELDS}
@@ -133,7 +144,13 @@ class _Renderer:
     def __init__(self, plans: list[Plan], rng: Random, base: str):
         self.plans, self.rng, self.base = plans, rng, base
         self.users = _users(base)
+        # Identical sub-objects are shared between issues: the JSON is the same and large runs stay fast.
         self.statuses = {name: _status(name, base) for name in STATUSES}
+        self.types = {kind: {"self": f"{base}/rest/api/3/issuetype/{tid}", "id": tid, "name": kind,
+                             "subtask": kind == "Sub-task", "hierarchyLevel": _LEVELS.get(kind, 0)}
+                      for kind, tid in _ISSUE_TYPES.items()}
+        self.project = {"self": f"{base}/rest/api/3/project/10000", "id": "10000", "key": "MKT",
+                        "name": "Marketing"}
         self.options = {}  # (field, value) -> option object
         self.worklog_id = 10000
         self.history_id = 20000
@@ -155,13 +172,15 @@ class _Renderer:
         # The hot loop of large benchmark runs: keep it to local lookups.
         issue_id, out, users, wid = str(10000 + p.n), [], self.users, self.worklog_id
         prefix = f"{self.base}/rest/api/3/issue/{issue_id}/worklog/"
+        local, utc, spent = JIRA_TIMES.get, JIRA_UTC_TIMES.get, _SPENT.get  # memo lookups, inlined
         for who, started, seconds in p.worklogs:
             wid += 1
             u, ended = users[who.email], started + seconds
-            stamp = jira_utc(ended) if wid % 3 else jira_time(ended)
+            stamp = (utc(ended) or jira_utc(ended)) if wid % 3 else (local(ended) or jira_time(ended))
             out.append({"self": prefix + str(wid), "author": u, "updateAuthor": u, "created": stamp,
-                        "updated": stamp, "started": jira_time(started), "timeSpent": _hours(seconds),
-                        "timeSpentSeconds": seconds, "id": str(wid), "issueId": issue_id})
+                        "updated": stamp, "started": local(started) or jira_time(started),
+                        "timeSpent": spent(seconds) or _hours(seconds), "timeSpentSeconds": seconds,
+                        "id": str(wid), "issueId": issue_id})
         self.worklog_id = wid
         return out
 
@@ -170,11 +189,8 @@ class _Renderer:
         done = p.status in ("Done", "Cancelled")
         f: dict[str, Any] = {
             "summary": p.title,
-            "issuetype": {"self": f"{base}/rest/api/3/issuetype/{_ISSUE_TYPES[p.kind]}",
-                          "id": _ISSUE_TYPES[p.kind], "name": p.kind, "subtask": p.kind == "Sub-task",
-                          "hierarchyLevel": {"Epic": 1, "Sub-task": -1}.get(p.kind, 0)},
-            "project": {"self": f"{base}/rest/api/3/project/10000", "id": "10000", "key": "MKT",
-                        "name": "Marketing"},
+            "issuetype": self.types[p.kind],
+            "project": self.project,
             "status": self.statuses[p.status],
             "assignee": self.user(p.owner),
             "reporter": self.user(p.reporter),
@@ -214,9 +230,7 @@ class _Renderer:
         who = p.owner or p.reporter
         events: list[tuple[int, Person, dict[str, Any]]] = []
         for (_, before), (at, after) in zip(p.path, p.path[1:], strict=False):
-            events.append((at, who, {"field": "status", "fieldtype": "jira", "fieldId": "status",
-                                     "from": STATUSES[before][0], "fromString": before,
-                                     "to": STATUSES[after][0], "toString": after}))
+            events.append((at, who, _status_item(before, after)))
         po_id, inv_id = FIELD_IDS["PO amount"], FIELD_IDS["Invoice amount"]
         prior = None
         if p.po_first:
@@ -234,6 +248,19 @@ class _Renderer:
             out.append({"id": str(self.history_id), "author": self.user(person), "created": created,
                         "items": [item]})
         return out
+
+
+_STATUS_ITEMS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _status_item(before: str, after: str) -> dict[str, Any]:
+    """A status change item (shared between histories: the same move always reads the same)."""
+    item = _STATUS_ITEMS.get((before, after))
+    if item is None:
+        item = _STATUS_ITEMS[before, after] = {
+            "field": "status", "fieldtype": "jira", "fieldId": "status", "from": STATUSES[before][0],
+            "fromString": before, "to": STATUSES[after][0], "toString": after}
+    return item
 
 
 def _item(name: str, fid: str, before: str | None, after: str) -> dict[str, Any]:

@@ -49,9 +49,15 @@ def iso_day(days: int) -> str:
     return s
 
 
+LOCAL_DATES: dict[int, str] = {}
+
+
 def local_date(ts: int) -> str:
     """Berlin calendar date of `ts` as `YYYY-MM-DD`."""
-    return iso_day((ts + berlin_offset(ts)) // DAY)
+    s = LOCAL_DATES.get(ts)
+    if s is None:
+        s = LOCAL_DATES[ts] = iso_day((ts + berlin_offset(ts)) // DAY)
+    return s
 
 
 def _clock(t: int) -> str:
@@ -60,33 +66,33 @@ def _clock(t: int) -> str:
 
 
 # Almost every demo time falls on a quarter hour, so memoising the formatted strings pays off at scale.
-_JIRA: dict[int, str] = {}
-_JIRA_UTC: dict[int, str] = {}
-_ASANA: dict[int, str] = {}
+JIRA_TIMES: dict[int, str] = {}
+JIRA_UTC_TIMES: dict[int, str] = {}
+ASANA_TIMES: dict[int, str] = {}
 
 
 def jira_time(ts: int) -> str:
     """Jira's timestamp format in Berlin time: `2026-05-03T10:15:00.000+0200`."""
-    s = _JIRA.get(ts)
+    s = JIRA_TIMES.get(ts)
     if s is None:
         off = berlin_offset(ts)
-        s = _JIRA[ts] = _clock(ts + off) + ("+0200" if off == 7200 else "+0100")
+        s = JIRA_TIMES[ts] = _clock(ts + off) + ("+0200" if off == 7200 else "+0100")
     return s
 
 
 def jira_utc(ts: int) -> str:
     """Jira's timestamp format in UTC: `2026-05-03T08:15:00.000+0000`."""
-    s = _JIRA_UTC.get(ts)
+    s = JIRA_UTC_TIMES.get(ts)
     if s is None:
-        s = _JIRA_UTC[ts] = _clock(ts) + "+0000"
+        s = JIRA_UTC_TIMES[ts] = _clock(ts) + "+0000"
     return s
 
 
 def asana_time(ts: int) -> str:
     """Asana's timestamp format (UTC, milliseconds, `Z`)."""
-    s = _ASANA.get(ts)
+    s = ASANA_TIMES.get(ts)
     if s is None:
-        s = _ASANA[ts] = _clock(ts) + "Z"
+        s = ASANA_TIMES[ts] = _clock(ts) + "Z"
     return s
 
 
@@ -229,7 +235,9 @@ class Plan:
     def last_event(self) -> int:
         """The time of the latest change of any kind (the `updated` / `modified_at` stamp)."""
         last = max(self.path[-1][0], self.po_at or 0, self.invoice_at or 0)
-        return max(last, max((min(s + d, NOW_TS) for _, s, d in self.worklogs), default=0))
+        if self.worklogs:
+            last = max(last, min(max([s + d for _, s, d in self.worklogs]), NOW_TS))
+        return last
 
 
 def work_time(day_ts: int, rng: Random) -> int:
@@ -257,14 +265,19 @@ def walk(created: int, start: str, rng: Random, allowed: frozenset[str]) -> list
     """A random but plausible status history from `start`, stopping at a terminal status or at NOW."""
     path, status, t = [(created, start)], start, created
     for _ in range(14):
-        names, cumulative = _options(status, allowed)
+        names, cumulative = _OPTIONS.get((status, allowed)) or _options(status, allowed)
         if not names:
             break
         t = later(t, rng.uniform(*DWELL[status]), rng)
         if t >= NOW_TS - 600:
             break
         r = rng.random()
-        status = next((s for s, c in zip(names, cumulative, strict=True) if r < c), names[-1])
+        for name, c in zip(names, cumulative, strict=True):
+            if r < c:
+                status = name
+                break
+        else:
+            status = names[-1]
         if not status:
             break
         path.append((t, status))

@@ -65,15 +65,15 @@ def p50(xs: Sequence[float]) -> float | None:
 def p85(xs: Sequence[float]) -> float | None:
     """`statistics.quantiles(x, n=100, method="inclusive")[84]`; with one value, that value; None when empty.
 
-    Computed with the same interpolation as `statistics.quantiles` (checked against it in the tests) but for the
-    one cut point only."""
+    Index 84 is the 85th of the 99 cut points; computed with the same interpolation as `statistics.quantiles`
+    (checked against it in the tests) but for that one cut point only."""
     if not xs:
         return None
     data = sorted(xs)
     if len(data) == 1:
         return data[0]
     m = len(data) - 1
-    j, delta = divmod(84 * m, 100)
+    j, delta = divmod(85 * m, 100)
     return (data[j] * (100 - delta) + data[j + 1] * delta) / 100
 
 

@@ -20,6 +20,7 @@ TOTAL = "Total"
 # Positions in a row's integer-cent vector.
 BUDGETED, PLANNED, COMMITTED, INVOICED, LABOUR, OPEN = range(6)
 Key = tuple[str, str | None, str | None]  # (campaign, activity, G/L account)
+Book = dict[Key, dict[YearMonth, list[int]]]  # integer cents per key and calendar month
 
 
 def to_cents(x: float) -> int:
@@ -62,8 +63,8 @@ def postings(
     rates: Mapping[str, float],
     default_rate: float,
     labour: Sequence[Mapping[YearMonth, float]] | None = None,
-) -> tuple[dict[tuple[Key, YearMonth], list[int]], list[str]]:
-    """Every amount in integer cents per ((campaign, activity, G/L), calendar month): the ledger's atoms.
+) -> tuple[Book, list[str]]:
+    """Every amount in integer cents per (campaign, activity, G/L account) and calendar month: the ledger's atoms.
 
     Each task amount, each task's labour in a month, and each month's share of a budget line is rounded to the
     cent once, here; every row and total above is an exact integer sum of these atoms. `labour`: per task (same
@@ -71,13 +72,13 @@ def postings(
     tasks = list(tasks)
     if labour is None:
         labour = worklog_totals(tasks, cal, rates, default_rate).labour
-    book: dict[tuple[Key, YearMonth], list[int]] = {}
+    book: Book = {}
     warnings: list[str] = []
 
-    def post(key: Key, ym: YearMonth, col: int, cents: int) -> None:
-        cell = book.get((key, ym))
+    def post(months: dict[YearMonth, list[int]], ym: YearMonth, col: int, cents: int) -> None:
+        cell = months.get(ym)
         if cell is None:
-            cell = book[(key, ym)] = [0, 0, 0, 0, 0, 0]
+            cell = months[ym] = [0, 0, 0, 0, 0, 0]
         cell[col] += cents
 
     def month_of(d: date) -> YearMonth:
@@ -92,32 +93,32 @@ def postings(
         except ValueError as e:
             warnings.append(f"budget row {ln.row}: {e}; line ignored")
             continue
-        key = (ln.campaign.strip(), _text(ln.activity), _text(ln.gl_account))
+        acct = book.setdefault((ln.campaign.strip(), _text(ln.activity), _text(ln.gl_account)), {})
         for ym, part in zip(months, spread_evenly(to_cents(ln.amount), len(months)), strict=True):
-            post(key, ym, BUDGETED, part)
+            post(acct, ym, BUDGETED, part)
 
-    keys: dict[tuple[str | None, str | None, str | None], Key] = {}
+    accounts: dict[tuple[str | None, str | None, str | None], dict[YearMonth, list[int]]] = {}
     for t, by_month in zip(tasks, labour, strict=True):
         raw = (t.campaign, t.activity, t.gl_account)
-        key = keys.get(raw)
-        if key is None:
-            key = keys[raw] = task_key(t)
+        acct = accounts.get(raw)
+        if acct is None:
+            acct = accounts[raw] = book.setdefault(task_key(t), {})
         if t.planned_cost is not None:
-            post(key, month_of(t.due_date or day(t.created_at)), PLANNED, to_cents(t.planned_cost))  # type: ignore[arg-type]
+            post(acct, month_of(_first(t.due_date, day(t.created_at))), PLANNED, to_cents(t.planned_cost))
         invoiced = 0
         seen = t.amount_first_seen
         if t.invoiced_amount is not None:
             invoiced = to_cents(t.invoiced_amount)
             completed = figures[(t.source, t.key)].completed_at
             when = _first(t.invoice_date, day(seen.get("invoiced_amount")), day(completed), day(t.created_at))
-            post(key, month_of(when), INVOICED, invoiced)
+            post(acct, month_of(when), INVOICED, invoiced)
         if t.committed_amount is not None:
             committed = to_cents(t.committed_amount)
             ym = month_of(_first(t.po_date, day(seen.get("committed_amount")), day(t.created_at)))
-            post(key, ym, COMMITTED, committed)
-            post(key, ym, OPEN, max(committed - invoiced, 0))
+            post(acct, ym, COMMITTED, committed)
+            post(acct, ym, OPEN, max(committed - invoiced, 0))
         for ym, cost in by_month.items():
-            post(key, ym, LABOUR, to_cents(cost))
+            post(acct, ym, LABOUR, to_cents(cost))
     return book, warnings
 
 
@@ -149,23 +150,21 @@ def _add(into: list[int], v: list[int]) -> None:
         into[i] += x
 
 
-def ledger(
-    book: Mapping[tuple[Key, YearMonth], list[int]], cal: LocalCalendar, granularity: Granularity,
-    labour_in_budget: bool = True,
-) -> LedgerResult:
+def ledger(book: Book, cal: LocalCalendar, granularity: Granularity, labour_in_budget: bool = True) -> LedgerResult:
     """Roll the monthly atoms up to `granularity` and write the Budget rollup tab: detail rows sorted by
     (campaign, activity, G/L account, period), each campaign's `Total` row after its rows, the grand `Total` last.
     Rows with no amount at all are left out; totals are integer sums of the rows, so they match to the cent."""
     rows: dict[tuple[Key, str], list[int]] = {}
     labels: dict[YearMonth, str] = {}
-    for (key, ym), v in book.items():
-        period = labels.get(ym)
-        if period is None:
-            period = labels[ym] = cal.budget_period(ym, granularity)
-        cell = rows.get((key, period))
-        if cell is None:
-            cell = rows[(key, period)] = [0, 0, 0, 0, 0, 0]
-        _add(cell, v)
+    for key, months in book.items():
+        for ym, v in months.items():
+            period = labels.get(ym)
+            if period is None:
+                period = labels[ym] = cal.budget_period(ym, granularity)
+            cell = rows.get((key, period))
+            if cell is None:
+                cell = rows[(key, period)] = [0, 0, 0, 0, 0, 0]
+            _add(cell, v)
     ordered = sorted(((k, p, v) for (k, p), v in rows.items() if any(v)),
                      key=lambda r: (r[0][0], r[0][1] or "", r[0][2] or "", r[1]))
     table: Table = [list(HEADERS[BUDGET_ROLLUP])]

@@ -84,15 +84,6 @@ def col_index(letters: str) -> int:
     return n - 1
 
 
-def col_letters(i: int) -> str:
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 _CELL = re.compile(r"^([A-Z]*)(\d*)$")
 
 
@@ -168,8 +159,7 @@ class FakeSheets:
 
     def values(self, title: str) -> list[list]:
         """A tab's values as rows (as UNFORMATTED_VALUE reads them)."""
-        s = self.sheet(title)
-        return self._read(s, 0, 0, None, None)
+        return self._read(self.sheet(title), 0, 0, None, None)
 
     def dump(self, title: str) -> str:
         """Everything about a tab, as text to compare before and after."""
@@ -253,7 +243,7 @@ class FakeSheets:
 
     # --- reads ------------------------------------------------------------------------------------------------
     def _metadata(self, params: dict, body: dict, rest: str) -> dict:
-        sheets = [{"properties": s.properties(i)} for i, s in enumerate(self.sheets)]
+        sheets = [{"properties": s.properties(i)} for i, s in enumerate(self.sheets)]  # `fields` mask ignored
         return {"spreadsheetId": self.id, "properties": {"title": self.title}, "sheets": sheets}
 
     def _batchGet(self, params: dict, body: dict, rest: str) -> dict:
@@ -297,7 +287,7 @@ class FakeSheets:
     # --- value writes -----------------------------------------------------------------------------------------
     def _store(self, s: Sheet, r: int, c: int, v: Any) -> None:
         if r >= s.rows or c >= s.cols:
-            raise ApiError(400, f"Range ('{s.title}'!{col_letters(c)}{r + 1}) exceeds grid limits. "
+            raise ApiError(400, f"Range ('{s.title}' row {r + 1}, column {c + 1}) exceeds grid limits. "
                                 f"Max rows: {s.rows}, max columns: {s.cols}")
         if v is None:
             return  # null leaves the cell as it is
@@ -312,6 +302,8 @@ class FakeSheets:
 
     def _write(self, sheets: list[Sheet], a1: str, values: list[list]) -> int:
         title, r0, c0, r1, c1 = parse_a1(a1)
+        if ":" not in a1.rpartition("!")[2]:
+            r1 = c1 = None  # a single cell is where the values start
         s = next((x for x in sheets if x.title == title), None)
         if s is None:
             raise ApiError(400, f"Unable to parse range: {a1}")
@@ -417,13 +409,6 @@ class FakeSheets:
             raise ApiError(400, f"Invalid insertDimension range {rng}")
         s.cells = {(r + (b - a) if r >= a else r, c): v for (r, c), v in s.cells.items()}
         s.rows += b - a
-
-    def _req_appendDimension(self, sheets: list[Sheet], arg: dict) -> None:
-        s = self._by_id(sheets, arg["sheetId"])
-        if arg["dimension"] == "ROWS":
-            s.rows += arg["length"]
-        else:
-            s.cols += arg["length"]
 
     def _req_updateCells(self, sheets: list[Sheet], arg: dict) -> None:
         if arg.get("fields") != "userEnteredValue":

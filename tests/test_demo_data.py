@@ -282,11 +282,13 @@ def test_asana_tasks_stories_and_entries(asana, tasks, stories):
         assert section in (None, t["memberships"][0]["section"]["name"])
     estimate = next(cf for t in tasks for cf in t["custom_fields"] if cf["name"] == "Estimated time")
     assert estimate["format"] == "duration"
-    paged = [(ep, p, b) for ep, p, b in asana if ep.endswith("time_tracking_entries") and b["next_page"]]
-    assert paged
-    ep, _, body = paged[0]
-    follow = next(p for e, p, _ in asana if e == ep and p.get("offset"))
-    assert follow["offset"] == body["next_page"]["offset"]
+    for kind in ("/tasks", "/time_tracking_entries"):  # both the task list and one task's entries page
+        paged = [(ep, b) for ep, _, b in asana if ep.endswith(kind) and b["next_page"]]
+        assert paged, kind
+        ep, body = paged[0]
+        follow = next(p for e, p, _ in asana if e == ep and p.get("offset"))
+        assert follow["offset"] == body["next_page"]["offset"]
+        assert body["next_page"]["uri"].endswith(body["next_page"]["path"])
 
 
 def test_budget_file():

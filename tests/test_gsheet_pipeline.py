@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from fake_sheets import running_fake
+from fake_sheets import FakeSheets, running_fake
 
 from syncer.adapters import FetchResult
 from syncer.cli import main
@@ -116,3 +118,34 @@ def test_cli_run_with_an_unshared_sheet_exits_2_naming_the_account_never_the_key
     assert EMAIL in result.output and "Share the sheet" in result.output
     key = json.loads(gsheet_config[1]["GOOGLE_SERVICE_ACCOUNT_JSON"])["private_key"]
     assert key.splitlines()[1] not in result.output and "PRIVATE KEY" not in result.output
+
+
+def demo_config(fake: FakeSheets, tmp_path, budget: dict) -> object:
+    raw = yaml.safe_load(Path("config/demo.yaml").read_text(encoding="utf-8"))
+    raw["sink"] = {"kind": "gsheet", "spreadsheet_id": fake.id, "credentials": json.dumps(fake.share(EMAIL))}
+    raw["state"] = {"path": str(tmp_path / "state.db")}
+    raw["budget"] = budget
+    return parse_config(raw, {})
+
+
+DEMO_NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+DEMO_BUDGET = "config/demo/budget.csv"
+
+
+def test_the_demo_data_goes_to_a_google_sheet_and_rereads_identically(fake, tmp_path):
+    run_sync(demo_config(fake, tmp_path, {"file": DEMO_BUDGET}), now=DEMO_NOW)
+    assert len(fake.values(TASKS)) > 100 and len(fake.values(BUDGET_ROLLUP)) > 10
+    fake.calls.clear()
+    again = run_sync(demo_config(fake, tmp_path, {"file": DEMO_BUDGET}), now=DEMO_NOW)
+    assert again.run.rows_written == 0  # every value the sink wrote reads back equal: nothing to rewrite
+    assert fake.kinds() == {"metadata": 1, "batchGet": 1, "valuesBatchUpdate": 1}
+
+
+def test_the_budget_typed_into_the_sheet_gives_the_same_rollup_as_the_csv(fake, tmp_path):
+    run_sync(demo_config(fake, tmp_path / "csv", {"file": DEMO_BUDGET}), now=DEMO_NOW)
+    from_csv = fake.values(BUDGET_ROLLUP)
+    rows = list(csv.reader(Path(DEMO_BUDGET).read_text(encoding="utf-8").splitlines()))
+    fake.sheets = [s for s in fake.sheets if s.title == "Sheet1"]
+    fake.add_sheet("Budget", [rows[0]] + [r[:4] + [float(r[4])] for r in rows[1:]])
+    run_sync(demo_config(fake, tmp_path / "tab", {"tab": "Budget"}), now=DEMO_NOW)
+    assert fake.values(BUDGET_ROLLUP) == from_csv

@@ -312,3 +312,15 @@ def test_owned_tabs_not_given_are_left_alone(fake, info):
     assert fake.dump(BUDGET_ROLLUP) == before
     with pytest.raises(ValueError, match="only syncer's tabs"):
         sink.plan({"Budget": [["Campaign"]]})
+
+
+def test_the_fake_appends_and_clears_raw_like_the_api(fake, info):
+    http = make_sink(fake, info).http
+    fake.add_sheet("Scratch", [["a", "b"]], rows=2, cols=2)
+    http.values_append(fake.id, "'Scratch'!A1", {"valueInputOption": "RAW"}, {"values": [["=1+1", 2, True]]})
+    assert fake.values("Scratch") == [["a", "b"], ["=1+1", 2, True]] and fake.sheet("Scratch").rows == 2
+    http.values_batch_clear(fake.id, body={"ranges": ["'Scratch'!A2:C2"]})
+    assert fake.values("Scratch") == [["a", "b"]]
+    http.values_append(fake.id, "'Scratch'!A1", {"valueInputOption": "USER_ENTERED"}, {"values": [["x"]]})
+    assert fake.violations == ["values:append with valueInputOption ['USER_ENTERED']"]
+    fake.violations.clear()

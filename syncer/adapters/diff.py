@@ -122,30 +122,61 @@ def row_moves(old: Rows | None, new: Rows, key_cols: tuple[int, ...], limit: int
     A sheet sink applies them as structural edits before writing values, so a task added or removed in the middle
     of a tab shifts the rows below it instead of rewriting them (and notes on a row stay with its row). Each move's
     positions are valid when it runs, since every earlier move was below it. Blocks reaching the end of the old
-    table need no move: those rows are simply written or cleared. Gives [] when the moves would not save row
-    writes, or number more than `limit` (a reordered table is cheaper to rewrite in place).
+    table need no move: those rows are simply written or cleared. Gives [] when the moves would not save more row
+    writes than there are moves, or number more than `limit` (a reordered table is cheaper to rewrite in place).
     """
-    from difflib import SequenceMatcher
-
     o, n = normalise_table(old), normalise_table(new)
     old_keys = [_key(r, key_cols) for r in o[1:]]
     new_keys = [_key(r, key_cols) for r in n[1:]]
     if not old_keys or not new_keys or old_keys == new_keys:
         return []
     moves: list[Move] = []
-    opcodes = SequenceMatcher(None, old_keys, new_keys, autojunk=False).get_opcodes()
-    for tag, i1, i2, j1, j2 in reversed(opcodes):
-        if tag == "equal" or i2 == len(old_keys):
-            continue
+    for i1, i2, j1, j2 in reversed(_gaps(old_keys, new_keys)):
         net = (j2 - j1) - (i2 - i1)
-        if net < 0:
-            moves.append(("delete", 1 + i1 + (j2 - j1), 1 + i2))
-        elif net > 0:
-            moves.append(("insert", 1 + i2, net))
+        if i2 == len(old_keys) or not net:
+            continue
+        moves.append(("delete", 1 + i1 + (j2 - j1), 1 + i2) if net < 0 else ("insert", 1 + i2, net))
     if not moves or len(moves) > limit:
         return []
     saved = len(changed_rows(o, n)) - len(changed_rows(apply_moves(o, moves), n))
-    return moves if saved > 0 else []
+    return moves if saved > len(moves) else []
+
+
+def _gaps(old_keys: list[NormRow], new_keys: list[NormRow]) -> list[tuple[int, int, int, int]]:
+    """Blocks `(i1, i2, j1, j2)` of old rows [i1, i2) standing where new rows [j1, j2) go, between the rows kept.
+
+    The kept rows are a longest common subsequence of the keys (repeated keys told apart by occurrence), found as
+    a longest increasing run of new positions in O(n log n); the last block always ends at both tables' ends.
+    """
+    from bisect import bisect_left
+
+    def numbered(keys: list[NormRow]) -> list[tuple[NormRow, int]]:
+        seen: Counter = Counter()
+        out = []
+        for k in keys:
+            out.append((k, seen[k]))
+            seen[k] += 1
+        return out
+
+    where = {k: j for j, k in enumerate(numbered(new_keys))}
+    pairs = [(i, where[k]) for i, k in enumerate(numbered(old_keys)) if k in where]
+    tails: list[int] = []  # tails[m]: smallest last new position of an increasing run of length m + 1
+    ends: list[int] = []  # the index in `pairs` of that run's last pair
+    back = [-1] * len(pairs)
+    for p, (_, j) in enumerate(pairs):
+        m = bisect_left(tails, j)
+        back[p] = ends[m - 1] if m else -1
+        tails[m:m + 1], ends[m:m + 1] = [j], [p]
+    kept, p = [], ends[-1] if ends else -1
+    while p >= 0:
+        kept.append(pairs[p])
+        p = back[p]
+    gaps, pi, pj = [], -1, -1
+    for i, j in [*reversed(kept), (len(old_keys), len(new_keys))]:
+        if i - pi > 1 or j - pj > 1 or (i, j) == (len(old_keys), len(new_keys)):
+            gaps.append((pi + 1, i, pj + 1, j))
+        pi, pj = i, j
+    return gaps
 
 
 def apply_moves(table: Rows | None, moves: Iterable[Move]) -> list[NormRow]:

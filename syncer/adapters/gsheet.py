@@ -171,7 +171,7 @@ class GsheetSink:
             old = self._owned_rows(snap, title)
             changes[title] = diff.diff_table(old, rows, KEY_COLUMNS[title])
             moves = diff.row_moves(old, rows, KEY_COLUMNS[title])
-            current = diff.apply_moves(old, moves)
+            current = diff.apply_moves(old, moves) if moves else old or []
             grid = self._grid(snap, title, used_ids, old, len(rows), len(rows[0]), max(100, len(rows) // 10))
             grid.moves = [_dimension(grid.sheet_id, m) for m in moves]
             for kind, a, b in moves:
@@ -323,6 +323,7 @@ class GsheetSink:
 
 def _pad(row: Sequence[Cell], width: int) -> Row:
     """Cells for a RAW write: "" clears a cell, whereas null would leave the old value in place."""
+    # https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets.values#ValueRange
     out: Row = ["" if v is None else v for v in row]
     return out + [""] * (width - len(out))
 
@@ -372,6 +373,7 @@ def _dimension(sheet_id: int, move: tuple[str, int, int]) -> dict:
 
 def _structural(grids: list[_Grid], snap: _Snapshot, room: bool) -> tuple[list[dict], int]:
     """The one spreadsheets:batchUpdate (applied all or nothing) and the sheet's cell count after it."""
+    # requests run in order and atomically: https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets/batchUpdate
     mine = {g.title for g in grids}
     cells = sum(t.rows * t.cols for title, t in snap.tabs.items() if title not in mine)
     requests: list[dict] = []
@@ -415,6 +417,7 @@ def _repeat(sheet_id: int, grid_range: dict, key: str, value: dict) -> dict:
 
 def _update_cells(sheet_id: int, row: int, cells: Sequence[Cell]) -> dict:
     """One row as RAW cell data: stringValue is stored as text, never parsed as a formula (unlike formulaValue)."""
+    # https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets/other#ExtendedValue
     kinds = ((bool, "boolValue"), (int | float, "numberValue"), (object, "stringValue"))
     values = [{} if v is None else {"userEnteredValue": {next(k for t, k in kinds if isinstance(v, t)): v}}
               for v in cells]
