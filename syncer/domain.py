@@ -46,9 +46,11 @@ def build_domain(
     tz = cfg.tz
     cal = LocalCalendar(tz, cfg.fiscal_year_start_month)
     warnings: list[str] = []
-    figs = dict(figures)
-    for t in tasks:
-        if (t.source, t.key) not in figs:
+    figs = figures
+    missing = [t for t in tasks if (t.source, t.key) not in figures]
+    if missing:
+        figs = dict(figures)
+        for t in missing:
             figs[(t.source, t.key)] = task_figures(t, now, tz, cfg.rates.people, cfg.rates.default)
 
     budget = None

@@ -66,9 +66,10 @@ def task_figures(
     task: Task, now: datetime, tz: tzinfo, rates: Mapping[str, float] | None = None, default_rate: float = 0.0
 ) -> TaskFigures:
     """Compute SPEC §5 for one task. `now` bounds open spells; `tz` decides the local completion date."""
-    started_at = next((ch.at for ch in task.history if ch.to_stage in STARTED_STAGES), None)
-    if started_at is None and task.created_stage in STARTED_STAGES:
-        started_at = task.created_at
+    if task.created_stage in STARTED_STAGES:  # created straight into work: it started when it was created
+        started_at: datetime | None = task.created_at
+    else:
+        started_at = next((ch.at for ch in task.history if ch.to_stage in STARTED_STAGES), None)
     completed_at = None
     if task.stage is Stage.DONE:
         completed_at = next(

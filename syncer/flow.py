@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -132,33 +133,26 @@ def _groups(
     now: datetime,
 ) -> dict[tuple[str, str, str], _Group]:
     tasks = list(tasks)
-    today = cal.day(now)
-    groups: dict[tuple[str, str, str], _Group] = {}
-
-    def g(period: str, source: str, cat: str) -> _Group:
-        key = (period, source, cat)
-        got = groups.get(key)
-        if got is None:
-            got = groups[key] = _Group()
-        return got
-
     if not tasks:
-        return groups
-    first = min(min(cal.labels(t.created_at).day for t in tasks), today)
-    bounds = _Boundaries(cal, first, today)
+        return {}
+    today = cal.day(now)
+    bounds = _Boundaries(cal, min(cal.day(min(t.created_at for t in tasks)), today), today)
+    # per (source, category): per period label: tallies
+    by_group: defaultdict[tuple[str, str], defaultdict[str, _Group]] = defaultdict(lambda: defaultdict(_Group))
     # WIP by difference arrays: +1 where a spell's first period end lies, -1 after its last; prefix sums below.
     wip_delta: dict[tuple[str, str], list[int]] = {}
     for t in tasks:
         f = figures[(t.source, t.key)]
         src, cat = t.source, category_of(t)
+        periods = by_group[(src, cat)]
         completed_day = None
         if f.completed_at is not None:
             lab = cal.labels(f.completed_at)
             completed_day = lab.day
             rec = _Done(f.cycle_days or 0.0, f.review_days if f.entered_review else None, f.blocked_days,
                         f.reworked, f.late, t.due_date is not None, f.logged_hours, t.estimate_hours)
-            g(lab.week, src, cat).done.append(rec)
-            g(lab.month, src, cat).done.append(rec)
+            periods[lab.week].done.append(rec)
+            periods[lab.month].done.append(rec)
         for a, b in wip_spells(t):  # cancelled now or not: the stage at the end of past periods counts
             i, j = bounds.span(a, b)
             if i < j:
@@ -167,30 +161,29 @@ def _groups(
                     delta = wip_delta[(src, cat)] = [0] * (len(bounds.ends) + 1)
                 delta[i] += 1
                 delta[j] -= 1
-        if t.stage is Stage.CANCELLED:
-            continue
         lab = cal.labels(t.created_at)
         ok = intake_ok.get((src, t.key), True)
-        for period in (lab.week, lab.month):
-            grp = g(period, src, cat)
+        for grp in (periods[lab.week], periods[lab.month]):  # SPEC §7: every task created in P, cancelled too
             grp.created += 1
             grp.created_ok += ok
+        if t.stage is Stage.CANCELLED:
+            continue
         due = t.due_date
-        if due is not None and (completed_day is not None or due < today):
+        if due is not None:  # SPEC §7: every task due in P, so an open task due later in P counts as not yet on time
             on_time = completed_day is not None and completed_day <= due
             dl = cal.date_labels(due)
-            for period in (dl.week, dl.month):
-                grp = g(period, src, cat)
+            for grp in (periods[dl.week], periods[dl.month]):
                 grp.due += 1
                 grp.due_on_time += on_time
-    for (src, cat), delta in wip_delta.items():
-        running = 0
+    for key, delta in wip_delta.items():
+        periods, running = by_group[key], 0
         for k, label in enumerate(bounds.labels):
             running += delta[k]
             if running:
-                g(label, src, cat).wip += running
+                periods[label].wip += running
     now_labels = cal.date_labels(today)
-    return {k: v for k, v in groups.items() if k[0] <= (now_labels.week if "W" in k[0] else now_labels.month)}
+    return {(period, src, cat): grp for (src, cat), periods in by_group.items() for period, grp in periods.items()
+            if period <= (now_labels.week if "W" in period else now_labels.month)}
 
 
 def metrics_row(period: str, source: str, cat: str, grp: _Group) -> Row:
@@ -236,6 +229,6 @@ def flow_table(
 
 
 def intake_complete(tasks: Iterable[Task], intake_ok: Mapping[tuple[str, str], bool]) -> float | None:
-    """Share of tasks (not cancelled) that break no intake rule now; None when there are none."""
-    live = [intake_ok.get((t.source, t.key), True) for t in tasks if t.stage is not Stage.CANCELLED]
-    return ratio(sum(live), len(live))
+    """Share of tasks that break no intake rule now (SPEC §7, over every task); None when there are none."""
+    ok = [intake_ok.get((t.source, t.key), True) for t in tasks]
+    return ratio(sum(ok), len(ok))

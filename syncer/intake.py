@@ -76,7 +76,7 @@ def _core_problems(
     task: Task, intake: IntakeConfig, budget: BudgetIndex | None, labour: float, cal: LocalCalendar
 ) -> list[tuple[str, str, str]]:
     """(rule, field, problem) for every rule the task breaks, before the stage wording is added."""
-    out = [(i.rule, i.field, i.problem.rstrip(".")) for i in task.problems]
+    out = [(i.rule, i.field, i.problem.rstrip(".")) for i in task.problems] if task.problems else []
     mapped = {i.field for i in task.problems} if task.problems else ()
     for name in intake.required:
         value = getattr(task, name)
@@ -104,8 +104,8 @@ def _core_problems(
         amounts = [
             f"{label} {v:,.2f}" for label, v in (
                 ("planned", task.planned_cost), ("PO", task.committed_amount), ("invoiced", task.invoiced_amount),
-                ("labour", labour or None),
-            ) if v is not None
+                ("labour", labour),
+            ) if v  # a zero amount books nothing
         ]
         if amounts:
             out.append((AMOUNT_WITHOUT_CAMPAIGN, "campaign", f"it has amounts ({'; '.join(amounts)}) but no "
@@ -150,7 +150,8 @@ def check_tasks(
     """Violations of every task, sorted by source, key, rule and field."""
     out: list[Violation] = []
     for t in tasks:
-        labour = figures[(t.source, t.key)].labour_cost if labour_in_budget else 0.0
+        no_campaign = not (t.campaign and t.campaign.strip())
+        labour = figures[(t.source, t.key)].labour_cost if labour_in_budget and no_campaign else 0.0
         out.extend(check_task(t, intake, budget, cal, labour))
     out.sort(key=lambda v: (v.source, natural_key(v.key), v.rule, v.field))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -146,8 +147,7 @@ def ledger_row(labels: list[str | None], v: list[int], labour_in_budget: bool) -
 
 
 def _add(into: list[int], v: list[int]) -> None:
-    for i, x in enumerate(v):
-        into[i] += x
+    into[:] = map(operator.add, into, v)
 
 
 def ledger(book: Book, cal: LocalCalendar, granularity: Granularity, labour_in_budget: bool = True) -> LedgerResult:

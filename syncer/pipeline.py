@@ -46,9 +46,9 @@ def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | No
     return out
 
 
-def make_sink(cfg: Config) -> Sink:
+def make_sink(cfg: Config, policy: RetryPolicy | None = None) -> Sink:
     """Instantiate the configured sink."""
-    return sink_class(cfg.sink.kind).from_config(cfg.sink, cfg)
+    return sink_class(cfg.sink.kind).from_config(cfg.sink, cfg, policy=policy)
 
 
 def read_budget(cfg: Config, sink: Sink) -> tuple[list, list[str]]:
@@ -109,7 +109,7 @@ def run_sync(
 
 def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, policy) -> RunResult:
     sources = list(sources) if sources is not None else make_sources(cfg, only, policy)
-    sink = sink or make_sink(cfg)
+    sink = sink or make_sink(cfg, policy)
     known = {s.name for s in cfg.sources}
     stored = {(t.source, t.key): t for t in state.tasks() if t.source in known}
     old_hashes = {k: h for k, h in state.hashes().items() if k[0] in known}
@@ -157,16 +157,17 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
     mode = "dry-run" if dry_run else ("full" if "full" in modes else "incremental")
     run = RunRecord(
         run_at=now, mode=mode, fetched=fetched, changed=len(upserts), deleted=len(deletes),
-        rows_written=plan.rows_written, api_requests=requests, warnings=tuple(warnings), version=__version__,
+        rows_written=plan.rows_written, api_requests=requests + getattr(sink, "requests", 0),
+        warnings=tuple(warnings), version=__version__,
     )
     result = RunResult(
         run=run, plan=plan, tasks_per_source=dict(Counter(t.source for t in ordered)),
         stages=Counter(t.stage.value for t in ordered), summary=domain.summary, tables=tables,
     )
-    if dry_run:
-        run.duration_s = clock() - started
-        return result
     run.duration_s = clock() - started
-    run.api_requests += sink.apply(plan, sync_log_row(run, cfg.tz))
+    if dry_run:
+        return result
+    # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
+    run.api_requests = requests + sink.apply(plan, sync_log_row(run, cfg.tz))
     state.commit(upserts, deletes, cursors, run, checkpoints)
     return result

@@ -132,11 +132,11 @@ def test_current_week_and_month():
     assert feb["Intake complete"] == 0.8  # T1..T5 created in February, T4 breaks rules -> 4/5
 
 
-def test_not_yet_due_is_not_judged():
-    # due later this week and not done: not counted either way until the due date has passed
+def test_open_task_due_later_in_the_period_counts_as_not_yet_on_time():
+    # SPEC §7 literally: every (not cancelled) task due in P is in the denominator; T9 is not done -> 0 of 1
     t = make("T9", at(16), due_date=date(2026, 2, 21))
     r = rows_by_key(table([t]))[("2026-W08", "web", "Design")]
-    assert r["Reliability"] is None
+    assert r["Reliability"] == 0.0
 
 
 def test_periods_are_local_days():
@@ -148,12 +148,13 @@ def test_periods_are_local_days():
     assert berlin[("2026-W07", "web", "Design")]["Throughput"] == 0
 
 
-def test_cancelled_tasks_are_not_counted_for_reliability_or_intake_but_were_wip():
+def test_cancelled_tasks_are_not_counted_for_reliability_but_were_wip_and_count_for_intake():
     t = make("T1", at(2), [(at(3), IP), (at(12), Stage.CANCELLED)], due_date=date(2026, 2, 5))
     rows = rows_by_key(table([t]))
     assert rows[("2026-W06", "web", "Design")]["WIP"] == 1  # in progress at the end of week 6
     assert rows[("2026-W06", "web", "Design")]["Reliability"] is None
-    assert rows[("2026-W06", "web", "Design")]["Intake complete"] is None
+    # created in week 6 and exempt from the field rules: 1 of 1 created tasks breaks no rule
+    assert rows[("2026-W06", "web", "Design")]["Intake complete"] == 1.0
 
 
 def test_wip_spells_merge_consecutive_wip_stages():

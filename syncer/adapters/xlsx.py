@@ -64,8 +64,8 @@ class XlsxSink:
         self.tz = tz  # rows arrive already rendered in the configured zone; a workbook stores none
 
     @classmethod
-    def from_config(cls, sink: XlsxSinkConfig, cfg: Config) -> XlsxSink:
-        """The sink for a config's `sink:` section (`kind: xlsx`)."""
+    def from_config(cls, sink: XlsxSinkConfig, cfg: Config, policy: object = None) -> XlsxSink:
+        """The sink for a config's `sink:` section (`kind: xlsx`); a local file needs no retry policy."""
         return cls(sink.path, cfg.tz)
 
     def read_tab(self, title: str) -> Table | None:
