@@ -5,16 +5,15 @@ from __future__ import annotations
 import csv
 import gc
 import io
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
-from typing import Any
 
 from syncer.adapters import Page
+from syncer.adapters.replay import write_pages
 from syncer.demo_asana import BASE_URL as ASANA_URL
 from syncer.demo_asana import PROJECT_GID, render_asana
 from syncer.demo_jira import BASE_URL as JIRA_URL
@@ -338,39 +337,15 @@ def generate(n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
                         budget_csv=budget_csv(jira + asana, Random(f"budget-{seed}")))
 
 
-def _dump(body: Any) -> str:
-    return json.dumps(body, indent=1, ensure_ascii=False) + "\n"
-
-
-def write_pages(folder: Path, pages: list[Page], *, api: str, base_url: str, source: str,
-                projects: list[str] | None = None) -> list[Path]:
-    """Write a raw-page folder (docs/raw-pages.md): one JSON file per page plus manifest.json.
-
-    Stale page files from an earlier run are removed, so the folder holds exactly these pages.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.json"):
-        old.unlink()
-    width = max(4, len(str(len(pages))))
-    entries, written = [], []
-    for k, page in enumerate(pages, 1):
-        name = f"{k:0{width}d}.json"
-        (folder / name).write_text(_dump(page.body), encoding="utf-8")
-        entries.append({"file": name, "endpoint": page.endpoint, "params": page.params})
-        written.append(folder / name)
-    manifest = {"format": 1, "api": api, "base_url": base_url, "source": source,
-                "fetched_at": NOW.isoformat(), "projects": projects or [], "pages": entries}
-    (folder / "manifest.json").write_text(_dump(manifest), encoding="utf-8")
-    return [folder / "manifest.json", *written]
-
-
 def write_demo(out: Path | str, n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
                worklogs_per_task: int = DEMO_WORKLOGS) -> DemoData:
     """Generate and write `out/jira-web/`, `out/asana-content/` and `out/budget.csv`."""
     out = Path(out)
     data = generate(n_tasks, seed, worklogs_per_task)
-    write_pages(out / JIRA_FOLDER, data.jira, api="jira", base_url=JIRA_URL, source="web")
-    write_pages(out / ASANA_FOLDER, data.asana, api="asana", base_url=ASANA_URL, source="content",
+    stamp = NOW.isoformat()
+    write_pages(out / JIRA_FOLDER, "jira", data.jira, base_url=JIRA_URL, source="web", fetched_at=stamp,
+                projects=[])
+    write_pages(out / ASANA_FOLDER, "asana", data.asana, base_url=ASANA_URL, source="content", fetched_at=stamp,
                 projects=[PROJECT_GID])
     (out / BUDGET_FILE).write_text(data.budget_csv, encoding="utf-8")
     return data

@@ -74,6 +74,15 @@ def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) ->
     return False, cur.cursor - OVERLAP
 
 
+def metrics_time(cfg: Config, sources: Sequence[Source], now: datetime) -> datetime:
+    """The "now" figures are computed at: the run's time, or, when every configured source is a saved snapshot
+    (replay), the newest snapshot's fetch time, so re-running a replay gives the same numbers on any day."""
+    stamps = [getattr(src, "as_of", None) for src in sources]
+    if len(sources) == len(cfg.sources) and stamps and all(stamps):
+        return max(stamps)
+    return now
+
+
 def default_warnings(tasks: Sequence[Task], cfg: Config) -> list[str]:
     """One warning per status that reached its stage through a SPEC §4 default, naming where to map it."""
     index = {s.name: i for i, s in enumerate(cfg.sources)}
@@ -142,13 +151,14 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
     encoded = {k: encode(t) for k, t in tasks.items()}
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
 
+    as_of = metrics_time(cfg, sources, now)
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
     figures: dict[tuple[str, str], TaskFigures] = {
-        (t.source, t.key): task_figures(t, now, cfg.tz, cfg.rates.people, cfg.rates.default) for t in ordered
+        (t.source, t.key): task_figures(t, as_of, cfg.tz, cfg.rates.people, cfg.rates.default) for t in ordered
     }
     budget_lines, budget_warnings = read_budget(cfg, sink)
     warnings.extend(budget_warnings)
-    domain = build_domain(ordered, figures, cfg, now, budget_lines)
+    domain = build_domain(ordered, figures, cfg, as_of, budget_lines)
     warnings.extend(domain.warnings)
     warnings.extend(default_warnings(ordered, cfg))
     tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}

@@ -200,3 +200,14 @@ def test_secrets_never_reach_logs_or_errors(cfg, caplog, tmp_path, raw_config, e
     result = CliRunner().invoke(main, ["run", "--config", str(path)])
     assert result.exit_code == 1 and token not in result.output and "***" in result.output
     assert SYNC_LOG  # the Sync log tab name is part of the contract
+
+
+def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(cfg):
+    from syncer.pipeline import metrics_time
+
+    snap = NOW - timedelta(days=2)
+    replay = FakeSource("web", [])
+    replay.as_of = snap
+    assert metrics_time(cfg, [replay], NOW) == snap  # re-running a saved snapshot gives the same numbers
+    assert metrics_time(cfg, [FakeSource("web", [])], NOW) == NOW  # a live source: the run's time
+    assert metrics_time(cfg, [], NOW) == NOW  # only some sources read (--source): the run's time

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,17 +41,26 @@ def read_pages(folder: Path, manifest: dict[str, Any]) -> Iterator[Page]:
         yield Page(entry["endpoint"], entry.get("params") or {}, body)
 
 
-def write_pages(folder: Path, api: str, pages: Iterator[Page], **meta: Any) -> int:
-    """Save pages (bodies exactly as returned) plus a manifest; returns how many pages were written."""
+def write_pages(folder: Path, api: str, pages: Iterable[Page], **meta: Any) -> int:
+    """Save pages (bodies as returned) plus a manifest; returns how many pages were written.
+
+    Page files of an earlier save in the same folder are removed first, so the folder holds exactly these pages.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):
+        old.unlink()
     entries = []
     for i, page in enumerate(pages, 1):
-        name = f"{i:05d}.json"
-        (folder / name).write_text(json.dumps(page.body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        name = f"{i:04d}.json"
+        (folder / name).write_text(_dump(page.body), encoding="utf-8")
         entries.append({"file": name, "endpoint": page.endpoint, "params": page.params})
     manifest = {"format": FORMAT, "api": api, **meta, "pages": entries}
-    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (folder / MANIFEST).write_text(_dump(manifest), encoding="utf-8")
     return len(entries)
+
+
+def _dump(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False, indent=1) + "\n"
 
 
 class ReplaySource:
@@ -63,6 +72,15 @@ class ReplaySource:
     def fetch_pages(self, since: datetime | None = None, now: datetime | None = None) -> Iterator[Page]:
         manifest = read_manifest(self.cfg.path, self.where)
         return read_pages(self.cfg.path, manifest)
+
+    @property
+    def as_of(self) -> datetime | None:
+        """When the saved pages were fetched: the snapshot's "now" (open spells are measured up to it)."""
+        stamp = read_manifest(self.cfg.path, self.where).get("fetched_at")
+        try:
+            return datetime.fromisoformat(stamp) if stamp else None
+        except ValueError:
+            return None
 
     def replay_meta(self) -> dict[str, Any]:
         """What `syncer fetch` records about this source (a replay of a replay keeps the original API)."""
