@@ -11,7 +11,16 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from syncer.errors import ConfigError
 from syncer.model import Stage
@@ -48,6 +57,22 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _clean_token(v: Any) -> Any:
+    """Strip the newline a secret set from a file or `echo` often carries; refuse inner whitespace."""
+    raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+    if not isinstance(raw, str):
+        return v
+    raw = raw.strip()
+    if not raw:
+        raise ValueError("is empty")
+    if any(c.isspace() or ord(c) < 32 for c in raw):
+        raise ValueError("contains spaces or control characters (check how the secret was set)")
+    return raw
+
+
+Token = Annotated[SecretStr, BeforeValidator(_clean_token)]
+
+
 class _SourceBase(_Model):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     fields: dict[CanonicalField, str] = {}
@@ -58,14 +83,14 @@ class JiraSourceConfig(_SourceBase):
     kind: Literal["jira"]
     url: Annotated[str, Field(pattern=r"^https?://")]
     email: str
-    token: SecretStr
+    token: Token
     jql: str = ""
     page_size: Annotated[int, Field(ge=1, le=5000)] = 100
 
 
 class AsanaSourceConfig(_SourceBase):
     kind: Literal["asana"]
-    token: SecretStr
+    token: Token
     projects: Annotated[list[str], Field(min_length=1)]
     base_url: Annotated[str, Field(pattern=r"^https?://")] = ASANA_BASE_URL
     page_size: Annotated[int, Field(ge=1, le=100)] = 100
@@ -110,7 +135,7 @@ class CapacityConfig(_Model):
 class GsheetSinkConfig(_Model):
     kind: Literal["gsheet"]
     spreadsheet_id: Annotated[str, Field(min_length=1)]
-    credentials: SecretStr
+    credentials: Annotated[SecretStr, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
 
 
 class XlsxSinkConfig(_Model):
@@ -234,7 +259,9 @@ def parse_config(data: Any, env: Mapping[str, str] | None = None) -> Config:
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        problems.extend(format_errors(e))
+        # A key whose variable is missing is reported once, as that, not again as "empty" or "invalid".
+        missing = {p.split(": ", 1)[0] for p in problems}
+        problems.extend(p for p in format_errors(e) if p.split(": ", 1)[0] not in missing)
         cfg = None
     if problems:
         raise ConfigError(problems)

@@ -16,7 +16,12 @@ class RedactFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]):
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        variants = set()
+        for s in secrets:
+            if s:
+                # As written, stripped, and as repr() shows it (escaped newlines in "Invalid header value b'...\\n'").
+                variants |= {s, s.strip(), repr(s)[1:-1], repr(s.strip())[1:-1]}
+        self.secrets = sorted({v for v in variants if len(v) >= 4}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for s in self.secrets:
@@ -59,7 +64,31 @@ def secrets_of(model: BaseModel) -> list[str]:
                 walk(x)
 
     walk(model)
+    found.extend(_derived(model))
     return found
+
+
+def _derived(cfg: BaseModel) -> list[str]:
+    """Secrets that travel in another form: Jira's basic-auth header, a service account's private key."""
+    import base64
+    import json
+
+    out: list[str] = []
+    for src in getattr(cfg, "sources", []) or []:
+        email, token = getattr(src, "email", None), getattr(src, "token", None)
+        if email and isinstance(token, SecretStr):
+            out.append(base64.b64encode(f"{email}:{token.get_secret_value()}".encode()).decode())
+    creds = getattr(getattr(cfg, "sink", None), "credentials", None)
+    if isinstance(creds, SecretStr):
+        try:
+            info = json.loads(creds.get_secret_value())
+        except ValueError:
+            info = None  # a path: the file's content never reaches a message
+        if isinstance(info, dict):
+            key = str(info.get("private_key", ""))
+            out += [str(info.get("private_key_id", "")), key]
+            out += [line for line in key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line]
+    return out
 
 
 def setup_logging(verbose: bool, secrets: Iterable[str] = ()) -> RedactFilter:

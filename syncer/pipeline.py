@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,11 +106,14 @@ def run_sync(
     sources: Sequence[Source] | None = None,
     policy: RetryPolicy | None = None,
 ) -> RunResult:
-    """Run one sync under the state lock. The state (cursors, tasks) advances only after the sink succeeded."""
+    """Run one sync under the state lock. The state (cursors, tasks) advances only after the sink succeeded.
+
+    A dry run writes nothing anywhere: no lock file, no state file (it reads the state if there is one).
+    """
     started = clock()
     now = now or datetime.now(UTC)
-    with run_lock(cfg.state.path):
-        state = State(cfg.state.path)
+    with nullcontext() if dry_run else run_lock(cfg.state.path):
+        state = State(cfg.state.path, read_only=dry_run)
         try:
             return _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, policy)
         finally:
@@ -120,9 +124,8 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
     sources = list(sources) if sources is not None else make_sources(cfg, only, policy)
     sink = sink or make_sink(cfg, policy)
     known = {s.name for s in cfg.sources}
-    stored = {(t.source, t.key): t for t in state.tasks() if t.source in known}
-    old_hashes = {k: h for k, h in state.hashes().items() if k[0] in known}
-    tasks = dict(stored)
+    tasks = {(t.source, t.key): t for t in state.tasks() if t.source in known}
+    old_hashes = state.hashes()  # all sources: those removed from the config are deleted with their tasks
     warnings: list[str] = []
     fetched = requests = 0
     modes, cursors, checkpoints = set(), {}, {}
@@ -146,7 +149,6 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
         saved = src.checkpoint() if hasattr(src, "checkpoint") else None
         if saved is not None:
             checkpoints[src.name] = saved
-    # Sources removed from the config are dropped with their tasks.
     deletes = [k for k in old_hashes if k not in tasks]
     encoded = {k: encode(t) for k, t in tasks.items()}
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]

@@ -104,9 +104,15 @@ class Cursor:
 class State:
     """The state database. Reads anytime; `commit` writes everything of one run in one transaction."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
         try:
+            if read_only:  # a dry run: read what is there, create nothing
+                uri = f"{self.path.resolve().as_uri()}?mode=ro" if self.path.exists() else "file::memory:"
+                self.db = sqlite3.connect(uri, uri=True)
+                if not self.path.exists():
+                    self.db.executescript(SCHEMA)
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path)
             self.db.executescript(SCHEMA)

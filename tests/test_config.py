@@ -138,3 +138,13 @@ def test_example_config_documents_every_top_level_key():
     text = Path("config/example.yaml").read_text()
     for key in Config.model_fields:
         assert f"\n{key}:" in text or text.startswith(f"{key}:"), key
+
+
+def test_token_whitespace_is_stripped_and_inner_control_characters_refused(raw_config, env):
+    env["JIRA_API_TOKEN"] = "tok-jira-SECRET-123\n"  # a secret set from a file often ends in a newline
+    assert parse_config(raw_config, env).sources[0].token.get_secret_value() == "tok-jira-SECRET-123"
+    env["JIRA_API_TOKEN"] = "tok-jira\nSECRET-123"
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw_config, env)
+    assert "sources[0].token: contains spaces or control characters" in str(exc.value)
+    assert "SECRET" not in str(exc.value)

@@ -188,3 +188,10 @@ def test_amounts_parse_strictly(text, value):
 def test_amounts_refuse_to_guess(text):
     with pytest.raises(AmountError):
         parse_amount(text)
+
+
+def test_asana_due_at_is_read_as_the_local_date():
+    raw = load("asana_tasks_page.json")["data"][0]
+    raw = {**raw, "due_on": None, "due_at": "2026-04-09T22:30:00.000Z"}  # 00:30 on 04-10 in Berlin (CEST)
+    ctx = asana.AsanaContext("content", {}, {}, ("1201234567890123",), BERLIN)
+    assert asana.to_task({"task": raw}, ctx).due_date == date(2026, 4, 10)

@@ -127,8 +127,25 @@ def test_dry_run_writes_nothing_anywhere(cfg):
     r = run_sync(cfg, now=NOW, sources=[src], sink=sink, dry_run=True)
     assert r.run.mode == "dry-run" and r.plan.tabs[TASKS].added == 1
     assert sink.tabs == {} and sink.log == []
-    st = State(cfg.state.path)
-    assert st.cursor("web") is None and list(st.tasks()) == [] and st.runs() == []
+    assert not cfg.state.path.exists() and not cfg.state.path.with_name("state.db.lock").exists()
+    run_sync(cfg, now=NOW, sources=[src], sink=sink)
+    before = cfg.state.path.read_bytes()
+    src.tasks = [make_task("MKT-1", title="new"), make_task("MKT-2")]
+    r = run_sync(cfg, now=NOW + timedelta(hours=1), sources=[src], sink=sink, dry_run=True)
+    assert (r.plan.tabs[TASKS].added, r.plan.tabs[TASKS].changed) == (1, 1)  # planned against the stored state
+    assert cfg.state.path.read_bytes() == before and len(sink.log) == 1
+
+
+def test_tasks_of_a_source_removed_from_the_config_are_dropped(cfg, raw_config, env):
+    run_sync(cfg, now=NOW, sources=[FakeSource("web", [make_task("MKT-1")])], sink=MemorySink())
+    raw_config["sources"][0]["name"] = "renamed"
+    raw_config["state"] = {"path": str(cfg.state.path)}
+    raw_config["sources"] = [raw_config["sources"][0]]
+    cfg2 = parse_config(raw_config, env)
+    r = run_sync(cfg2, now=NOW, sources=[FakeSource("renamed", [make_task("MKT-1", source="renamed")])],
+                 sink=MemorySink())
+    assert r.run.deleted == 1 and r.tasks_per_source == {"renamed": 1}
+    assert [t.source for t in State(cfg.state.path).tasks()] == ["renamed"]
 
 
 @pytest.mark.parametrize("where", ["source", "sink"])
@@ -211,3 +228,22 @@ def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(cfg):
     assert metrics_time(cfg, [replay], NOW) == snap  # re-running a saved snapshot gives the same numbers
     assert metrics_time(cfg, [FakeSource("web", [])], NOW) == NOW  # a live source: the run's time
     assert metrics_time(cfg, [], NOW) == NOW  # only some sources read (--source): the run's time
+
+
+def test_secrets_are_redacted_in_every_form_they_travel_in(raw_config, env):
+    import base64
+    import json
+
+    from syncer.log import RedactFilter, secrets_of
+
+    raw_config["sink"] = {"kind": "gsheet", "spreadsheet_id": "sheet", "credentials": json.dumps({
+        "type": "service_account", "client_email": "syncer@p.iam.gserviceaccount.com", "private_key_id": "abcdef123456",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+                       "-----END PRIVATE KEY-----\n",
+    })}
+    redact = RedactFilter(secrets_of(parse_config(raw_config, env)))
+    basic = base64.b64encode(b"ops@acme.com:tok-jira-SECRET-123").decode()
+    for leaked in (f"Authorization: Basic {basic}", "Invalid header value b'Bearer tok-asana-SECRET-456\\n'",
+                   "key MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7 in error", "kid abcdef123456"):
+        out = redact.redact(leaked)
+        assert "SECRET" not in out and basic not in out and "MIIEvQ" not in out and "abcdef123456" not in out, out

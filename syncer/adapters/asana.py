@@ -38,7 +38,7 @@ COMPLETED = "Completed"
 BUILTIN = {
     "owner": lambda t: (t.get("assignee") or {}).get("email") or (t.get("assignee") or {}).get("name"),
     "requester": lambda t: (t.get("created_by") or {}).get("email") or (t.get("created_by") or {}).get("name"),
-    "due_date": lambda t: t.get("due_on") or (t.get("due_at") or None),
+    "due_date": lambda t: t.get("due_on"),  # a `due_at` time is turned into a local date in to_task
     "brief": lambda t: t.get("notes"),
 }
 
@@ -168,6 +168,9 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     by_name = {cf.get("name"): cf for cf in t.get("custom_fields") or []}
     by_gid = {cf.get("gid"): cf for cf in t.get("custom_fields") or []}
     values: dict[str, Any] = {c: fn(t) for c, fn in BUILTIN.items()}
+    if not values["due_date"] and t.get("due_at"):
+        due = parse_ts(t["due_at"])
+        values["due_date"] = (due.astimezone(ctx.tz) if ctx.tz else due).date().isoformat()
     for canonical, ref in ctx.fields.items():
         cf = by_gid.get(ref) or by_name.get(ref)
         values[canonical] = custom_value(cf) if cf else t.get(ref)
