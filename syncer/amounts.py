@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cache
 
-# Accepts 1200, 1200.50, 1,200.50, €1,200, 1 200 (no), -5 (no): thousands commas must be well placed,
-# an optional currency symbol or ISO code may lead or trail.
-_AMOUNT = re.compile(
-    r"^\s*(?:[€$£]|[A-Z]{3}\s?)?\s*(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*(?:[€$£]|\s?[A-Z]{3})?\s*$"
-)
+# Symbols of the common currencies; any other currency is written by its ISO code (e.g. `SEK 1,200`).
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CHF": "Fr.", "PLN": "zł"}
+_NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 
 
 class AmountError(ValueError):
     """The text is not an amount we can read without guessing."""
 
 
-def parse_amount(value: object) -> float | None:
-    """Parse a field value into an amount. None/empty -> None; unreadable -> AmountError."""
+@cache
+def _pattern(currency: str | None) -> re.Pattern[str]:
+    """1200, 1200.50, 1,200.50, €1,200, 1,200 EUR: thousands commas well placed, ASCII digits only, and only the
+    configured currency's symbol or code (None: any symbol or code)."""
+    if currency is None:
+        marks = r"[€$£¥₹]|[A-Z]{3}"
+    else:
+        marks = "|".join(re.escape(m) for m in (SYMBOLS.get(currency.upper()), currency.upper()) if m)
+    return re.compile(rf"^\s*(?:(?:{marks})\s?)?{_NUMBER}\s*(?:{marks})?\s*$", re.ASCII)
+
+
+def parse_amount(value: object, currency: str | None = None) -> float | None:
+    """Parse a field value into an amount. None/empty -> None; unreadable or another currency -> AmountError."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -29,8 +39,9 @@ def parse_amount(value: object) -> float | None:
     if isinstance(value, str):
         if not value.strip():
             return None
-        m = _AMOUNT.match(value)
+        m = _pattern(currency).match(value)
         if not m:
-            raise AmountError(f"{value!r} is not an amount (expected e.g. 1200, 1,200.50 or €1,200)")
+            hint = f"{SYMBOLS.get(currency.upper(), currency.upper())}1,200" if currency else "€1,200"
+            raise AmountError(f"{value!r} is not an amount (expected e.g. 1200, 1,200.50 or {hint})")
         return float(m.group("num").replace(",", ""))
     raise AmountError(f"{value!r} is not an amount")

@@ -7,7 +7,7 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from syncer.adapters import Cell, Table
@@ -19,6 +19,8 @@ COLUMNS = ("Campaign", "Activity", "G/L account", "Period", "Amount")
 _KEYS = ("campaign", "activity", "glaccount", "period", "amount")  # the header names, normalised
 _REQUIRED = ("campaign", "period", "amount")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-\d{2}$")
+SERIAL_EPOCH = date(1899, 12, 30)  # day 0 of a spreadsheet date serial (Google Sheets; Excel from March 1900)
+_SERIAL_YEARS = range(1970, 2200)  # a serial outside these is a stray number (e.g. 2026 typed for a year), no date
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,14 @@ def _text(cell: Cell) -> str | None:
 
 
 def _period(cell: Cell) -> str | None:
-    """A normalised period label, or None. A date (a sheet may turn `2026-05` into 2026-05-01) means its month."""
+    """A normalised period label, or None. A date (a sheet may turn `2026-05` into 2026-05-01) means its month, and
+    so does a date serial number (days since 1899-12-30), as Google Sheets reads a date cell."""
+    if isinstance(cell, int | float) and not isinstance(cell, bool) and math.isfinite(cell):
+        try:
+            day = SERIAL_EPOCH + timedelta(days=math.floor(cell))
+        except OverflowError:
+            return None
+        return f"{day.year}-{day.month:02d}" if day.year in _SERIAL_YEARS else None
     if isinstance(cell, datetime | date):
         return f"{cell.year}-{cell.month:02d}"
     text = (_text(cell) or "").upper()

@@ -13,7 +13,6 @@ from syncer.periods import HOUR, LocalCalendar, YearMonth
 from syncer.tables import CAPACITY, HEADERS, num
 
 MS_PER_HOUR = 3_600_000
-MS_PER_CENTIHOUR = 36_000  # 0.01 h: the unit Logged h is written in
 LoggedByWeek = dict[tuple[str, str, str, str], int]
 
 
@@ -56,13 +55,13 @@ def worklog_totals(
 
 @dataclass(slots=True)
 class _Cell:
-    logged: int = 0  # in 0.01 h
+    logged: int = 0  # in milliseconds: exact, rounded only when written
     people: set[str] = field(default_factory=set)
 
 
 def capacity_row(week: str, team: str, person: str, cat: str, cell: _Cell, cfg: CapacityConfig) -> Row:
     """One Capacity row: Capacity h = Σ over the people who logged of their weekly hours (else the default)."""
-    logged = cell.logged / 100
+    logged = cell.logged / MS_PER_HOUR
     capacity = sum(cfg.people.get(p, cfg.hours_per_week) for p in sorted(cell.people))
     utilization = logged / capacity if capacity else None
     overloaded = None if utilization is None else utilization > 1
@@ -83,22 +82,20 @@ def capacity_table(
         logged = worklog_totals(tasks, cal).logged
     cells: dict[tuple[str, str, str, str], _Cell] = {}
 
-    def add(key: tuple[str, str, str, str], person: str, centi: int) -> None:
+    def add(key: tuple[str, str, str, str], person: str, ms: int) -> None:
         c = cells.get(key)
         if c is None:
             c = cells[key] = _Cell()
-        c.logged += centi
+        c.logged += ms
         c.people.add(person)
 
     for (week, team, cat, person), ms in logged.items():
-        # One person's week in one category is rounded to 0.01 h once; every row is an exact sum of these,
-        # so an `All` row's Logged h is exactly the sum of the rows it covers, as written.
-        centi = (ms + MS_PER_CENTIHOUR // 2) // MS_PER_CENTIHOUR
-        add((week, team, ALL, cat), person, centi)
-        add((week, team, ALL, ALL), person, centi)
+        # Exact milliseconds throughout: Utilization and Overloaded (SPEC §7) come from unrounded hours.
+        add((week, team, ALL, cat), person, ms)
+        add((week, team, ALL, ALL), person, ms)
         if cfg.per_person:
-            add((week, team, person, cat), person, centi)
-            add((week, team, person, ALL), person, centi)
+            add((week, team, person, cat), person, ms)
+            add((week, team, person, ALL), person, ms)
     rows = [capacity_row(*key, cell, cfg) for key, cell in cells.items()]
     rows.sort(key=_sort_key)
     return [list(HEADERS[CAPACITY]), *rows]

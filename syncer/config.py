@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -121,14 +122,33 @@ class BudgetConfig(_Model):
         return self
 
 
+class FoldedDict(dict):
+    """Keys (people's emails or names) that match whatever their case: `Ana@Acme.com` is `ana@acme.com`."""
+
+    def __init__(self, data: Mapping[str, Any] = ()) -> None:
+        super().__init__({str(k).casefold(): v for k, v in dict(data).items()})
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(key.casefold() if isinstance(key, str) else key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(key.casefold() if isinstance(key, str) else key)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.casefold() if isinstance(key, str) else key)
+
+
+People = Annotated[dict[str, Annotated[float, Field(ge=0)]], AfterValidator(FoldedDict)]
+
+
 class RatesConfig(_Model):
     default: Annotated[float, Field(ge=0)] = 0.0
-    people: dict[str, Annotated[float, Field(ge=0)]] = {}
+    people: People = FoldedDict()
 
 
 class CapacityConfig(_Model):
     hours_per_week: Annotated[float, Field(gt=0)] = 40.0
-    people: dict[str, Annotated[float, Field(ge=0)]] = {}
+    people: People = FoldedDict()
     per_person: bool = False
 
 

@@ -6,7 +6,6 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
 
 from syncer.adapters import Row, Table
 from syncer.budget import BudgetLine
@@ -14,7 +13,7 @@ from syncer.capacity import worklog_totals
 from syncer.figures import TaskFigures
 from syncer.model import Task
 from syncer.periods import Granularity, LocalCalendar, YearMonth, period_months, spread_evenly
-from syncer.tables import BUDGET_ROLLUP, HEADERS, money, num
+from syncer.tables import BUDGET_ROLLUP, HEADERS, money, num, to_cents
 
 UNALLOCATED = "Unallocated"
 TOTAL = "Total"
@@ -22,15 +21,6 @@ TOTAL = "Total"
 BUDGETED, PLANNED, COMMITTED, INVOICED, LABOUR, OPEN = range(6)
 Key = tuple[str, str | None, str | None]  # (campaign, activity, G/L account)
 Book = dict[Key, dict[YearMonth, list[int]]]  # integer cents per key and calendar month
-
-
-def to_cents(x: float) -> int:
-    """An amount in integer cents, halves rounded away from zero as written in decimal (1.005 -> 101)."""
-    c = x * 100.0
-    r = round(c)
-    if abs(abs(c - r) - 0.5) < 1e-6 or abs(c) > 1e12:  # (near) a half cent: decide on the decimal digits
-        return int(Decimal(repr(x)).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return r
 
 
 def _text(value: str | None) -> str | None:
@@ -67,7 +57,7 @@ def postings(
 ) -> tuple[Book, list[str]]:
     """Every amount in integer cents per (campaign, activity, G/L account) and calendar month: the ledger's atoms.
 
-    Each task amount, each task's labour in a month, and each month's share of a budget line is rounded to the
+    Each task amount, each account's labour in a month, and each month's share of a budget line is rounded to the
     cent once, here; every row and total above is an exact integer sum of these atoms. `labour`: per task (same
     order) Σ hours × rate per month, from `capacity.worklog_totals`; computed here when not given."""
     tasks = list(tasks)
@@ -98,12 +88,14 @@ def postings(
         for ym, part in zip(months, spread_evenly(to_cents(ln.amount), len(months)), strict=True):
             post(acct, ym, BUDGETED, part)
 
-    accounts: dict[tuple[str | None, str | None, str | None], dict[YearMonth, list[int]]] = {}
+    accounts: dict[tuple[str | None, str | None, str | None], Key] = {}
+    labour_sum: dict[tuple[Key, YearMonth], float] = {}  # unrounded: labour is rounded once per account-month
     for t, by_month in zip(tasks, labour, strict=True):
         raw = (t.campaign, t.activity, t.gl_account)
-        acct = accounts.get(raw)
-        if acct is None:
-            acct = accounts[raw] = book.setdefault(task_key(t), {})
+        key = accounts.get(raw)
+        if key is None:
+            key = accounts[raw] = task_key(t)
+        acct = book.setdefault(key, {})
         if t.planned_cost is not None:
             post(acct, month_of(_first(t.due_date, day(t.created_at))), PLANNED, to_cents(t.planned_cost))
         invoiced = 0
@@ -119,7 +111,9 @@ def postings(
             post(acct, ym, COMMITTED, committed)
             post(acct, ym, OPEN, max(committed - invoiced, 0))
         for ym, cost in by_month.items():
-            post(acct, ym, LABOUR, to_cents(cost))
+            labour_sum[(key, ym)] = labour_sum.get((key, ym), 0.0) + cost
+    for (key, ym), cost in labour_sum.items():
+        post(book[key], ym, LABOUR, to_cents(cost))
     return book, warnings
 
 

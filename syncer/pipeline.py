@@ -75,13 +75,17 @@ def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) ->
     return False, cur.cursor - OVERLAP
 
 
-def metrics_time(cfg: Config, sources: Sequence[Source], now: datetime) -> datetime:
-    """The "now" figures are computed at: the run's time, or, when every configured source is a saved snapshot
-    (replay), the newest snapshot's fetch time, so re-running a replay gives the same numbers on any day."""
-    stamps = [getattr(src, "as_of", None) for src in sources]
-    if len(sources) == len(cfg.sources) and stamps and all(stamps):
-        return max(stamps)
-    return now
+def snapshot_time(cfg: Config) -> datetime | None:
+    """When every configured source is a saved snapshot (replay), the newest fetch time among them; else None.
+
+    Figures that run "up to now" are then computed at that time, so a replay gives the same numbers on any day.
+    """
+    from syncer.adapters.replay import fetched_at
+
+    if not all(s.kind == "replay" for s in cfg.sources):
+        return None
+    stamps = [fetched_at(s.path) for s in cfg.sources]
+    return max(stamps) if all(stamps) else None
 
 
 def default_warnings(tasks: Sequence[Task], cfg: Config) -> list[str]:
@@ -111,16 +115,17 @@ def run_sync(
     A dry run writes nothing anywhere: no lock file, no state file (it reads the state if there is one).
     """
     started = clock()
+    as_of = now or snapshot_time(cfg)  # an explicit `now` (tests, benchmarks) wins
     now = now or datetime.now(UTC)
     with nullcontext() if dry_run else run_lock(cfg.state.path):
         state = State(cfg.state.path, read_only=dry_run)
         try:
-            return _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, policy)
+            return _run(cfg, state, full, dry_run, only, now, as_of or now, started, clock, sink, sources, policy)
         finally:
             state.close()
 
 
-def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, policy) -> RunResult:
+def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sources, policy) -> RunResult:
     sources = list(sources) if sources is not None else make_sources(cfg, only, policy)
     sink = sink or make_sink(cfg, policy)
     known = {s.name for s in cfg.sources}
@@ -153,7 +158,6 @@ def _run(cfg, state, full, dry_run, only, now, started, clock, sink, sources, po
     encoded = {k: encode(t) for k, t in tasks.items()}
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
 
-    as_of = metrics_time(cfg, sources, now)
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
     figures: dict[tuple[str, str], TaskFigures] = {
         (t.source, t.key): task_figures(t, as_of, cfg.tz, cfg.rates.people, cfg.rates.default) for t in ordered

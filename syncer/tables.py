@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 
 from syncer.adapters import Cell, Row, Table
 from syncer.figures import TaskFigures
@@ -65,9 +66,18 @@ def iso_local(when: datetime | None, tz: tzinfo) -> str | None:
     return when.astimezone(tz).replace(microsecond=0).isoformat() if when else None
 
 
+def to_cents(x: float) -> int:
+    """An amount in integer cents, halves rounded away from zero as written in decimal (1.005 -> 101)."""
+    c = x * 100.0
+    r = round(c)
+    if abs(abs(c - r) - 0.5) < 1e-6 or abs(c) > 1e12:  # (near) a half cent: decide on the decimal digits
+        return int(Decimal(repr(x)).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return r
+
+
 def money(x: float | None) -> float | None:
-    """Round an amount to cents, at write time only."""
-    return None if x is None else round(x + 0.0, 2)
+    """Round an amount to cents, at write time only (the ledger's rounding: halves away from zero)."""
+    return None if x is None else to_cents(x) / 100 + 0.0
 
 
 def num(x: float | None, places: int = 2) -> float | None:

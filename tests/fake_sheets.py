@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -25,6 +26,10 @@ BOUNDARY_URL = re.compile(r"https://iamcredentials\.googleapis\.com/v1/projects/
 API = "https://sheets.googleapis.com/v4/spreadsheets"
 SCOPE = "https://www.googleapis.com/auth/spreadsheets"
 MAX_CELLS = 10_000_000
+MAX_CELL_CHARS = 50_000
+EPOCH = datetime(1899, 12, 30)  # day 0 of Sheets' date serial numbers
+STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+          429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
 
 
 @functools.cache
@@ -56,7 +61,11 @@ class ApiError(Exception):
 
 @dataclass
 class Sheet:
-    """One tab: grid size, frozen rows, cells {(row, col): value} and the formats applied (repeatCell)."""
+    """One tab: grid size, frozen rows, cells {(row, col): value} and the formats applied (repeatCell).
+
+    A cell holds a str, bool or float, or a date or datetime for a date-typed cell (what Sheets makes of `2026-05`
+    typed by a user): read back as a serial number or, with dateTimeRenderOption=FORMATTED_STRING, as en_US text.
+    """
 
     sheet_id: int
     title: str
@@ -106,17 +115,39 @@ def parse_a1(a1: str) -> tuple[str, int, int, int | None, int | None]:
     return title, r0, c0, r1, c1
 
 
-def _out(v: Any) -> Any:
-    """How UNFORMATTED_VALUE renders a stored value: integral doubles without a fraction."""
+def _out(v: Any, dates: str = "SERIAL_NUMBER") -> Any:
+    """How UNFORMATTED_VALUE renders a stored value: integral doubles without a fraction, dates as serial numbers
+    (days since 1899-12-30) or, as FORMATTED_STRING, in the en_US locale's date format (`5/1/2026`)."""
+    if isinstance(v, date):
+        if dates == "FORMATTED_STRING":
+            return f"{v.month}/{v.day}/{v.year}"
+        when = v if isinstance(v, datetime) else datetime(v.year, v.month, v.day)
+        v = (when - EPOCH).total_seconds() / 86400
     return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def as_typed(rows: list[list]) -> list[list]:
+    """Rows as Sheets stores them when a user types them in: `2026-05` and `2026-05-01` become date cells."""
+    def cell(v: Any) -> Any:
+        m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", v) if isinstance(v, str) else None
+        return date(int(m[1]), int(m[2]), int(m[3] or 1)) if m else v
+    return [[cell(v) for v in row] for row in rows]
+
+
+def _clash(sheets: list[Sheet], title: str, skip: Sheet | None = None) -> None:
+    """Tab titles are unique regardless of case, as in Sheets: `tasks` blocks `Tasks`."""
+    if any(s is not skip and s.title.lower() == title.lower() for s in sheets):
+        raise ApiError(400, f'A sheet with the name "{title}" already exists. Please enter another name.')
 
 
 class FakeSheets:
     """One spreadsheet behind the Sheets API v4, plus the OAuth token endpoint for service accounts.
 
     Records every API call in `calls` (kind, payload) and every rule broken by the client in `violations` (a write
-    that is not RAW, a formula in cell data, a read that is not UNFORMATTED_VALUE). `fail(kind, status, ...)` makes
-    the next calls of a kind fail. `share(email)` lets a service account in; anything else gets 403.
+    that is not RAW, a formula in cell data, a read that is not UNFORMATTED_VALUE or reads dates as locale text).
+    `fail(kind, status, ...)` makes the next calls of a kind fail. `share(email)` lets a service account in;
+    anything else gets 403. Like the API, it honours the metadata `fields` mask, refuses tab titles equal but for
+    case, cells over 50,000 characters, sheet ids outside int32 and a grid whose rows are all frozen.
     """
 
     def __init__(self, spreadsheet_id: str = "sheet-1", title: str = "Marketing ops"):
@@ -140,6 +171,7 @@ class FakeSheets:
 
     def add_sheet(self, title: str, values: list[list] | None = None, **kw: Any) -> Sheet:
         """Add a tab (as a user would), with values from row 1."""
+        _clash(self.sheets, title)
         sheet = Sheet(max((s.sheet_id for s in self.sheets), default=0) + 1, title, **kw)
         for r, row in enumerate(values or []):
             for c, v in enumerate(row):
@@ -148,9 +180,12 @@ class FakeSheets:
         self.sheets.append(sheet)
         return sheet
 
-    def fail(self, kind: str, status: int, times: int | None = 1, headers: dict | None = None) -> None:
-        """Answer the next `times` calls of `kind` ("*" for any; None: forever) with `status`."""
-        self._failures.append([kind, status, times, headers or {}])
+    def fail(self, kind: str, status: int, times: int | None = 1, headers: dict | None = None, body: str | None = None,
+             after: bool = False) -> None:
+        """Answer the next `times` calls of `kind` ("*" for any; None: forever) with `status` and Google's JSON error,
+        or `body` as given (an HTML page from a proxy, say). `after`: carry the call out first, as when the answer
+        is lost on its way back (a 502 or a timeout after Google committed the change)."""
+        self._failures.append([kind, status, times, headers or {}, body, after])
 
     # --- inspection -------------------------------------------------------------------------------------------
     def sheet(self, title: str) -> Sheet:
@@ -165,7 +200,7 @@ class FakeSheets:
         """Everything about a tab, as text to compare before and after."""
         s = self.sheet(title)
         return json.dumps([s.sheet_id, s.rows, s.cols, s.frozen, sorted((list(k), v) for k, v in s.cells.items()),
-                           s.formats], sort_keys=True)
+                           s.formats], sort_keys=True, default=str)
 
     def count(self, *kinds: str) -> int:
         """API calls (token requests excluded), of the given kinds or all."""
@@ -217,15 +252,17 @@ class FakeSheets:
             self._authorise(request, kind)
             if sid != self.id:
                 raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
-            for f in self._failures:
-                if f[0] in (kind, "*") and (f[2] is None or f[2] > 0):
-                    if f[2] is not None:
-                        f[2] -= 1
-                    return f[1], f[3], json.dumps({"error": {"code": f[1], "message": "fake failure",
-                                                             "status": "UNAVAILABLE"}})
+            failure = next((f for f in self._failures if f[0] in (kind, "*") and (f[2] is None or f[2] > 0)), None)
             handler = getattr(self, f"_{kind}", None)
             if handler is None:
                 raise ApiError(404, f"no such method {kind}", "NOT_FOUND")
+            if failure is not None:
+                if failure[2] is not None:
+                    failure[2] -= 1
+                if failure[5]:
+                    handler(params, body, rest)
+                error = {"code": failure[1], "message": "fake failure", "status": STATUS.get(failure[1], "UNAVAILABLE")}
+                return failure[1], failure[3], failure[4] if failure[4] is not None else json.dumps({"error": error})
             answer = handler(params, body, rest)
         except ApiError as e:
             return e.status, {}, json.dumps({"error": {"code": e.status, "message": str(e), "status": e.reason}})
@@ -243,28 +280,41 @@ class FakeSheets:
 
     # --- reads ------------------------------------------------------------------------------------------------
     def _metadata(self, params: dict, body: dict, rest: str) -> dict:
-        sheets = [{"properties": s.properties(i)} for i, s in enumerate(self.sheets)]  # `fields` mask ignored
-        return {"spreadsheetId": self.id, "properties": {"title": self.title}, "sheets": sheets}
+        sheets = [{"properties": s.properties(i)} for i, s in enumerate(self.sheets)]
+        out = {"spreadsheetId": self.id, "properties": {"title": self.title}, "sheets": sheets}
+        if "fields" not in params:
+            return out
+        fields = params["fields"][0]  # the forms `a.b` and `sheets.properties(x,y)`, as the sink asks
+        keep = re.search(r"sheets\.properties\(([^)]*)\)", fields)
+        names = set(keep[1].split(",")) if keep else set()
+        out = {k: v for k, v in out.items() if k in fields.replace("sheets.properties", "sheets")}
+        if "sheets" in out:
+            out["sheets"] = [{"properties": {k: v for k, v in s["properties"].items() if k in names}} for s in sheets]
+        return out
 
     def _batchGet(self, params: dict, body: dict, rest: str) -> dict:
         if params.get("valueRenderOption") != ["UNFORMATTED_VALUE"]:
             self.violations.append(f"batchGet with valueRenderOption {params.get('valueRenderOption')}")
+        dates = params.get("dateTimeRenderOption", ["SERIAL_NUMBER"])[0]  # the API's default
+        if dates != "SERIAL_NUMBER":
+            self.violations.append(f"batchGet with dateTimeRenderOption {dates}: dates in the sheet's locale format")
         out = []
         for a1 in params.get("ranges", []):
             title, r0, c0, r1, c1 = parse_a1(a1)
             sheet = self._sheet(title, a1)
             vr: dict[str, Any] = {"range": a1, "majorDimension": "ROWS"}
-            values = self._read(sheet, r0, c0, r1, c1)
+            values = self._read(sheet, r0, c0, r1, c1, dates)
             if values:
                 vr["values"] = values
             out.append(vr)
         return {"spreadsheetId": self.id, "valueRanges": out}
 
-    def _read(self, s: Sheet, r0: int, c0: int, r1: int | None, c1: int | None) -> list[list]:
+    def _read(self, s: Sheet, r0: int, c0: int, r1: int | None, c1: int | None,
+              dates: str = "SERIAL_NUMBER") -> list[list]:
         r1, c1 = min(r1 or s.rows, s.rows), min(c1 or s.cols, s.cols)
         rows = []
         for r in range(r0, r1):
-            row = [_out(s.cells.get((r, c), "")) for c in range(c0, c1)]
+            row = [_out(s.cells.get((r, c), ""), dates) for c in range(c0, c1)]
             while row and row[-1] == "":
                 row.pop()
             rows.append(row)
@@ -291,6 +341,9 @@ class FakeSheets:
                                 f"Max rows: {s.rows}, max columns: {s.cols}")
         if v is None:
             return  # null leaves the cell as it is
+        if isinstance(v, str) and len(v) > MAX_CELL_CHARS:
+            raise ApiError(400, f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters in a "
+                                "single cell.")
         if v == "":
             s.cells.pop((r, c), None)
         elif isinstance(v, bool | str):
@@ -351,7 +404,10 @@ class FakeSheets:
             handler = getattr(self, f"_req_{name}", None)
             if handler is None:
                 raise ApiError(400, f"Invalid requests[{i}]: {name} is not supported by the fake")
-            replies.append(handler(sheets, arg) or {})
+            try:
+                replies.append(handler(sheets, arg) or {})
+            except ApiError as e:  # Google names the failing request, and applies none of the batch
+                raise ApiError(e.status, f"Invalid requests[{i}].{name}: {e}", e.reason) from None
         total = sum(s.rows * s.cols for s in sheets if s.sheet_type == "GRID")
         if total > MAX_CELLS:
             raise ApiError(400, "This action would increase the number of cells in the workbook above the limit "
@@ -362,13 +418,16 @@ class FakeSheets:
     def _req_addSheet(self, sheets: list[Sheet], arg: dict) -> dict:
         p = arg.get("properties", {})
         title = p.get("title") or f"Sheet{len(sheets) + 1}"
-        if any(s.title == title for s in sheets):
-            raise ApiError(400, f'A sheet with the name "{title}" already exists. Please enter another name.')
+        _clash(sheets, title)
         sid = p.get("sheetId", max(s.sheet_id for s in sheets) + 1)
+        if not 0 <= sid < 2**31:
+            raise ApiError(400, f"Invalid value at 'requests.add_sheet.properties.sheet_id' (TYPE_INT32), {sid}")
         if any(s.sheet_id == sid for s in sheets):
             raise ApiError(400, f"A sheet with the id {sid} already exists.")
         g = p.get("gridProperties", {})
         sheet = Sheet(sid, title, g.get("rowCount", 1000), g.get("columnCount", 26), g.get("frozenRowCount", 0))
+        if sheet.frozen >= sheet.rows:
+            raise ApiError(400, "You can't freeze all visible rows on the sheet.")
         sheets.append(sheet)
         return {"addSheet": {"properties": sheet.properties(len(sheets) - 1)}}
 
@@ -381,6 +440,8 @@ class FakeSheets:
                     "gridProperties.frozenRowCount": "frozen", "title": "title"}.get(f)
             if attr is None:
                 raise ApiError(400, f"the fake does not support field {f}")
+            if attr == "title":
+                _clash(sheets, value, skip=s)
             setattr(s, attr, value)
         if s.frozen >= s.rows:
             raise ApiError(400, "You can't freeze all visible rows on the sheet.")

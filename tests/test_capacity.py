@@ -90,3 +90,14 @@ def test_worklog_totals_feed_labour_by_month():
     assert totals.labour[1] == {(2026, 4): 800.0, (2026, 3): 160.0}
     assert totals.logged[("2026-W14", "web", "Copy", BEN)] == 12 * 3_600_000
     assert capacity_table(scenario(), CFG, CAL, totals.logged) == capacity_table(scenario(), CFG, CAL)
+
+
+def test_utilization_and_overloaded_use_unrounded_hours():
+    # 32 h and 15 s against 32 h of capacity: Logged h is written as 32.0, but Utilization > 1 (SPEC §7).
+    from syncer.capacity import _Cell, capacity_row
+    from syncer.config import CapacityConfig
+
+    cell = _Cell(logged=32 * 3_600_000 + 15_000, people={"ana@acme.com"})
+    row = capacity_row("2026-W10", "web", "All", "All", cell, CapacityConfig(hours_per_week=32))
+    assert row[4] == 32.0 and row[5] == 32.0
+    assert row[7] is True  # Overloaded

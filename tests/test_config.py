@@ -148,3 +148,11 @@ def test_token_whitespace_is_stripped_and_inner_control_characters_refused(raw_c
         parse_config(raw_config, env)
     assert "sources[0].token: contains spaces or control characters" in str(exc.value)
     assert "SECRET" not in str(exc.value)
+
+
+def test_people_match_whatever_their_case(raw_config, env):
+    raw_config["rates"] = {"default": 80, "people": {"Ana@Acme.com": 95}}
+    raw_config["capacity"] = {"people": {"ZOË@acme.com": 20}}
+    cfg = parse_config(raw_config, env)
+    assert cfg.rates.people.get("ana@acme.com", 80) == 95 and cfg.rates.people.get("bob@acme.com", 80) == 80
+    assert cfg.capacity.people.get("zoë@ACME.com", 32) == 20 and "zoë@acme.com" in cfg.capacity.people

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from types import SimpleNamespace
+
 import pytest
-from fake_sheets import FakeSheets, make_sink, running_fake
+from fake_sheets import ApiError, FakeSheets, as_typed, make_sink, running_fake
+from gspread.exceptions import APIError
 
 from syncer.adapters import TabChange
 from syncer.budget import budget_from_rows
 from syncer.errors import SinkError
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, HEADERS, OWNED_TABS, SYNC_LOG, SYNC_LOG_KEEP, TASKS
+from syncer.tables import BUDGET_ROLLUP, CAPACITY, HEADERS, INTAKE, OWNED_TABS, SYNC_LOG, SYNC_LOG_KEEP, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
 WIDTH = len(HEADERS[TASKS])
@@ -106,7 +110,7 @@ def test_the_read_asks_for_unformatted_values_of_owned_tabs_and_two_slices_of_th
     sync(fake, info, tables(task("MKT-1")), n=2)
     (params,) = fake.payloads("batchGet")
     assert params["valueRenderOption"] == ["UNFORMATTED_VALUE"]
-    assert params["dateTimeRenderOption"] == ["FORMATTED_STRING"]
+    assert params["dateTimeRenderOption"] == ["SERIAL_NUMBER"]  # never text in the sheet's locale
     assert params["ranges"] == [f"'{t}'" for t in OWNED_TABS] + [f"'{SYNC_LOG}'!1:1", f"'{SYNC_LOG}'!A:A"]
 
 
@@ -282,6 +286,7 @@ def test_near_the_cell_budget_grids_grow_without_headroom_and_warn(fake, info):
     assert any("of its 10,000,000 cells" in w for w in plan.warnings)
     sink.apply(plan, log_row())
     assert fake.sheet(TASKS).rows == 2
+    assert fake.sheet(INTAKE).rows == 2  # header only, yet a row under it: Google refuses to freeze every row
 
 
 def test_the_sync_log_keeps_the_newest_rows_in_one_request_when_nothing_else_changed(fake, info):
@@ -312,6 +317,90 @@ def test_owned_tabs_not_given_are_left_alone(fake, info):
     assert fake.dump(BUDGET_ROLLUP) == before
     with pytest.raises(ValueError, match="only syncer's tabs"):
         sink.plan({"Budget": [["Campaign"]]})
+
+
+def test_budget_periods_that_sheets_turned_into_dates_are_read_as_months(fake, info):
+    typed = [["Campaign", "Activity", "G/L account", "Period", "Amount"],
+             ["Spring", "Ads", "6100", "2026-05", 1000],  # Sheets stores this as the date 2026-05-01
+             ["Spring", "Ads", "6100", "2026-06-15", 46143],  # an amount that happens to look like a serial
+             ["Summer", "", "", "FY2027-Q2", "1,200.50"]]
+    fake.add_sheet("Budget", as_typed(typed))
+    assert fake._read(fake.sheet("Budget"), 1, 3, 2, 4, "FORMATTED_STRING") == [["5/1/2026"]]  # what it was read as
+    rows = make_sink(fake, info).read_tab("Budget")
+    assert [r[3] for r in rows[1:3]] == [46143, 46188]  # date serials: days since 1899-12-30
+    lines, warnings = budget_from_rows(rows)
+    assert warnings == []
+    assert [(x.period, x.amount) for x in lines] == [("2026-05", 1000), ("2026-06", 46143), ("FY2027-Q2", 1200.5)]
+
+
+def test_a_date_typed_into_an_owned_tab_reads_as_a_serial_and_is_rewritten_as_iso_text(fake, info):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    sync(fake, info, tabs)
+    created = HEADERS[TASKS].index("Created")
+    fake.sheet(TASKS).cells[(2, created)] = datetime(2026, 2, 3, 9)  # a user retyped it: now a date cell
+    assert sync(fake, info, tabs, n=2)[TASKS] == TabChange(changed=1)
+    assert written_ranges(fake)[0] == f"'{TASKS}'!A3:{LAST}3"
+    assert fake.sheet(TASKS).cells[(2, created)] == "2026-02-03T09:00:00+01:00"
+    assert sync(fake, info, tabs, n=3)[TASKS] == TabChange()  # ISO text reads back as the same text
+
+
+@pytest.mark.parametrize("title", ["tasks", "SYNC LOG"])
+def test_a_tab_named_like_syncers_but_for_case_is_refused_before_any_write(fake, info, title):
+    fake.add_sheet(title, [["Task", "Who"]])
+    with pytest.raises(SinkError, match=f"tab '{title}' of the Google Sheet has the name of syncer's tab .*rename"):
+        make_sink(fake, info).plan(tables(task("MKT-1")))
+    assert fake.count("batchUpdate", "valuesBatchUpdate") == 0
+
+
+def test_read_tab_finds_the_tab_whatever_the_case_of_its_title(fake, info):
+    fake.add_sheet("budget", [["Campaign", "Period", "Amount"], ["Spring", "FY2027", 10]])
+    sink = make_sink(fake, info)
+    assert sink.read_tab("Budget") == [["Campaign", "Period", "Amount"], ["Spring", "FY2027", 10]]
+    assert "'budget'" in fake.payloads("batchGet")[0]["ranges"]
+
+
+def test_a_structural_update_whose_answer_was_lost_is_not_repeated_and_the_next_run_completes(fake, info):
+    rows = [task(f"MKT-{i}") for i in range(1, 8)]
+    sync(fake, info, tables(*rows))
+    fake.fail("batchUpdate", 502, after=True)  # Google deleted the row, but the answer never came back
+    fake.calls.clear()
+    sink = make_sink(fake, info)
+    with pytest.raises(SinkError, match="may have been carried out all the same, so it was not repeated"):
+        sink.apply(sink.plan(tables(*rows[:2], *rows[3:])), log_row(2))
+    assert fake.count("batchUpdate") == 1
+    assert len(fake.values(TASKS)) == 7  # one row deleted, not two
+    sync(fake, info, tables(*rows[:2], *rows[3:]), n=3)
+    assert fake.values(TASKS) == sheet_rows(tables(*rows[:2], *rows[3:])[TASKS])
+
+
+def test_a_structural_update_refused_with_429_is_retried(fake, info):
+    fake.fail("batchUpdate", 429, headers={"Retry-After": "1"})
+    sync(fake, info, tables(task("MKT-1")), sleeps=[])
+    assert fake.kinds()["batchUpdate"] == 2 and fake.values(TASKS) == sheet_rows(tables(task("MKT-1"))[TASKS])
+
+
+def test_new_sheet_ids_stay_int32(fake, info, monkeypatch):
+    monkeypatch.setattr("syncer.adapters.gsheet.zlib", SimpleNamespace(crc32=lambda b: 0x7FFFFFFF))
+    fake.sheet("Sheet1").sheet_id = 0x7FFFFFFF
+    sync(fake, info, tables(task("MKT-1")))
+    assert sorted(s.sheet_id for s in fake.sheets) == [*range(len(OWNED_TABS) + 1), 0x7FFFFFFF]
+
+
+def test_the_fake_refuses_what_the_api_refuses(fake, info):
+    http = make_sink(fake, info).http
+    fake.add_sheet("Notes")
+    with pytest.raises(ApiError, match="already exists"):
+        fake.add_sheet("NOTES")
+    for props, message in [({"title": "notes"}, "already exists"), ({"title": "X", "sheetId": 2**31}, "TYPE_INT32"),
+                           ({"title": "X", "gridProperties": {"rowCount": 1, "frozenRowCount": 1}}, "freeze all")]:
+        with pytest.raises(APIError, match=message):
+            http.batch_update(fake.id, {"requests": [{"addSheet": {"properties": props}}]})
+    with pytest.raises(APIError, match="maximum of 50000 characters"):
+        http.values_batch_update(fake.id, {"valueInputOption": "RAW",
+                                           "data": [{"range": "'Notes'!A1", "values": [["x" * 50_001]]}]})
+    meta = http.fetch_sheet_metadata(fake.id, {"fields": "sheets.properties(title)"})
+    assert meta == {"sheets": [{"properties": {"title": "Sheet1"}}, {"properties": {"title": "Notes"}}]}
+    assert [s.title for s in fake.sheets] == ["Sheet1", "Notes"] and fake.sheet("Notes").cells == {}
 
 
 def test_the_fake_appends_and_clears_raw_like_the_api(fake, info):

@@ -161,3 +161,23 @@ def test_rows_without_any_amount_are_left_out():
 ])
 def test_to_cents_rounds_half_away_from_zero_as_written(amount, cents):
     assert to_cents(amount) == cents
+
+
+def test_labour_is_rounded_once_per_account_and_month_not_per_task():
+    # 100 tasks, one 1-minute worklog each at 80/h: 100 x 80/60 = 133.333 -> 133.33 (per task: 1.33 x 100 = 133.00)
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from syncer.figures import task_figures
+    from syncer.ledger import ledger_table
+    from syncer.model import Stage, Task, Worklog
+    from syncer.periods import LocalCalendar
+
+    when = datetime(2026, 5, 4, 9, tzinfo=UTC)
+    tasks = [Task(source="web", key=f"T-{i}", title="t", created_at=when, stage=Stage.BACKLOG, status="To Do",
+                  created_stage=Stage.BACKLOG, campaign="Spring", worklogs=[Worklog("ana", when, 1 / 60)])
+             for i in range(100)]
+    figs = {(t.source, t.key): task_figures(t, when, UTC) for t in tasks}
+    result = ledger_table(tasks, figs, [], LocalCalendar(ZoneInfo("Europe/Berlin"), 4), "month", {}, 80.0)
+    grand = result.table[-1]
+    assert grand[0] == "Total" and grand[8] == 133.33

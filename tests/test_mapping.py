@@ -195,3 +195,35 @@ def test_asana_due_at_is_read_as_the_local_date():
     raw = {**raw, "due_on": None, "due_at": "2026-04-09T22:30:00.000Z"}  # 00:30 on 04-10 in Berlin (CEST)
     ctx = asana.AsanaContext("content", {}, {}, ("1201234567890123",), BERLIN)
     assert asana.to_task({"task": raw}, ctx).due_date == date(2026, 4, 10)
+
+
+@pytest.mark.parametrize("text", ["$1,200", "1200 GBP", "USD 1200", "ABC 5", "٣٤"])
+def test_amounts_in_another_currency_or_script_are_refused(text):
+    with pytest.raises(AmountError):
+        parse_amount(text, "EUR")
+
+
+@pytest.mark.parametrize("text,value", [("€1,200.50", 1200.5), ("1,200 EUR", 1200.0), ("EUR 950", 950.0)])
+def test_amounts_in_the_configured_currency_are_read(text, value):
+    assert parse_amount(text, "EUR") == value
+
+
+def test_typed_fields_local_dates_whole_numbers_and_bad_worklogs():
+    from syncer.adapters.common import apply_fields
+
+    problems: list = []
+    typed = apply_fields({"gl_account": 6100.0, "po_date": "2026-03-31T23:30:00.000Z", "invoice_date": "2026-04-02",
+                          "committed_amount": "$5"}, problems, BERLIN, "EUR")
+    assert typed["gl_account"] == "6100"  # a number field holding a code, as the budget writes it
+    assert typed["po_date"] == date(2026, 4, 1)  # 01:30 on 1 April in Berlin: FY2027, not FY2026
+    assert typed["invoice_date"] == date(2026, 4, 2)
+    assert typed["committed_amount"] is None and [p.rule for p in problems] == ["amount_unparseable"]
+
+
+def test_asana_bad_time_entry_is_skipped_and_reported_not_the_task():
+    raw = load("asana_tasks_page.json")["data"][0]
+    entries = load("asana_time_entries.json")["data"] + [{"gid": "t3", "duration_minutes": 30, "entered_on": None}]
+    ctx = asana.AsanaContext("content", {"planned_cost": "Planned cost"}, {}, ("1201234567890123",), BERLIN, "EUR")
+    t = asana.to_task({"task": raw, "time_entries": entries}, ctx)
+    assert t.planned_cost == 800.0 and sum(w.hours for w in t.worklogs) == 2.25
+    assert [(p.rule, p.field) for p in t.problems] == [("worklog_unreadable", "worklogs")]

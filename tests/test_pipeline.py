@@ -219,31 +219,15 @@ def test_secrets_never_reach_logs_or_errors(cfg, caplog, tmp_path, raw_config, e
     assert SYNC_LOG  # the Sync log tab name is part of the contract
 
 
-def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(cfg):
-    from syncer.pipeline import metrics_time
+def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(tmp_path, raw_config, env):
+    from syncer.adapters.replay import write_pages
+    from syncer.pipeline import snapshot_time
 
-    snap = NOW - timedelta(days=2)
-    replay = FakeSource("web", [])
-    replay.as_of = snap
-    assert metrics_time(cfg, [replay], NOW) == snap  # re-running a saved snapshot gives the same numbers
-    assert metrics_time(cfg, [FakeSource("web", [])], NOW) == NOW  # a live source: the run's time
-    assert metrics_time(cfg, [], NOW) == NOW  # only some sources read (--source): the run's time
-
-
-def test_secrets_are_redacted_in_every_form_they_travel_in(raw_config, env):
-    import base64
-    import json
-
-    from syncer.log import RedactFilter, secrets_of
-
-    raw_config["sink"] = {"kind": "gsheet", "spreadsheet_id": "sheet", "credentials": json.dumps({
-        "type": "service_account", "client_email": "syncer@p.iam.gserviceaccount.com", "private_key_id": "abcdef123456",
-        "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
-                       "-----END PRIVATE KEY-----\n",
-    })}
-    redact = RedactFilter(secrets_of(parse_config(raw_config, env)))
-    basic = base64.b64encode(b"ops@acme.com:tok-jira-SECRET-123").decode()
-    for leaked in (f"Authorization: Basic {basic}", "Invalid header value b'Bearer tok-asana-SECRET-456\\n'",
-                   "key MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7 in error", "kid abcdef123456"):
-        out = redact.redact(leaked)
-        assert "SECRET" not in out and basic not in out and "MIIEvQ" not in out and "abcdef123456" not in out, out
+    for name, stamp in (("a", "2026-06-01T08:00:00+00:00"), ("b", "2026-06-03T08:00:00+00:00")):
+        write_pages(tmp_path / name, "jira", [], fetched_at=stamp)
+    raw_config["sources"] = [{"name": n, "kind": "replay", "path": str(tmp_path / n)} for n in ("a", "b")]
+    cfg = parse_config(raw_config, env)
+    assert snapshot_time(cfg) == datetime(2026, 6, 3, 8, tzinfo=UTC)  # the newest snapshot, whatever --source
+    raw_config["sources"].append({"name": "live", "kind": "jira", "url": "https://x.atlassian.net", "email": "e",
+                                  "token": "t", "jql": "project = X"})
+    assert snapshot_time(parse_config(raw_config, env)) is None  # a live source: the run's own time

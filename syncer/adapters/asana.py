@@ -9,7 +9,7 @@ from typing import Any
 
 from syncer.adapters import Page
 from syncer.adapters.common import MappingError, apply_fields, local_midnight, parse_day, parse_ts
-from syncer.model import Stage, StageChange, Task, Worklog
+from syncer.model import Issue, Stage, StageChange, Task, Worklog
 from syncer.stages import asana_stage
 
 TASKS_PATH = "/projects/{project}/tasks"
@@ -52,6 +52,7 @@ class AsanaContext:
     stages: Mapping[str, Stage] = field(default_factory=dict)
     projects: tuple[str, ...] = ()
     tz: tzinfo | None = None
+    currency: str | None = None  # amounts in another currency are refused, not booked as this one
 
 
 def custom_value(cf: Mapping[str, Any]) -> Any:
@@ -175,7 +176,13 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
         cf = by_gid.get(ref) or by_name.get(ref)
         values[canonical] = custom_value(cf) if cf else t.get(ref)
     problems: list = []
-    typed = apply_fields(values, problems)
+    typed = apply_fields(values, problems, ctx.tz, ctx.currency)
+    worklogs = []
+    for entry in raw.get("time_entries") or []:
+        try:
+            worklogs.append(to_worklog(entry, ctx.tz))
+        except (MappingError, ValueError, TypeError) as e:  # one bad entry must not drop the task's amounts
+            problems.append(Issue("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}"))
     return Task(
         source=ctx.source,
         key=str(t["gid"]),
@@ -189,7 +196,7 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
         labels=tuple(tag.get("name", "") for tag in t.get("tags") or []),
         parent=(t.get("parent") or {}).get("gid"),
         history=history,
-        worklogs=[to_worklog(e, ctx.tz) for e in raw.get("time_entries") or []],
+        worklogs=worklogs,
         problems=problems,
         defaulted_statuses=sorted(defaulted.items()),
         **typed,
@@ -198,7 +205,7 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
 
 def tasks_from_pages(
     pages: Iterable[Page], source: str, fields: Mapping[str, str], stages: Mapping[str, Stage], tz: tzinfo,
-    projects: Iterable[str] = (),
+    projects: Iterable[str] = (), currency: str | None = None,
 ) -> tuple[list[Task], list[str]]:
     """Assemble saved or freshly fetched pages into tasks. Unusable tasks are skipped and reported."""
     tasks_raw: dict[str, dict] = {}
@@ -215,7 +222,7 @@ def tasks_from_pages(
             stories.setdefault(parts[1], {}).update({str(s.get("gid")): s for s in data})
         elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "time_tracking_entries":
             entries.setdefault(parts[1], {}).update({str(e.get("gid")): e for e in data})
-    ctx = AsanaContext(source, fields, stages, tuple(projects), tz)
+    ctx = AsanaContext(source, fields, stages, tuple(projects), tz, currency)
     out, warnings = [], []
     for gid, t in tasks_raw.items():
         bundle = {

@@ -102,7 +102,7 @@ class AsanaSource:
         """Fetch and map; the very pages `syncer fetch` would save go through the replay mapping."""
         tasks, warnings = tasks_from_pages(
             self.fetch_pages(since, now), self.name, self.cfg.fields, self.cfg.stages, self.settings.tz,
-            self.cfg.projects,
+            self.cfg.projects, self.settings.currency,
         )
         return FetchResult(tasks, complete=since is None, requests=self.requests, warnings=self.warnings + warnings)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from syncer.amounts import AmountError, parse_amount
@@ -28,33 +28,39 @@ def parse_ts(value: Any) -> datetime:
     raise MappingError(f"{value!r} is not a timestamp")
 
 
-def parse_day(value: Any) -> date | None:
-    """`YYYY-MM-DD` (or a timestamp, taking its date) -> date; empty -> None; else ValueError."""
+def parse_day(value: Any, tz: tzinfo | None = None) -> date | None:
+    """`YYYY-MM-DD` -> date; a timestamp -> its local date in `tz`; empty -> None; else ValueError."""
     if value in (None, ""):
         return None
     if isinstance(value, str):
+        if len(value) > 10 and tz is not None:
+            return parse_ts(value).astimezone(tz).date()
         return date.fromisoformat(value[:10])
     raise ValueError(f"{value!r} is not a date")
 
 
-def apply_fields(values: dict[str, Any], problems: list[Issue]) -> dict[str, Any]:
+def apply_fields(
+    values: dict[str, Any], problems: list[Issue], tz: tzinfo | None = None, currency: str | None = None
+) -> dict[str, Any]:
     """Turn raw canonical values into typed ones; bad amounts and dates become problems, never zeros."""
     out: dict[str, Any] = {}
     for name, raw in values.items():
         if name in AMOUNT_FIELDS or name == "estimate_hours":
             try:
-                out[name] = parse_amount(raw)
+                out[name] = parse_amount(raw, currency if name in AMOUNT_FIELDS else None)
             except AmountError as e:
                 rule = "amount_unparseable" if name in AMOUNT_FIELDS else "estimate_unparseable"
                 problems.append(Issue(rule, name, f"cannot read {name.replace('_', ' ')}: {e}"))
                 out[name] = None
         elif name in DATE_FIELDS:
             try:
-                out[name] = parse_day(raw)
+                out[name] = parse_day(raw, tz)
             except ValueError:
                 problems.append(Issue("date_unparseable", name, f"cannot read {name.replace('_', ' ')}: {raw!r}"))
                 out[name] = None
         else:
+            if isinstance(raw, float) and raw.is_integer():
+                raw = int(raw)  # a number field used as a code (G/L account 6100), not "6100.0"
             text = None if raw is None else str(raw).strip()
             out[name] = text or None
     return out

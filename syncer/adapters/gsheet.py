@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ MAX_CELL_CHARS = 50_000
 MAX_PAYLOAD = 1_900_000  # bytes of JSON per request; Google recommends staying under 2 MB
 CELLS_WARN = 0.8
 TIMEOUT = (10, 120)  # connect, read (s): a hung connection must end in a retry, not hang the cron job
-READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
-METADATA_FIELDS = "properties.title,sheets.properties(sheetId,title,index,sheetType,gridProperties)"
+# Date cells as serial numbers, not text in the sheet's locale (`5/1/2026`); syncer's own tabs hold no date cells
+READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
+METADATA_FIELDS = "sheets.properties(sheetId,title,sheetType,gridProperties)"
+MAX_MESSAGE = 300  # characters of Google's error text quoted in an error
 MONEY_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00"}
 RATIO_FORMAT = {"type": "PERCENT", "pattern": "0.0%"}
 TEXT_FORMAT = {"type": "TEXT"}  # ISO dates and timestamps are text (SPEC §6): shown as written, sorted as text
@@ -148,8 +151,10 @@ class GsheetSink:
         return cls(client, sink_cfg.spreadsheet_id, email=email, policy=policy)
 
     def read_tab(self, title: str) -> Table | None:
-        """Values of any tab (formulas as computed), served from the run's one read; None when there is no such tab."""
-        rows = self._snapshot(title).values.get(title)
+        """Values of any tab (formulas as computed, dates as serial numbers), served from the run's one read, its
+        title matched regardless of case as Sheets does; None when there is no such tab."""
+        snap = self._snapshot(title)
+        rows = snap.values.get(_named(snap.tabs, title))
         return None if rows is None else [list(row) for row in rows]
 
     def plan(self, tables: Mapping[str, Table]) -> Plan:
@@ -202,7 +207,7 @@ class GsheetSink:
         else:  # only structural changes: the log row rides in that request rather than costing another
             structural.append(_update_cells(p.log_sheet_id, p.log_row, log))
         if structural:
-            self._call("structure update", self.http.batch_update, self.id, {"requests": structural})
+            self._call("structure update", self.http.batch_update, self.id, {"requests": structural}, once=True)
         for chunk in _chunks(runs, MAX_PAYLOAD):
             body = {"valueInputOption": "RAW", "data": chunk}
             self._call("values write", self.http.values_batch_update, self.id, body)
@@ -211,6 +216,7 @@ class GsheetSink:
 
     def _snapshot(self, extra: str | None = None) -> _Snapshot:
         """The run's one read: metadata, then one values:batchGet (plus one more for a tab asked for later)."""
+        first = self._snap is None
         if self._snap is None:
             meta = self._call("metadata read", self.http.fetch_sheet_metadata, self.id,
                               {"includeGridData": "false", "fields": METADATA_FIELDS})
@@ -221,22 +227,18 @@ class GsheetSink:
                 tabs[props["title"]] = _Tab(int(props["sheetId"]), int(grid.get("rowCount", 0)),
                                             int(grid.get("columnCount", 0)), props.get("sheetType", "GRID") == "GRID")
             self._snap = _Snapshot(tabs)
-            wanted = [t for t in OWNED_TABS if t in tabs]
-            log = SYNC_LOG in tabs and tabs[SYNC_LOG].grid
-            self._read([*wanted, extra] if extra and extra not in wanted else wanted, log=log)
-        elif extra and extra not in self._snap.values:
-            self._read([extra], log=False)
-        return self._snap
-
-    def _read(self, titles: list[str], log: bool) -> None:
         snap = self._snap
-        assert snap is not None
-        titles = [t for t in titles if t in snap.tabs and snap.tabs[t].grid]
+        titles = [t for t in (*(OWNED_TABS if first else ()), extra and _named(snap.tabs, extra))
+                  if t in snap.tabs and snap.tabs[t].grid and t not in snap.values]
+        log = first and SYNC_LOG in snap.tabs and snap.tabs[SYNC_LOG].grid
+        if titles or log:
+            self._read(snap, list(dict.fromkeys(titles)), log)
+        return snap
+
+    def _read(self, snap: _Snapshot, titles: list[str], log: bool) -> None:
         ranges = [quote(t) for t in titles]
         if log:  # the header and column A tell where the next row goes, without reading 1,000 old rows
             ranges += [f"{quote(SYNC_LOG)}!1:1", f"{quote(SYNC_LOG)}!A:A"]
-        if not ranges:
-            return
         body = self._call("values read", lambda: self.http.values_batch_get(self.id, ranges, dict(READ_OPTIONS)))
         got = [vr.get("values", []) for vr in body.get("valueRanges", [])]
         if len(got) != len(ranges):
@@ -258,14 +260,20 @@ class GsheetSink:
 
     def _grid(self, snap: _Snapshot, title: str, used_ids: set[int], old: list | None, need: int, width: int,
               room: int) -> _Grid:
+        need = max(need, 2)  # a row under the frozen header: Google refuses to freeze every row of a grid
         tab = snap.tabs.get(title)
-        if tab is None:
-            sheet_id = zlib.crc32(title.encode()) & 0x7FFFFFFF  # stable ids, so requests can name the new tab
-            while sheet_id in used_ids:
-                sheet_id += 1
-            used_ids.add(sheet_id)
-            return _Grid(title, sheet_id, 0, 0, need, width, room, new=True)
-        return _Grid(title, tab.sheet_id, tab.rows, tab.cols, need, width, room, adopt=old is None)
+        if tab is not None:
+            return _Grid(title, tab.sheet_id, tab.rows, tab.cols, need, width, room, adopt=old is None)
+        clash = _named(snap.tabs, title)
+        if clash != title:
+            raise SinkError(f"tab {clash!r} of the Google Sheet has the name of syncer's tab {title!r} but for letter "
+                            "case, and Google Sheets does not tell tab names apart by case, so syncer cannot add its "
+                            "own; rename that tab")
+        sheet_id = zlib.crc32(title.encode()) & 0x7FFFFFFF  # stable ids, so requests can name the new tab
+        while sheet_id in used_ids:
+            sheet_id = (sheet_id + 1) & 0x7FFFFFFF  # a sheet id is an int32
+        used_ids.add(sheet_id)
+        return _Grid(title, sheet_id, 0, 0, need, width, room, new=True)
 
     def _plan_log(self, snap: _Snapshot, used_ids: set[int], grids: list[_Grid], runs: list) -> tuple[int, int, int]:
         """Where the Sync log row goes: after the last row, dropping the oldest beyond SYNC_LOG_KEEP."""
@@ -288,15 +296,29 @@ class GsheetSink:
         grids.append(grid)
         return grid.sheet_id, row, len(header)
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """One API call under the retry policy, its failure turned into ConfigError (exit 2) or SinkError (exit 1)."""
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, once: bool = False) -> Any:
+        """One API call under the retry policy, its failure turned into ConfigError (exit 2) or SinkError (exit 1).
+
+        `once`: a request not safe to repeat (a row insert or delete done twice shifts rows twice) is retried only
+        when Google surely did not carry it out (429, or no connection); after a 5xx or a timeout it may have.
+        """
 
         def attempt() -> Any:
             self.requests += 1
-            return fn(*args)
+            try:
+                return fn(*args)
+            except (APIError, requests.RequestException) as exc:
+                if once and classify(exc) == "retry" and status_of(exc) != 429 \
+                        and not isinstance(exc, requests.ConnectTimeout):
+                    raise _Unsure(exc) from exc
+                raise
 
         try:
             return self.policy.call(attempt)
+        except _Unsure as unsure:
+            raise SinkError(f"Google Sheets {what} failed ({_said(unsure.args[0])}) and may have been carried out "
+                            "all the same, so it was not repeated; nothing more was written, and the next run reads "
+                            "the sheet afresh and completes it") from None
         except APIError as exc:
             raise self._api_error(what, exc) from None
         except RefreshError as exc:
@@ -309,9 +331,15 @@ class GsheetSink:
             raise SinkError(f"cannot reach Google Sheets for the {what} ({type(exc).__name__})") from None
 
     def _api_error(self, what: str, exc: APIError) -> Exception:
-        status = status_of(exc)
-        message = str(exc.error.get("message", "")).strip() if isinstance(exc.error, Mapping) else ""
-        said = f"HTTP {status}" + (f": {message}" if message else "")
+        status, said = status_of(exc), _said(exc)
+        details = exc.error.get("details") if isinstance(exc.error, Mapping) else None
+        if status == 401:  # a token Google issued and then refused: the key or the account is gone
+            return ConfigError(f"sink.credentials: Google Sheets rejected the sign-in of service account {self.email} "
+                               f"({said}); its key may have been deleted or disabled: create a new JSON key for it")
+        if status == 403 and "SERVICE_DISABLED" in str(details):
+            return ConfigError(f"sink: the Google Sheets API is not enabled in the Google Cloud project of service "
+                               f"account {self.email} ({said}); enable it (Google Cloud console > APIs & Services > "
+                               "Library > Google Sheets API), wait a few minutes and run again")
         if classify(exc) == "config" or status == 404:
             return ConfigError(
                 f"sink: Google Sheets refused the {what} of spreadsheet {self.id} ({said}). Share the sheet with the "
@@ -319,6 +347,28 @@ class GsheetSink:
             )
         again = f" still failing after {self.policy.attempts} attempts" if classify(exc) == "retry" else " failed"
         return SinkError(f"Google Sheets {what}{again} ({said}); nothing more was written")
+
+
+class _Unsure(Exception):
+    """A request that failed in a way that leaves open whether Google carried it out."""
+
+
+def _named(tabs: Mapping[str, object], title: str) -> str:
+    """The tab's title as the sheet spells it: Sheets titles are unique regardless of case (`tasks` is `Tasks`)."""
+    return title if title in tabs else next((t for t in tabs if t.lower() == title.lower()), title)
+
+
+def _said(exc: BaseException) -> str:
+    """An error as `HTTP 503: Google's message`, cut short (an HTML page reduced to its title), or its type."""
+    if not isinstance(exc, APIError):
+        return type(exc).__name__
+    text = str(exc.error.get("message", "")) if isinstance(exc.error, Mapping) else ""
+    if text.lstrip().startswith("<"):  # a proxy's or Google's front end's HTML page, not the API's JSON
+        title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+        text = title[1] if title else re.sub(r"<(style|script)\b.*?</\1>|<[^>]*>", " ", text, flags=re.I | re.S)
+    text = " ".join(text.split())
+    text = text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+    return f"HTTP {status_of(exc)}" + (f": {text}" if text else "")
 
 
 def _pad(row: Sequence[Cell], width: int) -> Row:

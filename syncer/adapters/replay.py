@@ -30,6 +30,15 @@ def read_manifest(folder: Path, where: str) -> dict[str, Any]:
     return manifest
 
 
+def fetched_at(folder: Path) -> datetime | None:
+    """When a saved folder's pages were fetched (its manifest's `fetched_at`), or None if unknown."""
+    try:
+        stamp = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("fetched_at")
+        return datetime.fromisoformat(stamp) if stamp else None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
 def read_pages(folder: Path, manifest: dict[str, Any]) -> Iterator[Page]:
     """The saved pages, in the order they were fetched."""
     for entry in manifest["pages"]:
@@ -73,15 +82,6 @@ class ReplaySource:
         manifest = read_manifest(self.cfg.path, self.where)
         return read_pages(self.cfg.path, manifest)
 
-    @property
-    def as_of(self) -> datetime | None:
-        """When the saved pages were fetched: the snapshot's "now" (open spells are measured up to it)."""
-        stamp = read_manifest(self.cfg.path, self.where).get("fetched_at")
-        try:
-            return datetime.fromisoformat(stamp) if stamp else None
-        except ValueError:
-            return None
-
     def replay_meta(self) -> dict[str, Any]:
         """What `syncer fetch` records about this source (a replay of a replay keeps the original API)."""
         m = read_manifest(self.cfg.path, self.where)
@@ -99,6 +99,7 @@ class ReplaySource:
             )
         else:
             tasks, warnings = asana.tasks_from_pages(
-                pages, self.name, self.cfg.fields, self.cfg.stages, tz, manifest.get("projects") or ()
+                pages, self.name, self.cfg.fields, self.cfg.stages, tz, manifest.get("projects") or (),
+                self.settings.currency,
             )
         return FetchResult(tasks=tasks, complete=True, requests=0, warnings=warnings)

@@ -24,6 +24,19 @@ DETAIL_CHARS = 300
 T = TypeVar("T")
 
 
+class SearchRejected(SourceError):
+    """HTTP 400 from /search/jql. Whose fault it is (the user's JQL, the clause syncer added, an expired page
+    token) only the caller knows, so it decides what the user is told; `text` is Jira's full message."""
+
+    def __init__(self, site: str, text: str):
+        self.text, self.detail = text, text[:DETAIL_CHARS] or "HTTP 400"
+        super().__init__(f"Jira at {site} rejected a search: {self.detail}")
+
+
+class NotFound(SourceError):
+    """HTTP 404: for an issue's own endpoint, the issue was deleted (or hidden from this account) a moment ago."""
+
+
 class JiraClient:
     """One site, one `jira.JIRA`: every request goes through the project's RetryPolicy and is counted."""
 
@@ -41,7 +54,7 @@ class JiraClient:
         return self._jira
 
     def connect(self) -> None:
-        """Make the client; its serverInfo request tells the package this is Cloud (the v3 search needs that)."""
+        """Make the client; its serverInfo request says whether the site is Jira Cloud (syncer reads REST v3 only)."""
         self._jira = self.call(f"GET {SERVER_INFO_PATH}", self._make)
         kind = self._jira.deploymentType
         if kind != "Cloud":
@@ -89,7 +102,9 @@ class JiraClient:
                 f"(see {SEARCH_DOCS_URL}); upgrade syncer"
             )
         if status == 400 and endpoint.endswith(SEARCH_PATH):
-            return ConfigError(f"{where}.jql: Jira at {site} rejected the query: {detail or 'HTTP 400'}")
+            return SearchRejected(site, str(getattr(exc, "text", "") or ""))
+        if status == 404:
+            return NotFound(f"Jira at {site}: {endpoint} answered HTTP 404" + (f": {detail}" if detail else ""))
         if status is None and is_connection_error(exc):
             return SourceError(f"Jira at {site}: no answer to {endpoint} after {self.policy.attempts} attempts "
                                f"({type(exc).__name__})")
@@ -111,11 +126,7 @@ class JiraClient:
 
     def fields(self) -> list[dict[str, Any]]:
         """Every issue field (`GET /field`)."""
-        body = self.call(f"GET {FIELD_PATH}", self.jira.fields)
-        # enhanced_search_issues maps `fields` through the package's field cache, which it would fill with a second
-        # GET /field; fill it from this answer instead, the way JIRA._update_fields_cache does.
-        self.jira._fields_cache_value = {n: f["id"] for f in body if "id" in f for n in f.get("clauseNames") or ()}
-        return body
+        return self.call(f"GET {FIELD_PATH}", self.jira.fields)
 
     def statuses(self) -> list[dict[str, Any]]:
         """Every workflow status with its category (`GET /status`), as returned."""
@@ -125,9 +136,10 @@ class JiraClient:
         """The API user's time zone: JQL reads dates in it."""
         return self.call(f"GET {MYSELF_PATH}", self.jira.myself).get("timeZone")
 
-    def search(self, jql: str, fields: list[str], page_size: int, token: str | None) -> dict[str, Any]:
-        """One page of `GET /search/jql` (the package fetches a single page for a positive maxResults)."""
-        return self.call(
-            f"GET {SEARCH_PATH}", self.jira.enhanced_search_issues, jql, nextPageToken=token, maxResults=page_size,
-            fields=list(fields), json_result=True,
-        )
+    def search(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of `GET /search/jql` with exactly these parameters (`jql`, `fields`, `maxResults`, ...)."""
+        # Not JIRA.enhanced_search_issues: it renames every requested field through the package's field cache
+        # (clause name -> id), which it fills with its own GET /field, outside our count and RetryPolicy, whenever
+        # the cache is empty (a /field answer without clauseNames); and a field whose clause name equals an id we
+        # ask for would be swapped for another field, since json_result=True skips the renaming back.
+        return self.get(SEARCH_PATH, params)

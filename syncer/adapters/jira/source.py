@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncer.adapters import FetchResult, Page
-from syncer.adapters.jira.client import JiraClient
+from syncer.adapters.jira.client import JiraClient, NotFound, SearchRejected
 from syncer.adapters.jira.mapping import (
     BASE_FIELDS,
     BULK_CHANGELOG_PATH,
@@ -21,7 +21,7 @@ from syncer.adapters.jira.mapping import (
     tasks_from_pages,
 )
 from syncer.config import Config, JiraSourceConfig
-from syncer.errors import ConfigError, SourceError
+from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.retry import RetryPolicy
 
 WORKLOG_UPDATED_PATH = "/rest/api/3/worklog/updated"
@@ -35,6 +35,9 @@ IDS_PER_JQL = 100  # issue ids per `id in (...)` clause, so a search URL stays s
 AMOUNT_HISTORY = ("committed_amount", "invoiced_amount")  # fields whose first value dates an amount (SPEC §8)
 WESTMOST = timedelta(hours=12)  # UTC-12: with the user's zone unknown, a UTC time this much earlier is safe
 _ORDER_BY = re.compile(r"\s+order\s+by\s.*$", re.IGNORECASE | re.DOTALL)
+# Jira refuses `id in (...)` naming an issue that was deleted or hidden from this account, with one message per id:
+# "A value with ID '10001' does not exist for the field 'id'." (in the API user's language): the ids are what counts.
+_NUMBER = re.compile(r"\d+")
 
 PageGen = Generator[Page, None, Any]
 
@@ -54,6 +57,10 @@ def token_pages(fetch: Callable[[str | None], dict], what: str) -> Iterator[tupl
         seen.add(token)
 
 
+class _FeedStalled(Exception):
+    """A /worklog/updated-style feed cannot move on: more than a page of changes share one millisecond."""
+
+
 def since_pages(fetch: Callable[[int], dict], since: int, what: str) -> Iterator[tuple[int, dict]]:
     """(since sent, body) of /worklog/updated-style paging: `until` is the next `since` until `lastPage`."""
     while True:
@@ -63,7 +70,8 @@ def since_pages(fetch: Callable[[int], dict], since: int, what: str) -> Iterator
         if body.get("lastPage", True) or not body.get("values"):
             return
         if not isinstance(until, int) or until <= since:
-            raise SourceError(f"{what}: the next page would start where this one did; stopping rather than looping")
+            # The next page would start where this one did (the feed pages by time, 1000 values at most).
+            raise _FeedStalled(what)
         since = until
 
 
@@ -73,23 +81,26 @@ def jql_time(since: datetime, zone: str | None) -> str:
         tz = ZoneInfo(zone) if zone else None
     except (ZoneInfoNotFoundError, ValueError):
         tz = None
-    local = since.astimezone(tz) if tz else (since - WESTMOST).astimezone(UTC)
+    if tz is None:
+        return (since - WESTMOST).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    local = since.astimezone(tz)
+    # In the hour a clock is turned back, this wall time names two instants and Jira may read the later one: write
+    # the wall time of an instant that much earlier instead (re-reading an hour is harmless, skipping it is not).
+    wall = local.replace(tzinfo=None)
+    offsets = [wall.replace(tzinfo=tz, fold=fold).utcoffset() or timedelta(0) for fold in (0, 1)]
+    if offsets[0] != offsets[1]:
+        local = (since - abs(offsets[0] - offsets[1])).astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def incremental_jqls(jql: str, since_text: str, issue_ids: Iterable[str]) -> list[str]:
-    """The searches of an incremental read: issues updated since, and issues whose worklogs changed."""
+def incremental_jql(jql: str, since_text: str | None, issue_ids: list[str]) -> str:
+    """`jql` narrowed to issues updated since `since_text` (when given) or with one of `issue_ids`."""
     order = _ORDER_BY.search(jql)
     base, suffix = (jql[: order.start()], order.group(0)) if order else (jql, "")
-    ids = sorted(set(issue_ids), key=lambda i: (len(i), i))
-    chunks = [ids[i : i + IDS_PER_JQL] for i in range(0, len(ids), IDS_PER_JQL)] or [[]]
-    out = []
-    for n, chunk in enumerate(chunks):
-        terms = [f'updated >= "{since_text}"'] if n == 0 else []
-        if chunk:
-            terms.append(f"id in ({', '.join(chunk)})")
-        out.append(f"({base.strip()}) AND ({' OR '.join(terms)}){suffix}")
-    return out
+    terms = [f'updated >= "{since_text}"'] if since_text else []
+    if issue_ids:
+        terms.append(f"id in ({', '.join(issue_ids)})")
+    return f"({base.strip()}) AND ({' OR '.join(terms)}){suffix}"
 
 
 class JiraSource:
@@ -103,8 +114,11 @@ class JiraSource:
         self.policy = policy or RetryPolicy()
         self.client: JiraClient | None = None
         self.warnings: list[str] = []
+        self.full = False  # whether the last fetch read everything (an incremental one can turn full)
+        self.gone: list[str] = []  # keys of issues that vanished from Jira during or since the last run
         # issue id -> its worklog ids as of the last run: /worklog/deleted names only the worklog.
         self.worklog_ids: dict[str, list[str]] | None = None
+        self.issue_keys: dict[str, str] = {}  # issue id -> key, for the same issues
 
     @property
     def requests(self) -> int:
@@ -115,76 +129,155 @@ class JiraSource:
         return {"api": "jira", "base_url": self.cfg.url}
 
     def load_checkpoint(self, data: dict[str, Any] | None) -> None:
-        """Restore what the last successful run saved (the worklog index)."""
-        index = (data or {}).get("worklogs")
+        """Restore what the last successful run saved (the worklog index and the issues' keys)."""
+        index, keys = (data or {}).get("worklogs"), (data or {}).get("keys")
         self.worklog_ids = {str(k): list(v) for k, v in index.items()} if isinstance(index, dict) else None
+        self.issue_keys = {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
 
     def checkpoint(self) -> dict[str, Any] | None:
         """What the next incremental run needs; the pipeline saves it with the cursor."""
-        return None if self.worklog_ids is None else {"worklogs": self.worklog_ids}
+        return None if self.worklog_ids is None else {"worklogs": self.worklog_ids, "keys": self.issue_keys}
 
     def read(self, since: datetime | None, now: datetime) -> FetchResult:
-        """Fetch the pages and map them with the shared `tasks_from_pages`; complete when `since` is None."""
+        """Fetch the pages and map them with the shared `tasks_from_pages`; complete when everything was read."""
         pages = list(self.fetch_pages(since, now))
         tasks, warnings = tasks_from_pages(
             pages, self.name, self.cfg.url, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where
         )
-        return FetchResult(tasks=tasks, complete=since is None, requests=self.requests,
-                           warnings=[*self.warnings, *warnings])
+        # An issue that vanished mid-sync may sit on a search page: it is dropped, with its warnings.
+        gone = set(self.gone)
+        prefixes = tuple(f"{self.name} {key}:" for key in gone)
+        return FetchResult(tasks=[t for t in tasks if t.key not in gone], complete=self.full, requests=self.requests,
+                           warnings=[*self.warnings, *(w for w in warnings if not w.startswith(prefixes))],
+                           deleted_keys=sorted(gone))
 
     def fetch_pages(self, since: datetime | None, now: datetime | None = None) -> Iterator[Page]:
         """Every raw page of a full (`since` None) or incremental read, in fetch order."""
         if not self.cfg.jql.strip():
             raise ConfigError(f"{self.where}.jql: set a query such as 'project = MKT' "
                               "(Jira Cloud refuses unbounded searches)")
-        self.warnings = []
+        self.warnings, self.gone, self.full = [], [], since is None
         client = self.client = JiraClient(self.cfg, self.where, self.policy)
         client.connect()
         fields = client.fields()
         yield Page(f"GET {FIELD_PATH}", {}, fields)
         field_ids = resolve_fields(self.cfg.fields, fields, self.where)
         yield Page(f"GET {STATUS_PATH}", {}, client.statuses())
+        wanted = list(dict.fromkeys([*BASE_FIELDS, *field_ids.values()]))
+        changed: set[str] = set()
+        if since is not None:
+            try:
+                changed = yield from self._worklog_changes(client, since)
+            except _FeedStalled as e:
+                self.warnings.append(f"{self.name}: {e} cannot page past a moment with more than 1000 worklog "
+                                     "changes (a bulk import?), so this run reads every issue instead")
+                self.full = True
         index: dict[str, list[str]] | None = {}
-        if since is None:
-            jqls = [self.cfg.jql]
+        keys: dict[str, str] = {}
+        vanished: set[str] = set()  # ids Jira no longer knows (filled while the searches run)
+        if self.full:
+            searches = self._search_own(client, wanted)
         else:
-            changed = yield from self._worklog_changes(client, since)
-            jqls = incremental_jqls(self.cfg.jql, jql_time(since, client.time_zone()), changed)
+            assert since is not None
+            searches = self._search_changed(client, jql_time(since, client.time_zone()), changed, wanted, vanished)
             # Without last run's index, a partial one would hide the issues it lacks: wait for a full run.
             index = dict(self.worklog_ids) if self.worklog_ids is not None else None
-        wanted = list(dict.fromkeys([*BASE_FIELDS, *field_ids.values()]))
+            keys = dict(self.issue_keys)
         history = ["status", *(field_ids[c] for c in AMOUNT_HISTORY if c in field_ids)]
         issues: dict[str, dict] = {}
         batch: list[str] = []
-        for jql in jqls:
-            for page in self._search(client, jql, wanted):
-                yield page
-                # An issue can come twice (several searches, or it moved mid-paging): its history is fetched once.
-                for issue in page.body.get("issues") or []:
-                    issue_id = str(issue.get("id"))
-                    batch += [] if issue_id in issues else [issue_id]
-                    issues[issue_id] = issue
-                while len(batch) >= CHANGELOG_ISSUES:
-                    yield from self._changelogs(client, batch[:CHANGELOG_ISSUES], history)
-                    batch = batch[CHANGELOG_ISSUES:]
+        for page in searches:
+            yield page
+            # An issue can come twice (several searches, or it moved mid-paging): its history is fetched once.
+            for issue in page.body.get("issues") or []:
+                issue_id = str(issue.get("id"))
+                batch += [] if issue_id in issues else [issue_id]
+                issues[issue_id] = issue
+            while len(batch) >= CHANGELOG_ISSUES:
+                yield from self._changelogs(client, batch[:CHANGELOG_ISSUES], history)
+                batch = batch[CHANGELOG_ISSUES:]
         if batch:
+            # An issue deleted since its search page is simply absent from the changelogs (kept without history).
             yield from self._changelogs(client, batch, history)
+        for issue_id in sorted(vanished, key=int):
+            known = keys.pop(issue_id, None)
+            if index is not None:
+                index.pop(issue_id, None)
+            if known:
+                self.gone.append(known)
+            else:
+                self.warnings.append(f"{self.name}: issue id {issue_id} no longer exists in Jira (or this account "
+                                     "cannot see it); if it was synced before, the next full run removes it")
         for issue_id, issue in issues.items():
+            key = str(issue.get("key"))
             embedded = (issue.get("fields") or {}).get("worklog") or {}
             logs = embedded.get("worklogs") or []
             if (embedded.get("total") or 0) > len(logs):  # the issue carries at most 20: page the rest
-                logs = yield from self._worklogs(client, str(issue.get("key")))
+                try:
+                    logs = yield from self._worklogs(client, key)
+                except NotFound:
+                    self.warnings.append(f"{self.name} {key}: dropped from this run: the issue was deleted in Jira "
+                                         "(or hidden from this account) during the sync (HTTP 404 on its worklogs)")
+                    self.gone.append(key)
+                    keys.pop(issue_id, None)
+                    if index is not None:
+                        index.pop(issue_id, None)
+                    continue
             if index is not None:
                 index[issue_id] = [str(w.get("id")) for w in logs]
-        self.worklog_ids = index
+                keys[issue_id] = key
+        self.worklog_ids, self.issue_keys = index, keys if index is not None else {}
 
     def _search(self, client: JiraClient, jql: str, fields: list[str]) -> Iterator[Page]:
-        size = self.cfg.page_size
-        for token, body in token_pages(lambda t: client.search(jql, fields, size, t), f"{client.site} search"):
-            params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
-            if token:
-                params["nextPageToken"] = token
-            yield Page(f"GET {SEARCH_PATH}", params, body)
+        """The pages of one search. A 400 on the first page raises SearchRejected for the caller to judge."""
+        base: dict[str, Any] = {"jql": jql, "maxResults": self.cfg.page_size, "fields": ",".join(fields)}
+
+        def fetch(token: str | None) -> dict[str, Any]:
+            try:
+                return client.search({**base, "nextPageToken": token} if token else base)
+            except SearchRejected as e:
+                if token is None:
+                    raise
+                raise SourceError(f"{self.where}: Jira at {client.site} no longer accepts the search's page token "
+                                  f"({e.detail}); tokens expire when paging takes long: run the sync again") from None
+
+        for token, body in token_pages(fetch, f"{client.site} search"):
+            yield Page(f"GET {SEARCH_PATH}", {**base, "nextPageToken": token} if token else base, body)
+
+    def _search_own(self, client: JiraClient, fields: list[str]) -> Iterator[Page]:
+        """A full read: the configured JQL as it stands, so a 400 on its first page is the query's fault."""
+        try:
+            yield from self._search(client, self.cfg.jql, fields)
+        except SearchRejected as e:
+            raise ConfigError(f"{self.where}.jql: Jira at {client.site} rejected the query: {e.detail}") from None
+
+    def _search_changed(self, client: JiraClient, since_text: str, issue_ids: Iterable[str], fields: list[str],
+                        vanished: set[str]) -> Iterator[Page]:
+        """An incremental read: issues updated since, and issues whose worklogs changed (by id, in chunks)."""
+        ids = sorted(set(issue_ids), key=lambda i: (len(i), i))
+        chunks = [ids[i : i + IDS_PER_JQL] for i in range(0, len(ids), IDS_PER_JQL)] or [[]]
+        for n, chunk in enumerate(chunks):
+            when = since_text if n == 0 else None
+            while when or chunk:  # every retry has fewer ids, so this ends
+                try:
+                    yield from self._search(client, incremental_jql(self.cfg.jql, when, chunk), fields)
+                    break
+                except SearchRejected as e:
+                    # An issue deleted (or hidden) since it was indexed: Jira refuses the whole query, naming it.
+                    missing = set(_NUMBER.findall(e.text)) & set(chunk)
+                    if not missing:
+                        raise self._rejected(client, e) from None
+                    vanished |= missing
+                    chunk = [i for i in chunk if i not in missing]
+
+    def _rejected(self, client: JiraClient, e: SearchRejected) -> SyncerError:
+        """Whose fault a 400 on an incremental search is: one search of the configured JQL alone tells."""
+        try:
+            client.search({"jql": self.cfg.jql, "maxResults": 1, "fields": "id"})
+        except SearchRejected as own:
+            return ConfigError(f"{self.where}.jql: Jira at {client.site} rejected the query: {own.detail}")
+        return SourceError(f"{self.where}: Jira at {client.site} rejected the incremental search syncer built from "
+                           f"the query ({e.detail}); run the sync again, or with --full if this persists")
 
     def _changelogs(self, client: JiraClient, issue_ids: list[str], field_ids: list[str]) -> Iterator[Page]:
         # The changelog embedded by `expand=changelog` is truncated; the bulk endpoint pages through all of it.
@@ -235,8 +328,8 @@ class JiraSource:
         return (changed & known.keys()) | {owner[str(w)] for w in deleted if str(w) in owner}
 
     def _since(self, client: JiraClient, path: str, since_ms: int) -> PageGen:
-        ids: list[int] = []
-        for since, body in since_pages(lambda s: client.get(path, {"since": s}), since_ms, f"{client.site} {path}"):
+        ids: dict[int, None] = {}  # in order, once: consecutive pages share their boundary millisecond
+        for since, body in since_pages(lambda s: client.get(path, {"since": s}), since_ms, f"Jira's {path}"):
             yield Page(f"GET {path}", {"since": since}, body)
-            ids.extend(v.get("worklogId") for v in body.get("values") or [])
-        return ids
+            ids.update(dict.fromkeys(v.get("worklogId") for v in body.get("values") or []))
+        return list(ids)

@@ -1,0 +1,465 @@
+"""`syncer doctor`: credentials, reachability and field / status mapping of every source and of the sink."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncer.config import Config
+from syncer.errors import ConfigError, SyncerError
+from syncer.model import Stage
+from syncer.retry import RetryPolicy, status_of
+from syncer.stages import asana_stage, jira_stage, lookup_explicit, stage_by_name
+from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+UNREACHABLE, BAD_CONFIG = 1, 2  # a FAIL's exit code
+CLOSE = 0.6  # difflib cutoff for "renamed? closest match"
+
+
+@dataclass(slots=True)
+class Check:
+    """One line of the report: OK / WARN / FAIL, what was checked, what was found."""
+
+    status: str
+    what: str
+    detail: str
+    code: int = 0  # exit code a FAIL asks for
+
+
+@dataclass(slots=True)
+class Section:
+    """One source or the sink: its checks in order, with plain listing lines between them."""
+
+    title: str
+    lines: list[Check | str] = field(default_factory=list)
+
+    def ok(self, what: str, detail: str) -> None:
+        self.lines.append(Check(OK, what, detail))
+
+    def warn(self, what: str, detail: str) -> None:
+        self.lines.append(Check(WARN, what, detail))
+
+    def fail(self, what: str, detail: str, code: int) -> None:
+        self.lines.append(Check(FAIL, what, detail, code))
+
+    def error(self, what: str, exc: SyncerError) -> None:
+        """A FAIL from one of our errors: config/credential problems exit 2, the rest (unreachable) 1."""
+        if isinstance(exc, ConfigError):
+            self.fail(what, "; ".join(exc.problems), BAD_CONFIG)
+        else:
+            self.fail(what, str(exc), UNREACHABLE)
+
+    def note(self, text: str) -> None:
+        self.lines.append(text)
+
+
+@dataclass(slots=True)
+class Report:
+    """Every section; `exit_code` is 0 without a FAIL, else the worst FAIL's (2 config beats 1 unreachable)."""
+
+    sections: list[Section]
+
+    @property
+    def checks(self) -> list[Check]:
+        return [c for s in self.sections for c in s.lines if isinstance(c, Check)]
+
+    @property
+    def exit_code(self) -> int:
+        return max((c.code for c in self.checks if c.status == FAIL), default=0)
+
+    def format(self) -> str:
+        """The readable report: a heading per section, one line per check, a summary line."""
+        out: list[str] = []
+        for s in self.sections:
+            out.append(s.title)
+            for line in s.lines:
+                out.append(f"  {line.status:<4}  {line.what}: {line.detail}" if isinstance(line, Check)
+                           else f"        {line}")
+        counts = {k: sum(c.status == k for c in self.checks) for k in (OK, WARN, FAIL)}
+        out.append(f"{counts[OK]} OK, {counts[WARN]} WARN, {counts[FAIL]} FAIL (exit {self.exit_code})")
+        return "\n".join(out)
+
+
+def doctor(cfg: Config, policy: RetryPolicy | None = None) -> Report:
+    """Check every source and the sink (and a budget file or tab); never raises for what it finds."""
+    # Few, short retries: someone is waiting at a terminal, and a FAIL says more than a long wait.
+    policy = policy or RetryPolicy(attempts=2, cap=5.0)
+    sections = []
+    for i, s in enumerate(cfg.sources):
+        where = f"sources[{i}]"
+        detail = getattr(s, "url", None) or getattr(s, "path", None) or ", ".join(getattr(s, "projects", ()))
+        sec = Section(f"source {s.name} ({s.kind}: {detail})")
+        check = {"jira": _jira, "asana": _asana, "replay": _replay}.get(s.kind)
+        if check is None:
+            sec.warn("kind", f"doctor has no checks for a {s.kind!r} source")
+        else:
+            _guard(sec, check, sec, s, where, policy)
+        sections.append(sec)
+    sink_sec = Section(f"sink ({cfg.sink.kind}: {getattr(cfg.sink, 'path', None) or cfg.sink.spreadsheet_id})")
+    sink = _guard(sink_sec, _gsheet, sink_sec, cfg, policy) if cfg.sink.kind == "gsheet" else (
+        _guard(sink_sec, _xlsx, sink_sec, cfg))
+    sections.append(sink_sec)
+    if cfg.budget is not None:
+        sec = Section(f"budget ({cfg.budget.file or f'tab {cfg.budget.tab!r} of the sink'})")
+        _guard(sec, _budget, sec, cfg, sink)
+        sections.append(sec)
+    return Report(sections)
+
+
+def _guard(sec: Section, fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except SyncerError as e:
+        sec.error("check", e)
+    except Exception as e:  # a check that crashes is a finding, not a reason to stop checking the rest
+        sec.fail("check", f"unexpected error: {type(e).__name__}: {e}", UNREACHABLE)
+    return None
+
+
+# ---- mapping checks shared by live sources and replays -------------------------------------------------------------
+def closest(name: str, names: Iterable[str]) -> str | None:
+    """The name `name` most likely became (case first, then difflib), or None."""
+    names = list(names)
+    same = [n for n in names if n.casefold() == name.casefold()]
+    return (same or difflib.get_close_matches(name, names, n=1, cutoff=CLOSE) or [None])[0]
+
+
+def field_checks(sec: Section, mapping: Mapping[str, str], available: Sequence[tuple[str, str]], api: str,
+                 attributes: Iterable[str] = ()) -> dict[str, str]:
+    """One check per configured field against the source's (id, name) fields; returns canonical -> field id.
+
+    An unknown, renamed (closest match named) or ambiguous name FAILs: the sync would reject it (Jira) or read
+    nothing (Asana). One source field mapped to two canonical fields WARNs.
+    """
+    names = {fid: name for fid, name in available}
+    by_name: dict[str, list[str]] = {}
+    for fid, name in available:
+        by_name.setdefault(name, []).append(fid)
+    resolved: dict[str, str] = {}
+    for canonical, ref in mapping.items():
+        what = f"fields.{canonical}"
+        ids = [ref] if ref in names else by_name.get(ref, [])
+        if len(ids) == 1:
+            resolved[canonical] = ids[0]
+            sec.ok(what, f"{ref!r} -> {names[ids[0]]!r} ({ids[0]})" if ref == ids[0] else f"{ref!r} ({ids[0]})")
+        elif ids:
+            sec.fail(what, f"{ref!r} is the name of {len(ids)} {api} fields ({', '.join(ids)}): duplicated name, "
+                           "map it by id", BAD_CONFIG)
+        elif ref in attributes:
+            sec.ok(what, f"{ref!r} (a task attribute)")
+        elif near := closest(ref, by_name):
+            sec.fail(what, f"no {api} field named {ref!r}: renamed? closest match {near!r} "
+                           f"({', '.join(by_name[near])})", BAD_CONFIG)
+        else:
+            sec.fail(what, f"no {api} field named {ref!r} (unknown)", BAD_CONFIG)
+    twice: dict[str, list[str]] = {}
+    for canonical, fid in resolved.items():
+        twice.setdefault(fid, []).append(canonical)
+    for fid, canonicals in twice.items():
+        if len(canonicals) > 1:
+            sec.warn("fields", f"{names[fid]!r} ({fid}) is mapped {len(canonicals)} times: {', '.join(canonicals)}")
+    return resolved
+
+
+def field_listing(sec: Section, label: str, fields: Sequence[tuple[str, str]], resolved: Mapping[str, str]) -> None:
+    """The source's custom fields, each next to the canonical field(s) mapped to it."""
+    mapped: dict[str, list[str]] = {}
+    for canonical, fid in resolved.items():
+        mapped.setdefault(fid, []).append(canonical)
+    sec.note(f"{label} ({len(fields)}):")
+    width = max((len(n) for _, n in fields), default=0)
+    for fid, name in sorted(fields, key=lambda f: (f[1].casefold(), f[0])):
+        sec.note(f"  {name:<{width}}  {fid:<20}  " + (f"<- {', '.join(mapped[fid])}" if fid in mapped else "-"))
+
+
+def stage_checks(sec: Section, stages: Mapping[str, Stage], found: Iterable[tuple[str, Stage, str]], what: str) -> None:
+    """`stages:` keys against the source's statuses / sections; each of those mapped (OK) or defaulted (WARN).
+
+    `found` holds (name, the stage a default would give it, why).
+    """
+    found = sorted(set(found), key=lambda f: (f[0].casefold(), f[0], f[1].value))
+    names = {n for n, _, _ in found}
+    groups: dict[str, list[str]] = {}
+    for key in stages:
+        groups.setdefault(key.strip().casefold(), []).append(key)
+    for keys in (k for k in groups.values() if len(k) > 1):
+        sec.warn("stages", f"{' and '.join(repr(k) for k in keys)} are the same {what} (case is ignored): "
+                           "duplicated name, keep one")
+    for key, stage in stages.items():
+        if key.strip().casefold() not in {n.casefold() for n in names}:
+            near = closest(key.strip(), names)
+            hint = f"renamed? closest match {near!r}" if near else "unknown"
+            sec.warn(f"stages.{key}", f"no {what} named {key!r} ({hint}); its mapping to {stage.value} is unused")
+    for name, default, why in found:
+        stage = lookup_explicit(name, stages)
+        if stage is not None:
+            sec.ok(f"{what} {name!r}", f"-> {stage.value}")
+        else:
+            sec.warn(f"{what} {name!r}", f"not mapped: defaults to {default.value} ({why})")
+
+
+def _jira_defaults(statuses: Iterable[Mapping[str, Any]]) -> list[tuple[str, Stage, str]]:
+    out = []
+    for s in statuses:
+        name, category = str(s.get("name", "")), (s.get("statusCategory") or {}).get("key")
+        stage, _ = jira_stage(name, category, {})
+        out.append((name, stage, "by its name" if stage_by_name(name) else f"status category {category}"))
+    return out
+
+
+def _jira_mapping(sec: Section, scfg: Any, fields: list[dict], statuses: list[dict]) -> None:
+    available = [(str(f["id"]), str(f.get("name", ""))) for f in fields if "id" in f]
+    custom = [(str(f["id"]), str(f.get("name", ""))) for f in fields if "id" in f and f.get("custom")]
+    sub = Section("")  # the checks go after the listing they refer to
+    resolved = field_checks(sub, scfg.fields, available, "Jira")
+    field_listing(sec, "custom fields", custom, resolved)
+    sec.lines += sub.lines
+    stage_checks(sec, scfg.stages, _jira_defaults(statuses), "status")
+
+
+def _asana_defaults(sections: Iterable[str]) -> list[tuple[str, Stage, str]]:
+    out = []
+    for name in sections:
+        stage, _ = asana_stage(name, False, {})
+        out.append((name, stage, "by its name" if stage_by_name(name) else "no name rule matches"))
+    return out
+
+
+def _asana_mapping(sec: Section, scfg: Any, custom: Sequence[tuple[str, str]], sections: Iterable[str]) -> None:
+    from syncer.adapters.asana import BUILTIN, TASK_OPT_FIELDS
+
+    attributes = {f.split(".")[0] for f in TASK_OPT_FIELDS.split(",")} | set(BUILTIN)
+    sub = Section("")
+    resolved = field_checks(sub, scfg.fields, custom, "Asana custom", attributes)
+    field_listing(sec, "custom fields", custom, resolved)
+    sec.lines += sub.lines
+    stage_checks(sec, scfg.stages, _asana_defaults(sections), "section")
+    sec.note("a completed task is done whatever its section")
+
+
+# ---- sources -------------------------------------------------------------------------------------------------------
+def _jira(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
+    from syncer.adapters.jira.client import MYSELF_PATH, JiraClient
+
+    client = JiraClient(scfg, where, policy)
+    try:
+        client.connect()
+        sec.ok("reachable", f"{client.site} is Jira Cloud")
+        me = client.call(f"GET {MYSELF_PATH}", client.jira.myself)
+    except SyncerError as e:
+        return sec.error("connection", e)
+    sec.ok("credentials", f"signed in as {me.get('displayName') or '?'} ({me.get('emailAddress') or scfg.email})")
+    if not scfg.jql.strip():
+        sec.fail("jql", f"{where}.jql is empty: set a query such as 'project = MKT'", BAD_CONFIG)
+    else:
+        try:
+            issues = client.search(scfg.jql, ["summary"], 1, None).get("issues") or []
+            if issues:
+                sec.ok("jql", f"{scfg.jql!r} finds issues (first: {issues[0].get('key')})")
+            else:
+                sec.warn("jql", f"{scfg.jql!r} finds no issue this account may browse")
+        except SyncerError as e:
+            sec.error("jql", e)
+    try:
+        fields, statuses = client.fields(), client.statuses()
+    except SyncerError as e:
+        return sec.error("fields and statuses", e)
+    _jira_mapping(sec, scfg, fields, statuses)
+
+
+def _asana(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
+    import asana
+    import urllib3
+    from asana.rest import ApiException
+
+    from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message, paginate
+
+    conf = asana.Configuration()
+    conf.access_token = scfg.token.get_secret_value()
+    conf.host = scfg.base_url.rstrip("/")
+    # Like the source: no urllib3 retries under the RetryPolicy, so waits never multiply.
+    conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
+    client = asana.ApiClient(conf)
+
+    def getter(method: Callable[..., Any], gid: str) -> Callable[[dict], dict]:
+        def get(opts: dict) -> dict:
+            return policy.call(lambda: method(gid, dict(opts), full_payload=True, _request_timeout=REQUEST_TIMEOUT))
+        return get
+
+    def failed(what: str, e: BaseException, project: int | None = None) -> None:
+        status, said = status_of(e), asana_message(e)
+        detail = f"HTTP {status}" + (f": {said}" if said else "")
+        if status is None:
+            sec.fail(what, f"cannot reach Asana at {scfg.base_url} ({type(e).__name__})", UNREACHABLE)
+        elif status in (401, 403):
+            seen = f" and that its user can see project {scfg.projects[project]}" if project is not None else ""
+            sec.fail(what, f"{where}.token: Asana refused the request ({detail}); check the token{seen}", BAD_CONFIG)
+        elif status == 404 and project is not None:
+            sec.fail(what, f"{where}.projects[{project}]: Asana has no project {scfg.projects[project]} that this "
+                           f"token can see ({detail})", BAD_CONFIG)
+        else:
+            sec.fail(what, f"Asana answered {detail}", UNREACHABLE)
+
+    errors = (ApiException, urllib3.exceptions.HTTPError, OSError, SyncerError)
+    try:
+        me = getter(asana.UsersApi(client).get_user, "me")({"opt_fields": "name,email"}).get("data") or {}
+    except errors as e:
+        return failed("credentials", e)
+    sec.ok("credentials", f"signed in to {scfg.base_url} as {me.get('name') or '?'} ({me.get('email') or '-'})")
+    for i, gid in enumerate(scfg.projects):
+        what = f"projects[{i}]"
+        try:
+            project = getter(asana.ProjectsApi(client).get_project, gid)({"opt_fields": "name"}).get("data") or {}
+            pages = paginate(getter(asana.SectionsApi(client).get_sections_for_project, gid),
+                             f"GET /projects/{gid}/sections", {"opt_fields": "name", "limit": 100}, where)
+            sections = [str(s.get("name", "")) for p in pages for s in p.body.get("data") or []]
+            pages = paginate(getter(asana.CustomFieldSettingsApi(client).get_custom_field_settings_for_project, gid),
+                             f"GET /projects/{gid}/custom_field_settings",
+                             {"opt_fields": "custom_field.gid,custom_field.name", "limit": 100}, where)
+            custom = [(str(c["gid"]), str(c.get("name", ""))) for p in pages for s in p.body.get("data") or []
+                      if (c := s.get("custom_field") or {}).get("gid")]
+        except errors as e:
+            failed(what, e, i)
+            continue
+        sec.ok(what, f"{gid} is {project.get('name')!r}: {len(sections)} section(s), {len(custom)} custom field(s)")
+        _asana_mapping(sec, scfg, custom, sections)
+
+
+def _replay(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
+    from syncer.adapters.jira import FIELD_PATH, STATUS_PATH
+    from syncer.adapters.replay import read_manifest, read_pages
+
+    try:
+        manifest = read_manifest(scfg.path, where)
+        pages = list(read_pages(scfg.path, manifest))
+    except SyncerError as e:
+        return sec.error("saved pages", e)
+    api = manifest["api"]
+    sec.ok("saved pages", f"{len(pages)} page(s) of {api}, fetched {manifest.get('fetched_at') or 'at an unknown time'}")
+    bodies = {p.endpoint.partition(" ")[2]: p.body for p in pages}
+    if api == "jira":
+        if FIELD_PATH in bodies and STATUS_PATH in bodies:
+            _jira_mapping(sec, scfg, bodies[FIELD_PATH], bodies[STATUS_PATH])
+        return
+    projects = set(manifest.get("projects") or ())
+    custom: dict[str, str] = {}
+    sections: set[str] = set()
+    for p in pages:
+        if p.endpoint.endswith("/tasks"):  # a project's task list, or the incremental /tasks
+            for t in (p.body or {}).get("data") or []:
+                custom.update({str(c["gid"]): str(c.get("name", "")) for c in t.get("custom_fields") or []
+                               if c.get("gid")})
+                sections.update(str(m["section"]["name"]) for m in t.get("memberships") or []
+                                if (m.get("section") or {}).get("name")
+                                and (not projects or (m.get("project") or {}).get("gid") in projects))
+    sec.note("fields and sections as seen on the saved tasks")
+    _asana_mapping(sec, scfg, sorted(custom.items()), sections)
+
+
+# ---- sink and budget -----------------------------------------------------------------------------------------------
+def _header_checks(sec: Section, first_rows: Mapping[str, Sequence[Any] | None]) -> None:
+    """syncer's tabs that exist must carry syncer's header (or be empty): the run refuses to overwrite others."""
+    from syncer.adapters.diff import normalise_row
+
+    mine = (*OWNED_TABS, SYNC_LOG)
+    present = [t for t in mine if t in first_rows]
+    missing = [t for t in mine if t not in first_rows]
+    sec.ok("tabs", (f"syncer's {', '.join(present)} present" if present else "no syncer tab yet")
+           + (f"; {', '.join(missing)} will be created" if missing else ""))
+    for title in present:
+        row = first_rows[title]
+        if row and list(normalise_row(row)) != HEADERS[title]:
+            sec.fail(f"tab {title!r}", "has a header syncer did not write, so a run would refuse to overwrite it: "
+                                       "rename that tab", UNREACHABLE)
+
+
+def _gsheet(sec: Section, cfg: Config, policy: RetryPolicy) -> Any:
+    from syncer.adapters.gsheet import METADATA_FIELDS, GsheetSink
+
+    try:
+        sink = GsheetSink.from_config(cfg.sink, cfg, policy=policy)
+    except SyncerError as e:
+        return sec.error("credentials", e)
+    sec.ok("credentials", f"service account {sink.email}")
+    try:
+        # GsheetSink has no public metadata read; its _call gives the same errors a run gives (naming the account).
+        meta = sink._call("metadata read", sink.http.fetch_sheet_metadata, sink.id,
+                          {"includeGridData": "false", "fields": METADATA_FIELDS})
+    except SyncerError as e:
+        return sec.error("sheet", e)
+    tabs = [s.get("properties", {}).get("title", "") for s in meta.get("sheets", [])]
+    sec.ok("sheet", f"{sink.email} can open {meta.get('properties', {}).get('title', sink.id)!r} "
+                    "(write access shows at the first run)")
+    sec.note(f"tabs ({len(tabs)}): {', '.join(tabs)}")
+    try:
+        _header_checks(sec, {t: (sink.read_tab(t) or [None])[0] for t in (*OWNED_TABS, SYNC_LOG) if t in tabs})
+    except SyncerError as e:
+        sec.error("tabs", e)
+    return sink
+
+
+def _xlsx(sec: Section, cfg: Config) -> Any:
+    from openpyxl import load_workbook
+
+    from syncer.adapters.xlsx import XlsxSink
+
+    try:
+        sink = XlsxSink.from_config(cfg.sink, cfg)
+    except SyncerError as e:
+        return sec.error("path", e)
+    path: Path = sink.path
+    if not path.exists():
+        folder = next(p for p in path.absolute().parents if p.exists())
+        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            sec.ok("path", f"{path} does not exist yet; it will be created ({folder} is writable)")
+        else:
+            sec.fail("path", f"{path} cannot be created: {folder} is not a writable folder", UNREACHABLE)
+        return sink
+    # The workbook is rewritten through a temporary file beside it: the folder must be writable too.
+    if not (path.is_file() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        sec.fail("path", f"{path} (or its folder) is not writable", UNREACHABLE)
+    else:
+        sec.ok("path", f"{path} is writable")
+    try:
+        wb = load_workbook(path, read_only=True)
+    except Exception as e:  # openpyxl reports a damaged file with many exception types
+        sec.fail("workbook", f"{path} is not a readable xlsx workbook ({type(e).__name__}: {e})", UNREACHABLE)
+        return sink
+    try:
+        tabs = list(wb.sheetnames)
+        first = {t: next(wb[t].iter_rows(max_row=1, values_only=True), None) for t in (*OWNED_TABS, SYNC_LOG)
+                 if t in tabs}
+    finally:
+        wb.close()
+    sec.ok("workbook", f"readable, {len(tabs)} tab(s)")
+    sec.note(f"tabs: {', '.join(tabs)}")
+    _header_checks(sec, first)
+    return sink
+
+
+def _budget(sec: Section, cfg: Config, sink: Any) -> None:
+    from syncer.budget import budget_from_rows, read_budget_csv
+
+    assert cfg.budget is not None
+    if cfg.budget.file is not None:
+        if not cfg.budget.file.is_file():
+            return sec.fail("budget.file", f"{cfg.budget.file} does not exist", BAD_CONFIG)
+        lines, warnings = read_budget_csv(cfg.budget.file)
+    else:
+        tab = cfg.budget.tab or "Budget"
+        if sink is None:
+            return sec.warn("budget.tab", "not checked: the sink could not be opened")
+        rows = sink.read_tab(tab)
+        if rows is None:
+            return sec.fail("budget.tab", f"the sink has no tab named {tab!r}", BAD_CONFIG)
+        lines, warnings = budget_from_rows(rows)
+    sec.ok("budget", f"{len(lines)} budget line(s)")
+    for w in warnings[:5]:
+        sec.warn("budget", w)
+    if len(warnings) > 5:
+        sec.warn("budget", f"... and {len(warnings) - 5} more row(s) skipped")
