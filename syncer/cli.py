@@ -119,3 +119,43 @@ def fetch(ctx: click.Context, config: str | None, name: str, out: str) -> None:
     count = write_pages(Path(out), meta.pop("api", src.cfg.kind), src.fetch_pages(None, now),
                         source=name, fetched_at=now.isoformat(), **meta)
     click.echo(f"saved {count} page(s) of {name} to {out}")
+
+
+def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from syncer.config import parse_duration
+
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    if seconds < 1:
+        raise click.BadParameter("must be at least 1s")
+    return seconds
+
+
+@main.command()
+@config_option
+@click.option("--every", "every", default="15m", show_default=True, callback=_every,
+              help="Time between syncs (30s, 15m, 1h, 1d), jittered by +-10%; failures back off up to 1h.")
+@click.pass_context
+@handles_errors
+def daemon(ctx: click.Context, config: str | None, every: float) -> None:
+    """Run forever: sync, sleep with jitter, back off after failures; SIGTERM/SIGINT stop it between steps."""
+    from syncer.daemon import serve
+
+    cfg = _load(ctx, config)
+    serve(cfg, every, ctx.obj.get("verbose", False))
+
+
+@main.command()
+@config_option
+@click.pass_context
+@handles_errors
+def doctor(ctx: click.Context, config: str | None) -> None:
+    """Check credentials and reachability of every source and the sink, and the config's field and status mapping."""
+    from syncer.doctor import doctor as check
+
+    cfg = _load(ctx, config)
+    report = check(cfg)
+    click.echo(ctx.obj["redact"].redact(report.format()))
+    sys.exit(report.exit_code)

@@ -73,7 +73,7 @@ def run_forever(
         try:
             outcome = run_once()
         except LockedError as e:  # another sync is doing the work: neither a success nor a failure
-            ok, outcome = None, f"skipped: {e}"
+            ok, outcome = None, str(e)
         except ConfigError as e:
             if not succeeded:
                 raise
@@ -93,7 +93,7 @@ def run_forever(
         if stop.is_set():
             _emit(ok, f"{line}; stopping")
             break
-        wait = schedule.delay(failures, rng)
+        wait = schedule.delay(failures if ok is False else 0, rng)
         _emit(ok, f"{line}; next run in {human(wait)}")
         sleep(wait)
     log.info("daemon stopped after %d run(s)", runs)
@@ -115,13 +115,17 @@ def stop_on_signals(stop: threading.Event, signals: tuple[int, ...] = STOP_SIGNA
         return
     received: list[str] = []
 
+    def request_stop(name: str) -> None:
+        log.info("received %s: stopping after the current step (send it again to abort)", name)
+        stop.set()
+
     def handler(signum: int, frame: Any) -> None:
         if received:
             raise KeyboardInterrupt
         received.append(signal.Signals(signum).name)
         # Event.set takes a lock the interrupted main thread may be holding (inside Event.wait), so setting it
-        # here could deadlock; another thread waits for that lock instead.
-        threading.Thread(target=stop.set, name="syncer-stop", daemon=True).start()
+        # (or logging) here could deadlock; another thread waits for those locks instead.
+        threading.Thread(target=request_stop, args=(received[0],), name="syncer-stop", daemon=True).start()
 
     previous = {s: signal.signal(s, handler) for s in signals}
     try:
@@ -129,8 +133,6 @@ def stop_on_signals(stop: threading.Event, signals: tuple[int, ...] = STOP_SIGNA
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-        if received:
-            log.info("received %s: stopped between steps", received[0])
 
 
 def sync_once(cfg: Any) -> str:

@@ -244,7 +244,7 @@ def _asana_mapping(sec: Section, scfg: Any, custom: Sequence[tuple[str, str]], s
 
 # ---- sources -------------------------------------------------------------------------------------------------------
 def _jira(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
-    from syncer.adapters.jira.client import MYSELF_PATH, JiraClient
+    from syncer.adapters.jira.client import MYSELF_PATH, JiraClient, SearchRejected
 
     client = JiraClient(scfg, where, policy)
     try:
@@ -258,11 +258,13 @@ def _jira(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
         sec.fail("jql", f"{where}.jql is empty: set a query such as 'project = MKT'", BAD_CONFIG)
     else:
         try:
-            issues = client.search(scfg.jql, ["summary"], 1, None).get("issues") or []
+            issues = client.search({"jql": scfg.jql, "maxResults": 1, "fields": "summary"}).get("issues") or []
             if issues:
                 sec.ok("jql", f"{scfg.jql!r} finds issues (first: {issues[0].get('key')})")
             else:
                 sec.warn("jql", f"{scfg.jql!r} finds no issue this account may browse")
+        except SearchRejected as e:
+            sec.fail("jql", f"{where}.jql: Jira at {client.site} rejected the query: {e.detail}", BAD_CONFIG)
         except SyncerError as e:
             sec.error("jql", e)
     try:
@@ -340,7 +342,7 @@ def _replay(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
     except SyncerError as e:
         return sec.error("saved pages", e)
     api = manifest["api"]
-    sec.ok("saved pages", f"{len(pages)} page(s) of {api}, fetched {manifest.get('fetched_at') or 'at an unknown time'}")
+    sec.ok("saved pages", f"{len(pages)} page(s) of {api}, fetched {manifest.get('fetched_at') or '(time unknown)'}")
     bodies = {p.endpoint.partition(" ")[2]: p.body for p in pages}
     if api == "jira":
         if FIELD_PATH in bodies and STATUS_PATH in bodies:

@@ -45,18 +45,6 @@ def stage_spells(task: Task, now: datetime) -> list[tuple[Stage, datetime, datet
     return spells
 
 
-def stage_at(task: Task, when: datetime) -> Stage | None:
-    """The task's stage at `when` (None before it existed)."""
-    if when < task.created_at:
-        return None
-    stage = task.created_stage
-    for ch in task.history:
-        if ch.at > when:
-            break
-        stage = ch.to_stage
-    return stage
-
-
 def labour_cost(task: Task, rates: Mapping[str, float], default_rate: float) -> float:
     """Σ worklog hours × rate (the person's rate, else the default)."""
     return sum(w.hours * rates.get(w.author, default_rate) for w in task.worklogs)

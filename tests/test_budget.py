@@ -32,6 +32,18 @@ def test_rows_from_the_budget_tab():
     ]
 
 
+def test_date_serials_in_period_are_months_and_numbers_in_amount_stay_amounts():
+    rows = [["Campaign", "Period", "Amount"],
+            ["A", 46143, 46143],  # Google Sheets reads a date cell (2026-05-01) as days since 1899-12-30
+            ["B", 46188.75, 100.0],  # 2026-06-15 18:00
+            ["C", 2026, 1],  # a year typed as a plain number is no date
+            ["D", 1e300, 1]]
+    lines, warnings = budget_from_rows(rows)
+    assert [(x.campaign, x.period, x.amount) for x in lines] == [("A", "2026-05", 46143.0), ("B", "2026-06", 100.0)]
+    assert [w[:26] for w in warnings] == [f"Budget tab row {i}: Period '" for i in (4, 5)]
+    assert "'2026' is not a month" in warnings[0]
+
+
 def test_bad_rows_are_warnings_with_row_numbers():
     rows = [
         ["campaign", "period", "amount", "gl account"],  # any order and spelling of the header

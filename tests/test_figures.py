@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from syncer.figures import stage_at, task_figures
+from syncer.figures import task_figures
 from syncer.model import Stage, StageChange, Task, Worklog
 
 UTC = UTC
@@ -74,6 +74,13 @@ def test_still_in_review_counts_review_up_to_now_and_is_not_completed():
     assert f.entered_review is True
 
 
+def test_created_straight_into_work_starts_at_creation():
+    # created in in_progress 06-01 00:00, done 06-01 12:00: cycle 0.5 d (not 0), started at creation
+    tk = task([(t(1, 12), S.IN_PROGRESS, S.DONE)], created_stage=S.IN_PROGRESS)
+    f = task_figures(tk, now=t(20), tz=TZ)
+    assert f.started_at == t(1) and f.cycle_days == pytest.approx(0.5) and f.lead_days == pytest.approx(0.5)
+
+
 def test_late_uses_the_local_date():
     # Completed 06-03 23:00 UTC = 06-04 01:00 at UTC+2: one day after the 06-03 due date.
     tk = task([(t(2), S.BACKLOG, S.DONE), (t(3, 23), S.DONE, S.DONE)], due=date(2026, 6, 3))
@@ -89,11 +96,3 @@ def test_logged_hours_and_labour_cost_use_person_rates():
     assert f.logged_hours == 5.0
     assert f.labour_cost == pytest.approx(3.5 * 95 + 1.5 * 80)  # 332.5 + 120
     assert f.started_at is None and f.review_days == 0
-
-
-def test_stage_at_walks_the_history():
-    tk = task([(t(2), S.BACKLOG, S.IN_PROGRESS), (t(4), S.IN_PROGRESS, S.DONE)])
-    assert stage_at(tk, t(1) - timedelta(seconds=1)) is None
-    assert stage_at(tk, t(1, 5)) is S.BACKLOG
-    assert stage_at(tk, t(3)) is S.IN_PROGRESS
-    assert stage_at(tk, t(9)) is S.DONE

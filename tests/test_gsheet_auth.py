@@ -131,3 +131,39 @@ def test_a_bad_request_is_a_sink_error_with_googles_message(fake):
     with pytest.raises(SinkError, match="structure update failed .*HTTP 400: fake failure"):
         sink.apply(sink.plan(tasks_only()), ["2026-01-01", "full"])
     assert fake.count("batchUpdate") == 1
+
+
+def test_a_401_says_the_key_was_rejected_not_to_share_the_sheet(fake):
+    info = fake.share(EMAIL)
+    fake.fail("metadata", 401, times=None)  # the token was issued, then refused: a key deleted or disabled since
+    with pytest.raises(ConfigError, match=f"rejected the sign-in of service account {EMAIL} .*HTTP 401") as err:
+        make_sink(fake, info).plan(tasks_only())
+    assert err.value.exit_code == 2 and "Share" not in str(err.value) and "create a new JSON key" in str(err.value)
+    assert_no_secret(str(err.value), info)
+
+
+def test_a_disabled_sheets_api_says_to_enable_it(fake):
+    info = fake.share(EMAIL)
+    message = ("Google Sheets API has not been used in project 123 before or it is disabled. Enable it by visiting "
+               "https://console.developers.google.com/apis/api/sheets.googleapis.com/overview?project=123 then retry.")
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED"}]
+    error = {"code": 403, "message": message, "status": "PERMISSION_DENIED", "details": details}
+    fake.fail("metadata", 403, body=json.dumps({"error": error}))
+    with pytest.raises(ConfigError, match=f"Sheets API is not enabled .* service account {EMAIL}") as err:
+        make_sink(fake, info).plan(tasks_only())
+    assert "overview?project=123" in str(err.value) and "Share" not in str(err.value)
+
+
+def test_googles_error_text_is_cut_short_and_an_html_page_reduced_to_its_title(fake):
+    info = fake.share(EMAIL)
+    page = ("<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 502 (Server Error)!!1</title><style>"
+            + "body{margin:0}" * 2000 + "</style><p><b>502.</b> That's an error.</p></html>")
+    fake.fail("metadata", 502, times=2, body=page)
+    with pytest.raises(SinkError, match=r"\(HTTP 502: Error 502 \(Server Error\)!!1\)") as err:
+        make_sink(fake, info, attempts=2).plan(tasks_only())
+    assert "<" not in str(err.value) and len(str(err.value)) < 200
+    fake.fail("batchUpdate", 400, body=json.dumps({"error": {"code": 400, "message": "bad " * 5000}}))
+    sink = make_sink(fake, info)
+    with pytest.raises(SinkError, match=r"HTTP 400: bad bad .*\.\.\.\)") as err:
+        sink.apply(sink.plan(tasks_only()), ["2026-01-01", "full"])
+    assert len(str(err.value)) < 450

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from fake_sheets import FakeSheets, running_fake
+from fake_sheets import FakeSheets, as_typed, running_fake
 
 from syncer.adapters import FetchResult
 from syncer.cli import main
@@ -146,6 +146,6 @@ def test_the_budget_typed_into_the_sheet_gives_the_same_rollup_as_the_csv(fake, 
     from_csv = fake.values(BUDGET_ROLLUP)
     rows = list(csv.reader(Path(DEMO_BUDGET).read_text(encoding="utf-8").splitlines()))
     fake.sheets = [s for s in fake.sheets if s.title == "Sheet1"]
-    fake.add_sheet("Budget", [rows[0]] + [r[:4] + [float(r[4])] for r in rows[1:]])
+    fake.add_sheet("Budget", as_typed([rows[0]] + [r[:4] + [float(r[4])] for r in rows[1:]]))  # months: dates
     run_sync(demo_config(fake, tmp_path / "tab", {"tab": "Budget"}), now=DEMO_NOW)
     assert fake.values(BUDGET_ROLLUP) == from_csv

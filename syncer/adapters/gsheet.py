@@ -30,7 +30,7 @@ MAX_PAYLOAD = 1_900_000  # bytes of JSON per request; Google recommends staying 
 CELLS_WARN = 0.8
 TIMEOUT = (10, 120)  # connect, read (s): a hung connection must end in a retry, not hang the cron job
 # Date cells as serial numbers, not text in the sheet's locale (`5/1/2026`); syncer's own tabs hold no date cells
-READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
+READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
 METADATA_FIELDS = "sheets.properties(sheetId,title,sheetType,gridProperties)"
 MAX_MESSAGE = 300  # characters of Google's error text quoted in an error
 MONEY_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00"}
