@@ -19,6 +19,7 @@ from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 UNREACHABLE, BAD_CONFIG = 1, 2  # a FAIL's exit code
 CLOSE = 0.6  # difflib cutoff for "renamed? closest match"
+SHEET_FIELDS = "properties.title,sheets.properties(title,sheetType)"  # the metadata doctor reads, nothing more
 
 
 @dataclass(slots=True)
@@ -381,7 +382,7 @@ def _header_checks(sec: Section, first_rows: Mapping[str, Sequence[Any] | None])
 
 
 def _gsheet(sec: Section, cfg: Config, policy: RetryPolicy) -> Any:
-    from syncer.adapters.gsheet import METADATA_FIELDS, GsheetSink
+    from syncer.adapters.gsheet import GsheetSink
 
     try:
         sink = GsheetSink.from_config(cfg.sink, cfg, policy=policy)
@@ -391,7 +392,7 @@ def _gsheet(sec: Section, cfg: Config, policy: RetryPolicy) -> Any:
     try:
         # GsheetSink has no public metadata read; its _call gives the same errors a run gives (naming the account).
         meta = sink._call("metadata read", sink.http.fetch_sheet_metadata, sink.id,
-                          {"includeGridData": "false", "fields": METADATA_FIELDS})
+                          {"includeGridData": "false", "fields": SHEET_FIELDS})
     except SyncerError as e:
         return sec.error("sheet", e)
     tabs = [s.get("properties", {}).get("title", "") for s in meta.get("sheets", [])]

@@ -227,3 +227,46 @@ def test_asana_bad_time_entry_is_skipped_and_reported_not_the_task():
     t = asana.to_task({"task": raw, "time_entries": entries}, ctx)
     assert t.planned_cost == 800.0 and sum(w.hours for w in t.worklogs) == 2.25
     assert [(p.rule, p.field) for p in t.problems] == [("worklog_unreadable", "worklogs")]
+
+
+def test_jira_renamed_status_keeps_its_category_by_id():
+    # The changelog recorded "Doing" (id 3); the status is called "In Progress" today. Its category comes by id.
+    pages = jira_pages()
+    hist = pages[3].body["issueChangeLogs"][0]["changeHistories"][0]["items"][0]
+    hist["toString"] = "Doing"
+    tasks, _ = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
+    t = next(t for t in tasks if t.key == "MKT-7")
+    assert (t.history[0].to_status, t.history[0].to_stage) == ("Doing", Stage.IN_PROGRESS)  # not backlog
+
+
+def test_jira_amount_present_at_creation_was_not_first_seen_later():
+    pages = jira_pages()
+    item = pages[3].body["issueChangeLogs"][0]["changeHistories"][1]["items"][0]
+    item["fromString"] = "€1,000.00"  # it had a value when created, then changed: date it by creation
+    tasks, _ = jira.tasks_from_pages(pages, "web", "https://x", {"committed_amount": "PO amount"}, {}, BERLIN)
+    assert next(t for t in tasks if t.key == "MKT-7").amount_first_seen == {}
+
+
+def test_jira_done_without_history_completes_at_its_resolution_date():
+    pages = jira_pages()[:3]  # no changelog pages at all
+    pages[2].body["issues"][0]["fields"]["resolutiondate"] = "2026-03-09T12:00:00.000+0100"
+    tasks, _ = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
+    t = next(t for t in tasks if t.key == "MKT-7")
+    from syncer.figures import task_figures
+
+    f = task_figures(t, datetime(2026, 4, 1, tzinfo=UTC), BERLIN)
+    assert f.completed_at == datetime(2026, 3, 9, 12, tzinfo=CET)
+    assert f.lead_days == pytest.approx(7.125)  # 03-02 09:00 -> 03-09 12:00, not 0
+
+
+def test_jira_bad_worklog_is_skipped_and_reported_and_foreign_currency_refused():
+    pages = jira_pages()
+    fields = pages[2].body["issues"][0]["fields"]
+    fields["worklog"]["worklogs"][1]["timeSpentSeconds"] = "a lot"
+    fields["customfield_10050"] = "$1,200.50"
+    tasks, warnings = jira.tasks_from_pages(pages, "web", "https://x", {"committed_amount": "PO amount"}, {},
+                                            BERLIN, currency="EUR")
+    t = next(t for t in tasks if t.key == "MKT-7")
+    assert [w.hours for w in t.worklogs] == [3.0]
+    assert sorted(p.rule for p in t.problems) == ["amount_unparseable", "worklog_unreadable"]
+    assert t.committed_amount is None

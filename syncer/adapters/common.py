@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from syncer.amounts import AmountError, parse_amount
 from syncer.config import AMOUNT_FIELDS
-from syncer.model import Issue, Stage, StageChange
+from syncer.model import Issue
 
 DATE_FIELDS = ("po_date", "invoice_date", "due_date")
 TEXT_FIELDS = ("campaign", "activity", "gl_account", "category", "brief", "owner", "requester")
@@ -64,16 +63,6 @@ def apply_fields(
             text = None if raw is None else str(raw).strip()
             out[name] = text or None
     return out
-
-
-def build_history(
-    events: Iterable[tuple[datetime, str, str]], stage_of: Callable[[str], Stage]
-) -> list[StageChange]:
-    """(at, from_status, to_status) events -> sorted stage changes (status renames kept even within a stage)."""
-    changes = []
-    for at, from_status, to_status in sorted(events, key=lambda e: e[0]):
-        changes.append(StageChange(at, stage_of(from_status), stage_of(to_status), from_status, to_status))
-    return changes
 
 
 def hours(seconds: Any) -> float:

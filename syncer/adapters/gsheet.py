@@ -30,13 +30,13 @@ MAX_PAYLOAD = 1_900_000  # bytes of JSON per request; Google recommends staying 
 CELLS_WARN = 0.8
 TIMEOUT = (10, 120)  # connect, read (s): a hung connection must end in a retry, not hang the cron job
 # Date cells as serial numbers, not text in the sheet's locale (`5/1/2026`); syncer's own tabs hold no date cells
-READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
+READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
 METADATA_FIELDS = "sheets.properties(sheetId,title,sheetType,gridProperties)"
 MAX_MESSAGE = 300  # characters of Google's error text quoted in an error
-MONEY_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00"}
-RATIO_FORMAT = {"type": "PERCENT", "pattern": "0.0%"}
-TEXT_FORMAT = {"type": "TEXT"}  # ISO dates and timestamps are text (SPEC §6): shown as written, sorted as text
-DATE_COLUMNS = frozenset({"Created", "Started", "Completed", "Due", "Since", "Run at"})
+# Number formats by column; ISO dates and timestamps are text (SPEC §6): shown as written, sorted as text
+FORMATS = {**{c: {"type": "TEXT"} for c in ("Created", "Started", "Completed", "Due", "Since", "Run at")},
+           **{c: {"type": "PERCENT", "pattern": "0.0%"} for c in RATIO_COLUMNS},
+           **{c: {"type": "NUMBER", "pattern": "#,##0.00"} for c in MONEY_COLUMNS}}
 
 
 def storable(value: object) -> Cell:
@@ -82,6 +82,12 @@ class _Tab:
     rows: int
     cols: int
     grid: bool  # False for a chart sheet, which holds no cells
+
+    @classmethod
+    def of(cls, props: Mapping[str, Any]) -> _Tab:
+        grid = props.get("gridProperties") or {}
+        return cls(int(props["sheetId"]), int(grid.get("rowCount", 0)), int(grid.get("columnCount", 0)),
+                   props.get("sheetType", "GRID") == "GRID")
 
 
 @dataclass(slots=True)
@@ -216,18 +222,11 @@ class GsheetSink:
 
     def _snapshot(self, extra: str | None = None) -> _Snapshot:
         """The run's one read: metadata, then one values:batchGet (plus one more for a tab asked for later)."""
-        first = self._snap is None
-        if self._snap is None:
+        snap = self._snap
+        if first := snap is None:
             meta = self._call("metadata read", self.http.fetch_sheet_metadata, self.id,
                               {"includeGridData": "false", "fields": METADATA_FIELDS})
-            tabs = {}
-            for sheet in meta.get("sheets", []):
-                props = sheet.get("properties", {})
-                grid = props.get("gridProperties") or {}
-                tabs[props["title"]] = _Tab(int(props["sheetId"]), int(grid.get("rowCount", 0)),
-                                            int(grid.get("columnCount", 0)), props.get("sheetType", "GRID") == "GRID")
-            self._snap = _Snapshot(tabs)
-        snap = self._snap
+            snap = self._snap = _Snapshot({s["properties"]["title"]: _Tab.of(s["properties"]) for s in meta["sheets"]})
         titles = [t for t in (*(OWNED_TABS if first else ()), extra and _named(snap.tabs, extra))
                   if t in snap.tabs and snap.tabs[t].grid and t not in snap.values]
         log = first and SYNC_LOG in snap.tabs and snap.tabs[SYNC_LOG].grid
@@ -309,20 +308,18 @@ class GsheetSink:
                 return fn(*args)
             except (APIError, requests.RequestException) as exc:
                 if once and classify(exc) == "retry" and status_of(exc) != 429 \
-                        and not isinstance(exc, requests.ConnectTimeout):
-                    raise _Unsure(exc) from exc
+                        and not isinstance(exc, requests.ConnectTimeout):  # a SinkError is never retried
+                    raise SinkError(f"Google Sheets {what} failed ({_said(exc)}) and may have been carried out all "
+                                    "the same, so it was not repeated; nothing more was written, and the next run "
+                                    "reads the sheet afresh and completes it") from None
                 raise
 
         try:
             return self.policy.call(attempt)
-        except _Unsure as unsure:
-            raise SinkError(f"Google Sheets {what} failed ({_said(unsure.args[0])}) and may have been carried out "
-                            "all the same, so it was not repeated; nothing more was written, and the next run reads "
-                            "the sheet afresh and completes it") from None
         except APIError as exc:
             raise self._api_error(what, exc) from None
         except RefreshError as exc:
-            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
+            reason = _cut(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
             if exc.retryable:
                 raise SinkError(f"Google sign-in for {self.email} failed for now ({reason}); try again") from None
             raise ConfigError(f"sink.credentials: Google rejected the key of service account {self.email} ({reason}); "
@@ -332,11 +329,10 @@ class GsheetSink:
 
     def _api_error(self, what: str, exc: APIError) -> Exception:
         status, said = status_of(exc), _said(exc)
-        details = exc.error.get("details") if isinstance(exc.error, Mapping) else None
         if status == 401:  # a token Google issued and then refused: the key or the account is gone
             return ConfigError(f"sink.credentials: Google Sheets rejected the sign-in of service account {self.email} "
                                f"({said}); its key may have been deleted or disabled: create a new JSON key for it")
-        if status == 403 and "SERVICE_DISABLED" in str(details):
+        if status == 403 and "SERVICE_DISABLED" in str(exc.error):  # the reason of the error's ErrorInfo detail
             return ConfigError(f"sink: the Google Sheets API is not enabled in the Google Cloud project of service "
                                f"account {self.email} ({said}); enable it (Google Cloud console > APIs & Services > "
                                "Library > Google Sheets API), wait a few minutes and run again")
@@ -347,10 +343,6 @@ class GsheetSink:
             )
         again = f" still failing after {self.policy.attempts} attempts" if classify(exc) == "retry" else " failed"
         return SinkError(f"Google Sheets {what}{again} ({said}); nothing more was written")
-
-
-class _Unsure(Exception):
-    """A request that failed in a way that leaves open whether Google carried it out."""
 
 
 def _named(tabs: Mapping[str, object], title: str) -> str:
@@ -366,9 +358,13 @@ def _said(exc: BaseException) -> str:
     if text.lstrip().startswith("<"):  # a proxy's or Google's front end's HTML page, not the API's JSON
         title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
         text = title[1] if title else re.sub(r"<(style|script)\b.*?</\1>|<[^>]*>", " ", text, flags=re.I | re.S)
-    text = " ".join(text.split())
-    text = text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+    text = _cut(text)
     return f"HTTP {status_of(exc)}" + (f": {text}" if text else "")
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
 
 
 def _pad(row: Sequence[Cell], width: int) -> Row:
@@ -432,7 +428,6 @@ def _structural(grids: list[_Grid], snap: _Snapshot, room: bool) -> tuple[list[d
         if rows < g.need_rows:
             rows = g.need_rows + (g.room if room else 0)
         cells += rows * cols
-        header = HEADERS[g.title]
         if g.new:
             grid = {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1}
             props = {"sheetId": g.sheet_id, "title": g.title, "gridProperties": grid}
@@ -445,12 +440,8 @@ def _structural(grids: list[_Grid], snap: _Snapshot, room: bool) -> tuple[list[d
         if g.new or g.adopt:
             requests.append(_repeat(g.sheet_id, {"startRowIndex": 0, "endRowIndex": 1}, "textFormat", {"bold": True}))
         if g.new or g.adopt or rows > g.rows:  # rows added to a grid come without the columns' number formats
-            for c, name in enumerate(header):
-                fmt = MONEY_FORMAT if name in MONEY_COLUMNS else RATIO_FORMAT if name in RATIO_COLUMNS else (
-                    TEXT_FORMAT if name in DATE_COLUMNS else None)
-                if fmt:
-                    cols_range = {"startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1}
-                    requests.append(_repeat(g.sheet_id, cols_range, "numberFormat", fmt))
+            requests += [_repeat(g.sheet_id, {"startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1},
+                                 "numberFormat", FORMATS[name]) for c, name in enumerate(HEADERS[g.title]) if name in FORMATS]
     return requests, cells
 
 

@@ -95,7 +95,8 @@ class ReplaySource:
         tz = self.settings.tz
         if manifest["api"] == "jira":
             tasks, warnings = jira.tasks_from_pages(
-                pages, self.name, manifest.get("base_url", ""), self.cfg.fields, self.cfg.stages, tz, self.where
+                pages, self.name, manifest.get("base_url", ""), self.cfg.fields, self.cfg.stages, tz, self.where,
+                self.settings.currency,
             )
         else:
             tasks, warnings = asana.tasks_from_pages(

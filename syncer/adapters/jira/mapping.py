@@ -9,9 +9,9 @@ from datetime import tzinfo
 from typing import Any
 
 from syncer.adapters import Page
-from syncer.adapters.common import MappingError, apply_fields, build_history, hours, parse_ts
+from syncer.adapters.common import MappingError, apply_fields, hours, parse_ts
 from syncer.errors import ConfigError
-from syncer.model import Stage, Task, Worklog
+from syncer.model import Issue, Stage, StageChange, Task, Worklog
 from syncer.stages import jira_stage
 
 FIELD_PATH = "/rest/api/3/field"
@@ -30,7 +30,7 @@ DEFAULT_FIELDS = {
     "brief": "description",
 }
 # Always requested from search, whatever the mapping.
-BASE_FIELDS = ("summary", "issuetype", "status", "created", "updated", "labels", "parent", "worklog")
+BASE_FIELDS = ("summary", "issuetype", "status", "created", "updated", "labels", "parent", "worklog", "resolutiondate")
 
 
 @dataclass(slots=True)
@@ -43,11 +43,32 @@ class JiraContext:
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # status id -> (name, category key)
     stages: Mapping[str, Stage] = field(default_factory=dict)
     tz: tzinfo | None = None
+    currency: str | None = None  # amounts in another currency are refused, not booked as this one
+    _by_name: dict[str, str] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[str, str | None], tuple[Stage, bool]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {n: c for n, c in self.statuses.values()}
 
     def stage(self, name: str, category: str | None = None) -> tuple[Stage, bool]:
+        """The stage of a status (by name, then category); the bool says a SPEC §4 default decided it."""
         if category is None:
-            category = next((c for n, c in self.statuses.values() if n == name), None)
-        return jira_stage(name, category, self.stages)
+            category = self._by_name.get(name)
+        key = (name, category)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = jira_stage(name, category, self.stages)
+        return found
+
+    def status_of(self, item: Mapping[str, Any], side: str) -> tuple[str, str | None]:
+        """(name at the time, current category) of one side of a changelog status item.
+
+        The name is the one the item recorded (statuses get renamed); the category comes from the status id,
+        so a renamed status keeps its category."""
+        sid = str(item.get(side))
+        known = self.statuses.get(sid)
+        name = item.get(f"{side}String") or (known[0] if known else sid)
+        return name, known[1] if known else None
 
 
 def resolve_fields(configured: Mapping[str, str], jira_fields: list[dict], where: str) -> dict[str, str]:
@@ -118,22 +139,19 @@ def _status_events(histories: Iterable[dict], ctx: JiraContext) -> Iterator[tupl
         at = parse_ts(h.get("created"))
         for item in h.get("items") or []:
             if item.get("fieldId", item.get("field")) == "status":
-                yield at, _status_name(item, "from", ctx), _status_name(item, "to", ctx)
-
-
-def _status_name(item: dict, side: str, ctx: JiraContext) -> str:
-    sid = item.get(side)
-    return item.get(f"{side}String") or (ctx.statuses.get(str(sid), (str(sid), ""))[0])
+                yield at, ctx.status_of(item, "from"), ctx.status_of(item, "to")
 
 
 def _first_seen(histories: Iterable[dict], field_id: str) -> Any:
-    """When a field first got a value (the 'when the amount first appeared' of SPEC §8)."""
-    seen = []
-    for h in histories:
-        for item in h.get("items") or []:
-            if item.get("fieldId", item.get("field")) == field_id and item.get("toString") not in (None, ""):
-                seen.append(parse_ts(h.get("created")))
-    return min(seen) if seen else None
+    """When a field first got a value (the 'when the amount first appeared' of SPEC §8); None when it already
+    had one at creation (the first change has a `from` value), so the date falls back to creation."""
+    changes = sorted(
+        (parse_ts(h.get("created")), item.get("fromString"), item.get("toString"))
+        for h in histories for item in h.get("items") or [] if item.get("fieldId", item.get("field")) == field_id
+    )
+    if not changes or changes[0][1] not in (None, ""):
+        return None
+    return next((at for at, _, to in changes if to not in (None, "")), None)
 
 
 def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
@@ -149,14 +167,27 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     stage, defaulted_now = ctx.stage(status_name, category)
     defaulted = {status_name: stage} if defaulted_now else {}
 
-    def stage_of(name: str) -> Stage:
-        st, was_default = ctx.stage(name)
+    def stage_of(status: tuple[str, str | None]) -> Stage:
+        st, was_default = ctx.stage(*status)
         if was_default:
-            defaulted[name] = st
+            defaulted[status[0]] = st
         return st
 
     histories = raw.get("changelog") or []
-    history = build_history(_status_events(histories, ctx), stage_of)
+    history = [
+        StageChange(at, stage_of(a), stage_of(b), a[0], b[0])
+        for at, a, b in sorted(_status_events(histories, ctx), key=lambda e: e[0])
+    ]
+    created_at = parse_ts(f.get("created"))
+    resolved = f.get("resolutiondate")
+    if stage is Stage.DONE and resolved and not any(
+        c.to_stage is Stage.DONE and c.from_stage is not Stage.DONE for c in history
+    ):
+        # Done, but no entry into done in the history (changelog unavailable or filtered): Jira's resolution date
+        # says when it was completed, rather than completing it at creation with a lead time of zero.
+        before = (history[-1].to_stage, history[-1].to_status) if history else (Stage.BACKLOG, "")
+        at = max(parse_ts(resolved), history[-1].at if history else created_at)
+        history.append(StageChange(at, before[0], Stage.DONE, before[1], status_name))
     problems: list = []
     values = {c: field_value(f.get(fid)) for c, fid in ctx.field_ids.items() if c != "estimate_hours"}
     est_id = ctx.field_ids.get("estimate_hours")
@@ -164,7 +195,13 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     if est_id == "timeoriginalestimate" and est is not None:
         est = hours(est) if isinstance(est, int | float) else est
     values["estimate_hours"] = field_value(est)
-    typed = apply_fields(values, problems)
+    typed = apply_fields(values, problems, ctx.tz, ctx.currency)
+    worklogs = []
+    for w in _worklogs(raw, f):
+        try:
+            worklogs.append(to_worklog(w))
+        except (MappingError, ValueError, TypeError, AttributeError) as e:  # one bad worklog must not drop the task
+            problems.append(Issue("worklog_unreadable", "worklogs", f"worklog {w.get('id', '?')} was skipped: {e}"))
     first_seen = {}
     for amount in ("committed_amount", "invoiced_amount"):
         fid = ctx.field_ids.get(amount)
@@ -181,12 +218,12 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         status=status_name,
         stage=stage,
         created_stage=history[0].from_stage if history else stage,
-        created_at=parse_ts(f.get("created")),
+        created_at=created_at,
         category=typed.pop("category", None) or issuetype or None,
         labels=tuple(f.get("labels") or ()),
         parent=(f.get("parent") or {}).get("key"),
         history=history,
-        worklogs=[to_worklog(w) for w in _worklogs(raw, f)],
+        worklogs=worklogs,
         amount_first_seen=first_seen,
         problems=problems,
         defaulted_statuses=sorted(defaulted.items()),
@@ -215,7 +252,7 @@ def _split(endpoint: str) -> tuple[str, str]:
 
 def tasks_from_pages(
     pages: Iterable[Page], source: str, base_url: str, fields: Mapping[str, str], stages: Mapping[str, Stage],
-    tz: tzinfo, where: str = "sources",
+    tz: tzinfo, where: str = "sources", currency: str | None = None,
 ) -> tuple[list[Task], list[str]]:
     """Assemble saved or freshly fetched pages into tasks. Unusable issues are skipped and reported."""
     jira_fields: list[dict] = []
@@ -247,7 +284,11 @@ def tasks_from_pages(
             bucket = worklogs.setdefault(path.split("/")[5], {})
             for w in body.get("worklogs") or []:
                 bucket[str(w.get("id"))] = w
-    ctx = JiraContext(source, base_url, resolve_fields(fields, jira_fields, where), statuses, stages, tz)
+    for issue in issues.values():  # statuses the /status page lacks (or was not saved) are known from the issues
+        st = (issue.get("fields") or {}).get("status") or {}
+        if st.get("id") is not None and str(st["id"]) not in statuses:
+            statuses[str(st["id"])] = (st.get("name", ""), (st.get("statusCategory") or {}).get("key", ""))
+    ctx = JiraContext(source, base_url, resolve_fields(fields, jira_fields, where), statuses, stages, tz, currency)
     tasks, warnings = [], []
     for issue_id, issue in issues.items():
         key = str(issue.get("key"))

@@ -142,7 +142,8 @@ class JiraSource:
         """Fetch the pages and map them with the shared `tasks_from_pages`; complete when everything was read."""
         pages = list(self.fetch_pages(since, now))
         tasks, warnings = tasks_from_pages(
-            pages, self.name, self.cfg.url, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where
+            pages, self.name, self.cfg.url, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
+            self.settings.currency,
         )
         # An issue that vanished mid-sync may sit on a search page: it is dropped, with its warnings.
         gone = set(self.gone)
