@@ -1,4 +1,8 @@
-"""Benchmark of the domain roll-ups: `python bench/rollups.py --tasks 100000` (synthetic, seeded, no I/O)."""
+"""Benchmark of mapping + roll-ups: `python bench/rollups.py --tasks 100000` (demo generator, seeded, no I/O).
+
+`--from demo` (default): raw Jira and Asana pages from the demo generator, timed through the same mapping as a
+sync (`tasks_from_pages`), the per-task figures and every roll-up. `--from synthetic`: canonical tasks built
+directly, timing the figures and roll-ups alone."""
 
 from __future__ import annotations
 
@@ -13,13 +17,17 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+# Run as `python bench/rollups.py`, this folder leads sys.path, and bench/jira.py would shadow the `jira` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
 
 from syncer.budget import BudgetLine  # noqa: E402
 from syncer.config import Config  # noqa: E402
 from syncer.domain import DomainResult, build_domain  # noqa: E402
 from syncer.figures import task_figures  # noqa: E402
 from syncer.model import Stage, StageChange, Task, Worklog  # noqa: E402
+from syncer.perf import paused_gc  # noqa: E402
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
 CATEGORIES = ["Design", "Copy", "Video", "Events", "Paid media", "Web", None]
@@ -117,6 +125,34 @@ def _timed(tasks: list[Task], cfg: Config, budget: list[BudgetLine]) -> tuple[li
     return [t2 - t1, c2 - c1, t3 - t2, c3 - c2], result
 
 
+def demo_input(n: int, worklogs_per_task: int, seed: int) -> tuple[Config, list, list[BudgetLine], float]:
+    """Demo-generator pages for `n` tasks, the demo config, its budget; returns (cfg, pages, budget, gen s)."""
+    from syncer.budget import budget_from_rows
+    from syncer.config import load_config
+    from syncer.demo_data import generate
+
+    t0 = time.perf_counter()
+    data = generate(n, seed, worklogs_per_task)
+    gen_s = time.perf_counter() - t0
+    cfg = load_config(Path(__file__).resolve().parents[1] / "config" / "demo.yaml", env={})
+    rows = [line.split(",") for line in data.budget_csv.splitlines()]
+    budget, _ = budget_from_rows(rows)
+    return cfg, [data.jira, data.asana], budget, gen_s
+
+
+def map_demo(cfg: Config, pages: list) -> list[Task]:
+    """Map the generated pages exactly as a sync maps replayed ones."""
+    from syncer.adapters import asana, jira
+    from syncer.demo_asana import PROJECT_GID
+    from syncer.demo_jira import BASE_URL
+
+    web, content = cfg.sources
+    tasks, _ = jira.tasks_from_pages(pages[0], "web", BASE_URL, web.fields, web.stages, cfg.tz, currency="EUR")
+    more, _ = asana.tasks_from_pages(pages[1], "content", content.fields, content.stages, cfg.tz, [PROJECT_GID],
+                                     "EUR")
+    return tasks + more
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generate, then time the per-task figures and `build_domain` separately; print throughput and memory."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -125,12 +161,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=1, help="run the roll-ups N times and report the fastest")
     ap.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    ap.add_argument("--from", dest="origin", choices=("demo", "synthetic"), default="demo")
     args = ap.parse_args(argv)
-    cfg, budget = make_config(), make_budget()
-    t0 = time.perf_counter()
-    tasks = make_tasks(args.tasks, args.worklogs_per_task, args.seed)
+    map_s = map_c = 0.0
+    if args.origin == "demo":
+        cfg, pages, budget, gen_s = demo_input(args.tasks, args.worklogs_per_task, args.seed)
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        with paused_gc():  # as a sync maps and rolls up (syncer.pipeline)
+            tasks = map_demo(cfg, pages)
+        map_s, map_c = time.perf_counter() - t0, time.process_time() - c0
+    else:
+        cfg, budget = make_config(), make_budget()
+        t0 = time.perf_counter()
+        tasks = make_tasks(args.tasks, args.worklogs_per_task, args.seed)
+        gen_s = time.perf_counter() - t0
     n_logs = sum(len(t.worklogs) for t in tasks)
-    gen_s = time.perf_counter() - t0
     rss_after_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gc.collect()
     if args.tracemalloc:
@@ -139,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     result: DomainResult | None = None
     for _ in range(max(args.repeat, 1)):
         result = None  # let the previous run's result go before the next one
-        times, result = _timed(tasks, cfg, budget)
+        with paused_gc():
+            times, result = _timed(tasks, cfg, budget)
         runs.append(times)
     assert result is not None
     fw, fc, rw, rc = min(runs, key=lambda r: r[0] + r[2])
@@ -147,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = {name: len(tab) - 1 for name, tab in result.tables.items()}
     print(f"tasks {len(tasks):,}  worklogs {n_logs:,}  budget lines {len(budget):,}  (generated in {gen_s:.1f} s)")
+    if args.origin == "demo":
+        print(f"mapping raw pages  {map_s:6.2f} s wall {map_c:6.2f} s CPU   (jira + asana tasks_from_pages)")
     print(f"per-task figures   {fw:6.2f} s wall {fc:6.2f} s CPU")
     print(f"domain roll-ups    {rw:6.2f} s wall {rc:6.2f} s CPU   rows: {rows}")
+    fw, fc = fw + map_s, fc + map_c  # the total includes the mapping
     print(f"total              {fw + rw:6.2f} s wall {fc + rc:6.2f} s CPU   {len(tasks) / (fw + rw):,.0f} tasks/s "
           f"({len(tasks) / rw:,.0f} tasks/s for the roll-ups alone); load average {os.getloadavg()[0]:.1f}")
     print(f"peak RSS {rss:,.0f} MiB (after generating the data: {rss_after_gen:,.0f} MiB)"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import gc
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
@@ -45,6 +43,7 @@ from syncer.demo_scenario import (
     work_time,
     worklogs_for,
 )
+from syncer.perf import paused_gc
 
 DEMO_SEED = 20261120
 DEMO_TASKS = 220
@@ -286,18 +285,6 @@ def budget_csv(plans: Iterable[Plan], rng: Random) -> str:
     return out.getvalue()
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Millions of small acyclic objects: garbage-collection passes would only cost time."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def jira_plans(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
     """The Jira side's task plans (source-neutral; `render_jira` turns them into pages)."""
     return plan_tasks(n_issues, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
@@ -310,13 +297,13 @@ def asana_plans(n_tasks: int, seed: int = DEMO_SEED, worklogs_per_task: int = DE
 
 def jira_pages(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Page]:
     """Only the Jira raw pages for `n_issues` issues (equal to `generate(...).jira` for the same split)."""
-    with _no_gc():
+    with paused_gc():
         return render_jira(jira_plans(n_issues, seed, worklogs_per_task), Random(f"jira-pages-{seed}"))
 
 
 def asana_pages(n_tasks: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Page]:
     """Only the Asana raw pages for `n_tasks` tasks (equal to `generate(...).asana`, same split)."""
-    with _no_gc():
+    with paused_gc():
         return render_asana(asana_plans(n_tasks, seed, worklogs_per_task), Random(f"asana-pages-{seed}"))
 
 
@@ -329,7 +316,7 @@ def generate(n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
     (and one Asana task more than a page of time entries), so every size of 40+ tasks has extra pages.
     """
     n_jira, n_asana = split_tasks(n_tasks)
-    with _no_gc():
+    with paused_gc():
         jira = jira_plans(n_jira, seed, worklogs_per_task)
         asana = asana_plans(n_asana, seed, worklogs_per_task)
         return DemoData(jira=render_jira(jira, Random(f"jira-pages-{seed}")),

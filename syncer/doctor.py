@@ -204,42 +204,32 @@ def stage_checks(sec: Section, stages: Mapping[str, Stage], found: Iterable[tupl
             sec.warn(f"{what} {name!r}", f"not mapped: defaults to {default.value} ({why})")
 
 
-def _jira_defaults(statuses: Iterable[Mapping[str, Any]]) -> list[tuple[str, Stage, str]]:
-    out = []
-    for s in statuses:
-        name, category = str(s.get("name", "")), (s.get("statusCategory") or {}).get("key")
-        stage, _ = jira_stage(name, category, {})
-        out.append((name, stage, "by its name" if stage_by_name(name) else f"status category {category}"))
-    return out
+def _mapping(sec: Section, scfg: Any, api: str, fields: Sequence[tuple[str, str]], custom: Sequence[tuple[str, str]],
+             found: Iterable[tuple[str, Stage, str]], attributes: Iterable[str] = ()) -> None:
+    sub = Section("")  # the field checks go after the listing they refer to
+    resolved = field_checks(sub, scfg.fields, fields, api, attributes)
+    field_listing(sec, "custom fields", custom, resolved)
+    sec.lines += sub.lines
+    stage_checks(sec, scfg.stages, found, "status" if api == "Jira" else "section")
 
 
 def _jira_mapping(sec: Section, scfg: Any, fields: list[dict], statuses: list[dict]) -> None:
-    available = [(str(f["id"]), str(f.get("name", ""))) for f in fields if "id" in f]
-    custom = [(str(f["id"]), str(f.get("name", ""))) for f in fields if "id" in f and f.get("custom")]
-    sub = Section("")  # the checks go after the listing they refer to
-    resolved = field_checks(sub, scfg.fields, available, "Jira")
-    field_listing(sec, "custom fields", custom, resolved)
-    sec.lines += sub.lines
-    stage_checks(sec, scfg.stages, _jira_defaults(statuses), "status")
-
-
-def _asana_defaults(sections: Iterable[str]) -> list[tuple[str, Stage, str]]:
-    out = []
-    for name in sections:
-        stage, _ = asana_stage(name, False, {})
-        out.append((name, stage, "by its name" if stage_by_name(name) else "no name rule matches"))
-    return out
+    named = [(str(f["id"]), str(f.get("name", "")), f.get("custom")) for f in fields if "id" in f]
+    found = []
+    for s in statuses:
+        name, category = str(s.get("name", "")), (s.get("statusCategory") or {}).get("key")
+        why = "by its name" if stage_by_name(name) else f"status category {category}"
+        found.append((name, jira_stage(name, category, {})[0], why))
+    _mapping(sec, scfg, "Jira", [(i, n) for i, n, _ in named], [(i, n) for i, n, c in named if c], found)
 
 
 def _asana_mapping(sec: Section, scfg: Any, custom: Sequence[tuple[str, str]], sections: Iterable[str]) -> None:
     from syncer.adapters.asana import BUILTIN, TASK_OPT_FIELDS
 
     attributes = {f.split(".")[0] for f in TASK_OPT_FIELDS.split(",")} | set(BUILTIN)
-    sub = Section("")
-    resolved = field_checks(sub, scfg.fields, custom, "Asana custom", attributes)
-    field_listing(sec, "custom fields", custom, resolved)
-    sec.lines += sub.lines
-    stage_checks(sec, scfg.stages, _asana_defaults(sections), "section")
+    found = [(n, asana_stage(n, False, {})[0], "by its name" if stage_by_name(n) else "no name rule matches")
+             for n in sections]
+    _mapping(sec, scfg, "Asana custom", custom, custom, found, attributes)
     sec.note("a completed task is done whatever its section")
 
 
@@ -283,53 +273,50 @@ def _asana(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
     from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message, paginate
 
     conf = asana.Configuration()
-    conf.access_token = scfg.token.get_secret_value()
-    conf.host = scfg.base_url.rstrip("/")
+    conf.access_token, conf.host = scfg.token.get_secret_value(), scfg.base_url.rstrip("/")
     # Like the source: no urllib3 retries under the RetryPolicy, so waits never multiply.
     conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
     client = asana.ApiClient(conf)
 
-    def getter(method: Callable[..., Any], gid: str) -> Callable[[dict], dict]:
-        def get(opts: dict) -> dict:
-            return policy.call(lambda: method(gid, dict(opts), full_payload=True, _request_timeout=REQUEST_TIMEOUT))
-        return get
+    def get(api: str, method: str, gid: str, opt_fields: str) -> list[dict] | dict:
+        call = getattr(getattr(asana, api)(client), method)
+        once = lambda opts: policy.call(  # noqa: E731
+            lambda: call(gid, dict(opts), full_payload=True, _request_timeout=REQUEST_TIMEOUT))
+        if method.endswith("_for_project"):  # a list: every page of it
+            pages = paginate(once, f"GET {method}({gid})", {"opt_fields": opt_fields, "limit": 100}, where)
+            return [item for page in pages for item in page.body.get("data") or []]
+        return once({"opt_fields": opt_fields}).get("data") or {}
 
-    def failed(what: str, e: BaseException, project: int | None = None) -> None:
+    def failed(what: str, e: BaseException, i: int | None = None) -> None:
         status, said = status_of(e), asana_message(e)
         detail = f"HTTP {status}" + (f": {said}" if said else "")
+        project = f"{where}.projects[{i}]: Asana has no project {scfg.projects[i]} that this token can see" if (
+            i is not None) else ""
         if status is None:
             sec.fail(what, f"cannot reach Asana at {scfg.base_url} ({type(e).__name__})", UNREACHABLE)
-        elif status in (401, 403):
-            seen = f" and that its user can see project {scfg.projects[project]}" if project is not None else ""
-            sec.fail(what, f"{where}.token: Asana refused the request ({detail}); check the token{seen}", BAD_CONFIG)
-        elif status == 404 and project is not None:
-            sec.fail(what, f"{where}.projects[{project}]: Asana has no project {scfg.projects[project]} that this "
-                           f"token can see ({detail})", BAD_CONFIG)
+        elif status in (401, 403) or (status == 404 and project):
+            sec.fail(what, f"{project} ({detail})" if status == 404 else
+                     f"{where}.token: Asana refused the request ({detail}); check the token", BAD_CONFIG)
         else:
             sec.fail(what, f"Asana answered {detail}", UNREACHABLE)
 
     errors = (ApiException, urllib3.exceptions.HTTPError, OSError, SyncerError)
     try:
-        me = getter(asana.UsersApi(client).get_user, "me")({"opt_fields": "name,email"}).get("data") or {}
+        me = get("UsersApi", "get_user", "me", "name,email")
     except errors as e:
         return failed("credentials", e)
     sec.ok("credentials", f"signed in to {scfg.base_url} as {me.get('name') or '?'} ({me.get('email') or '-'})")
     for i, gid in enumerate(scfg.projects):
-        what = f"projects[{i}]"
         try:
-            project = getter(asana.ProjectsApi(client).get_project, gid)({"opt_fields": "name"}).get("data") or {}
-            pages = paginate(getter(asana.SectionsApi(client).get_sections_for_project, gid),
-                             f"GET /projects/{gid}/sections", {"opt_fields": "name", "limit": 100}, where)
-            sections = [str(s.get("name", "")) for p in pages for s in p.body.get("data") or []]
-            pages = paginate(getter(asana.CustomFieldSettingsApi(client).get_custom_field_settings_for_project, gid),
-                             f"GET /projects/{gid}/custom_field_settings",
-                             {"opt_fields": "custom_field.gid,custom_field.name", "limit": 100}, where)
-            custom = [(str(c["gid"]), str(c.get("name", ""))) for p in pages for s in p.body.get("data") or []
-                      if (c := s.get("custom_field") or {}).get("gid")]
+            name = get("ProjectsApi", "get_project", gid, "name").get("name")
+            sections = [str(s.get("name")) for s in get("SectionsApi", "get_sections_for_project", gid, "name")]
+            settings = get("CustomFieldSettingsApi", "get_custom_field_settings_for_project", gid,
+                           "custom_field.gid,custom_field.name")
         except errors as e:
-            failed(what, e, i)
+            failed(f"projects[{i}]", e, i)
             continue
-        sec.ok(what, f"{gid} is {project.get('name')!r}: {len(sections)} section(s), {len(custom)} custom field(s)")
+        custom = [(str(c["gid"]), str(c.get("name"))) for s in settings if "gid" in (c := s.get("custom_field") or {})]
+        sec.ok(f"projects[{i}]", f"{gid} is {name!r}: {len(sections)} section(s), {len(custom)} custom field(s)")
         _asana_mapping(sec, scfg, custom, sections)
 
 
@@ -345,23 +332,15 @@ def _replay(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
     api = manifest["api"]
     sec.ok("saved pages", f"{len(pages)} page(s) of {api}, fetched {manifest.get('fetched_at') or '(time unknown)'}")
     bodies = {p.endpoint.partition(" ")[2]: p.body for p in pages}
-    if api == "jira":
-        if FIELD_PATH in bodies and STATUS_PATH in bodies:
-            _jira_mapping(sec, scfg, bodies[FIELD_PATH], bodies[STATUS_PATH])
-        return
-    projects = set(manifest.get("projects") or ())
-    custom: dict[str, str] = {}
-    sections: set[str] = set()
-    for p in pages:
-        if p.endpoint.endswith("/tasks"):  # a project's task list, or the incremental /tasks
-            for t in (p.body or {}).get("data") or []:
-                custom.update({str(c["gid"]): str(c.get("name", "")) for c in t.get("custom_fields") or []
-                               if c.get("gid")})
-                sections.update(str(m["section"]["name"]) for m in t.get("memberships") or []
-                                if (m.get("section") or {}).get("name")
-                                and (not projects or (m.get("project") or {}).get("gid") in projects))
-    sec.note("fields and sections as seen on the saved tasks")
-    _asana_mapping(sec, scfg, sorted(custom.items()), sections)
+    if api == "jira" and FIELD_PATH in bodies and STATUS_PATH in bodies:
+        _jira_mapping(sec, scfg, bodies[FIELD_PATH], bodies[STATUS_PATH])
+    elif api == "asana":  # no field or section list is saved: what the saved tasks carry stands in for them
+        projects, custom, sections = set(manifest.get("projects") or ()), {}, set()
+        for t in (t for p in pages if p.endpoint.endswith("/tasks") for t in (p.body or {}).get("data") or []):
+            custom.update({str(c["gid"]): str(c.get("name", "")) for c in t.get("custom_fields") or [] if "gid" in c})
+            sections.update(str(m["section"].get("name")) for m in t.get("memberships") or [] if m.get("section")
+                            and (not projects or (m.get("project") or {}).get("gid") in projects))
+        _asana_mapping(sec, scfg, sorted(custom.items()), sections)
 
 
 # ---- sink and budget -----------------------------------------------------------------------------------------------
@@ -416,18 +395,15 @@ def _xlsx(sec: Section, cfg: Config) -> Any:
     except SyncerError as e:
         return sec.error("path", e)
     path: Path = sink.path
-    if not path.exists():
-        folder = next(p for p in path.absolute().parents if p.exists())
-        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
-            sec.ok("path", f"{path} does not exist yet; it will be created ({folder} is writable)")
-        else:
-            sec.fail("path", f"{path} cannot be created: {folder} is not a writable folder", UNREACHABLE)
-        return sink
-    # The workbook is rewritten through a temporary file beside it: the folder must be writable too.
-    if not (path.is_file() and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
-        sec.fail("path", f"{path} (or its folder) is not writable", UNREACHABLE)
+    # The workbook is rewritten through a temporary file beside it (its folder is made if missing): the nearest
+    # existing folder must be writable, and the file too if it exists.
+    folder, exists = next(p for p in path.absolute().parents if p.exists()), path.exists()
+    if not (os.access(folder, os.W_OK | os.X_OK) and (not exists or os.access(path, os.W_OK))):
+        sec.fail("path", f"{path} is not writable (check it and {folder})", UNREACHABLE)
     else:
-        sec.ok("path", f"{path} is writable")
+        sec.ok("path", f"{path} is writable" if exists else f"{path} will be created ({folder} is writable)")
+    if not exists:
+        return sink
     try:
         wb = load_workbook(path, read_only=True)
     except Exception as e:  # openpyxl reports a damaged file with many exception types

@@ -17,6 +17,7 @@ from syncer.domain import build_domain
 from syncer.errors import ConfigError
 from syncer.figures import TaskFigures, task_figures
 from syncer.model import Task
+from syncer.perf import paused_gc
 from syncer.retry import RetryPolicy
 from syncer.state import State, encode, run_lock
 from syncer.tables import TASKS, RunRecord, sync_log_row, tasks_table
@@ -117,7 +118,7 @@ def run_sync(
     started = clock()
     as_of = now or snapshot_time(cfg)  # an explicit `now` (tests, benchmarks) wins
     now = now or datetime.now(UTC)
-    with nullcontext() if dry_run else run_lock(cfg.state.path):
+    with nullcontext() if dry_run else run_lock(cfg.state.path), paused_gc():
         state = State(cfg.state.path, read_only=dry_run)
         try:
             return _run(cfg, state, full, dry_run, only, now, as_of or now, started, clock, sink, sources, policy)

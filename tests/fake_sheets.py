@@ -426,7 +426,7 @@ class FakeSheets:
             raise ApiError(400, f"A sheet with the id {sid} already exists.")
         g = p.get("gridProperties", {})
         sheet = Sheet(sid, title, g.get("rowCount", 1000), g.get("columnCount", 26), g.get("frozenRowCount", 0))
-        if sheet.frozen >= sheet.rows:
+        if sheet.frozen and sheet.frozen >= sheet.rows:
             raise ApiError(400, "You can't freeze all visible rows on the sheet.")
         sheets.append(sheet)
         return {"addSheet": {"properties": sheet.properties(len(sheets) - 1)}}

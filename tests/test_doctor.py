@@ -11,8 +11,10 @@ import requests
 import responses
 import yaml
 from click.testing import CliRunner
-from fake_asana import API, FIELDS, PROJECT, SECTIONS, STAGES, TOKEN as ASANA_TOKEN, FakeAsana
-from fake_jira import TOKEN as JIRA_TOKEN, FakeJira, source_config
+from fake_asana import API, FIELDS, PROJECT, SECTIONS, STAGES, FakeAsana
+from fake_asana import TOKEN as ASANA_TOKEN
+from fake_jira import TOKEN as JIRA_TOKEN
+from fake_jira import FakeJira, source_config
 from fake_sheets import running_fake
 from openpyxl import Workbook
 from werkzeug import Request, Response
@@ -99,7 +101,8 @@ def test_unmapped_statuses_are_listed_with_the_stage_they_default_to(jira, tmp_p
     assert line(out, OK, "status 'Request'") == "OK    status 'Request': -> intake"
     assert line(out, WARN, "status 'Ready for review'") == (
         "WARN  status 'Ready for review': not mapped: defaults to review (by its name)")
-    assert line(out, WARN, "status 'To Do'") == "WARN  status 'To Do': not mapped: defaults to backlog (status category new)"
+    assert line(out, WARN, "status 'To Do'") == (
+        "WARN  status 'To Do': not mapped: defaults to backlog (status category new)")
     assert line(out, WARN, "status 'In Progress'").endswith("defaults to in_progress (status category indeterminate)")
     assert line(out, WARN, "stages.In progres") == (
         "WARN  stages.In progres: no status named 'In progres' (renamed? closest match 'In Progress'); "
@@ -173,7 +176,8 @@ def test_an_asana_source_lists_fields_and_sections_with_their_defaults(asana, tm
     assert f"OK    projects[0]: {PROJECT} is 'Content': 5 section(s), 3 custom field(s)" in out
     assert re.search(r"Estimated time\s+1300000000000003\s+<- estimate_hours", out)
     assert line(out, OK, "section 'Doing'") == "OK    section 'Doing': -> in_progress"
-    assert line(out, WARN, "section 'On hold'") == "WARN  section 'On hold': not mapped: defaults to blocked (by its name)"
+    assert line(out, WARN, "section 'On hold'") == (
+        "WARN  section 'On hold': not mapped: defaults to blocked (by its name)")
 
 
 def test_a_renamed_asana_field_and_a_duplicated_one(asana, tmp_path):
@@ -232,7 +236,7 @@ def test_an_unshared_sheet_exits_2_naming_the_service_account(tmp_path):
                         budget={"tab": "Budget"})
     out = result.output
     assert result.exit_code == 2, out
-    assert f"FAIL  sheet: sink: Google Sheets refused the metadata read of spreadsheet sheet-1 (HTTP 403" in out
+    assert "FAIL  sheet: sink: Google Sheets refused the metadata read of spreadsheet sheet-1 (HTTP 403" in out
     assert f"Share the sheet with the service account {SA_EMAIL} as an Editor" in out
     assert "WARN  budget.tab: not checked" in out
     assert "BEGIN PRIVATE KEY" not in out
@@ -281,7 +285,7 @@ def test_the_demo_config_is_healthy_but_for_its_one_unmapped_status(monkeypatch,
     assert "OK    budget: 45 budget line(s)" in result.output
 
 
-# ---- the report --------------------------------------------------------------------------------------------------------
+# ---- the report ----------------------------------------------------------------------------------------------------
 def test_exit_code_is_the_worst_fail():
     sec = Section("s", [Check(OK, "a", "."), Check(WARN, "b", ".")])
     assert Report([sec]).exit_code == 0

@@ -226,7 +226,8 @@ class GsheetSink:
         if first := snap is None:
             meta = self._call("metadata read", self.http.fetch_sheet_metadata, self.id,
                               {"includeGridData": "false", "fields": METADATA_FIELDS})
-            snap = self._snap = _Snapshot({s["properties"]["title"]: _Tab.of(s["properties"]) for s in meta["sheets"]})
+            props = [sheet["properties"] for sheet in meta.get("sheets", [])]
+            snap = self._snap = _Snapshot({p["title"]: _Tab.of(p) for p in props})
         titles = [t for t in (*(OWNED_TABS if first else ()), extra and _named(snap.tabs, extra))
                   if t in snap.tabs and snap.tabs[t].grid and t not in snap.values]
         log = first and SYNC_LOG in snap.tabs and snap.tabs[SYNC_LOG].grid
@@ -441,7 +442,8 @@ def _structural(grids: list[_Grid], snap: _Snapshot, room: bool) -> tuple[list[d
             requests.append(_repeat(g.sheet_id, {"startRowIndex": 0, "endRowIndex": 1}, "textFormat", {"bold": True}))
         if g.new or g.adopt or rows > g.rows:  # rows added to a grid come without the columns' number formats
             requests += [_repeat(g.sheet_id, {"startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1},
-                                 "numberFormat", FORMATS[name]) for c, name in enumerate(HEADERS[g.title]) if name in FORMATS]
+                                 "numberFormat", FORMATS[name])
+                         for c, name in enumerate(HEADERS[g.title]) if name in FORMATS]
     return requests, cells
 
 
