@@ -278,45 +278,45 @@ def _asana(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
     conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
     client = asana.ApiClient(conf)
 
-    def get(api: str, method: str, gid: str, opt_fields: str) -> list[dict] | dict:
-        call = getattr(getattr(asana, api)(client), method)
-        once = lambda opts: policy.call(  # noqa: E731
-            lambda: call(gid, dict(opts), full_payload=True, _request_timeout=REQUEST_TIMEOUT))
-        if method.endswith("_for_project"):  # a list: every page of it
-            pages = paginate(once, f"GET {method}({gid})", {"opt_fields": opt_fields, "limit": 100}, where)
-            return [item for page in pages for item in page.body.get("data") or []]
-        return once({"opt_fields": opt_fields}).get("data") or {}
+    def get(method: Callable[..., Any], gid: str, opts: dict) -> dict:
+        return policy.call(lambda: method(gid, dict(opts), full_payload=True, _request_timeout=REQUEST_TIMEOUT))
+
+    def every(method: Callable[..., Any], gid: str, fields: str) -> list[dict]:
+        pages = paginate(lambda o: get(method, gid, o), method.__name__, {"opt_fields": fields, "limit": 100}, where)
+        return [item for page in pages for item in page.body.get("data") or []]
 
     def failed(what: str, e: BaseException, i: int | None = None) -> None:
         status, said = status_of(e), asana_message(e)
         detail = f"HTTP {status}" + (f": {said}" if said else "")
-        project = f"{where}.projects[{i}]: Asana has no project {scfg.projects[i]} that this token can see" if (
-            i is not None) else ""
         if status is None:
             sec.fail(what, f"cannot reach Asana at {scfg.base_url} ({type(e).__name__})", UNREACHABLE)
-        elif status in (401, 403) or (status == 404 and project):
-            sec.fail(what, f"{project} ({detail})" if status == 404 else
-                     f"{where}.token: Asana refused the request ({detail}); check the token", BAD_CONFIG)
+        elif status in (401, 403):
+            sec.fail(what, f"{where}.token: Asana refused the request ({detail}); check the token", BAD_CONFIG)
+        elif status == 404 and i is not None:
+            sec.fail(what, f"{where}.projects[{i}]: Asana has no project {scfg.projects[i]} that this token can see "
+                           f"({detail})", BAD_CONFIG)
         else:
             sec.fail(what, f"Asana answered {detail}", UNREACHABLE)
 
     errors = (ApiException, urllib3.exceptions.HTTPError, OSError, SyncerError)
     try:
-        me = get("UsersApi", "get_user", "me", "name,email")
+        me = get(asana.UsersApi(client).get_user, "me", {"opt_fields": "name,email"}).get("data") or {}
     except errors as e:
         return failed("credentials", e)
     sec.ok("credentials", f"signed in to {scfg.base_url} as {me.get('name') or '?'} ({me.get('email') or '-'})")
     for i, gid in enumerate(scfg.projects):
         try:
-            name = get("ProjectsApi", "get_project", gid, "name").get("name")
-            sections = [str(s.get("name")) for s in get("SectionsApi", "get_sections_for_project", gid, "name")]
-            settings = get("CustomFieldSettingsApi", "get_custom_field_settings_for_project", gid,
-                           "custom_field.gid,custom_field.name")
+            project = get(asana.ProjectsApi(client).get_project, gid, {"opt_fields": "name"}).get("data") or {}
+            sections = [str(s.get("name")) for s in every(asana.SectionsApi(client).get_sections_for_project, gid,
+                                                          "name")]
+            settings = every(asana.CustomFieldSettingsApi(client).get_custom_field_settings_for_project, gid,
+                             "custom_field.gid,custom_field.name")
         except errors as e:
             failed(f"projects[{i}]", e, i)
             continue
         custom = [(str(c["gid"]), str(c.get("name"))) for s in settings if "gid" in (c := s.get("custom_field") or {})]
-        sec.ok(f"projects[{i}]", f"{gid} is {name!r}: {len(sections)} section(s), {len(custom)} custom field(s)")
+        sec.ok(f"projects[{i}]", f"{gid} is {project.get('name')!r}: {len(sections)} section(s), {len(custom)} custom "
+                                 "field(s)")
         _asana_mapping(sec, scfg, custom, sections)
 
 
