@@ -89,7 +89,7 @@ def run_forever(
         elif ok is False:
             failures += 1
         state = {True: "ok", None: "skipped", False: f"FAILED ({failures} in a row)"}[ok]
-        line = f"run {runs} {state} in {took:.1f} s: {outcome}"
+        line = f"run {runs} {state} in {took:.1f} s: {' '.join(outcome.split())}"  # one line, whatever the error
         if stop.is_set():
             _emit(ok, f"{line}; stopping")
             break

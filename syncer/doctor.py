@@ -224,9 +224,9 @@ def _jira_mapping(sec: Section, scfg: Any, fields: list[dict], statuses: list[di
 
 
 def _asana_mapping(sec: Section, scfg: Any, custom: Sequence[tuple[str, str]], sections: Iterable[str]) -> None:
-    from syncer.adapters.asana import BUILTIN, TASK_OPT_FIELDS
+    from syncer.adapters.asana import TASK_OPT_FIELDS
 
-    attributes = {f.split(".")[0] for f in TASK_OPT_FIELDS.split(",")} | set(BUILTIN)
+    attributes = {f.split(".")[0] for f in TASK_OPT_FIELDS.split(",")}  # notes, name, ...: read off the task
     found = [(n, asana_stage(n, False, {})[0], "by its name" if stage_by_name(n) else "no name rule matches")
              for n in sections]
     _mapping(sec, scfg, "Asana custom", custom, custom, found, attributes)
@@ -291,7 +291,8 @@ def _asana(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
         if status is None:
             sec.fail(what, f"cannot reach Asana at {scfg.base_url} ({type(e).__name__})", UNREACHABLE)
         elif status in (401, 403):
-            sec.fail(what, f"{where}.token: Asana refused the request ({detail}); check the token", BAD_CONFIG)
+            scopes = "; a token limited to scopes also needs projects:read and custom_fields:read" * (status == 403)
+            sec.fail(what, f"{where}.token: Asana refused the request ({detail}); check the token{scopes}", BAD_CONFIG)
         elif status == 404 and i is not None:
             sec.fail(what, f"{where}.projects[{i}]: Asana has no project {scfg.projects[i]} that this token can see "
                            f"({detail})", BAD_CONFIG)
@@ -301,9 +302,12 @@ def _asana(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
     errors = (ApiException, urllib3.exceptions.HTTPError, OSError, SyncerError)
     try:
         me = get(asana.UsersApi(client).get_user, "me", {"opt_fields": "name,email"}).get("data") or {}
+        sec.ok("credentials", f"signed in to {scfg.base_url} as {me.get('name') or '?'} ({me.get('email') or '-'})")
     except errors as e:
-        return failed("credentials", e)
-    sec.ok("credentials", f"signed in to {scfg.base_url} as {me.get('name') or '?'} ({me.get('email') or '-'})")
+        if status_of(e) != 403:
+            return failed("credentials", e)
+        # A token limited to scopes may lack users:read, which the sync does not need: the projects tell.
+        sec.warn("credentials", "Asana would not say whose token this is (HTTP 403: no users:read scope?)")
     for i, gid in enumerate(scfg.projects):
         try:
             project = get(asana.ProjectsApi(client).get_project, gid, {"opt_fields": "name"}).get("data") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Stage(StrEnum):
@@ -25,8 +26,9 @@ REWORK_FROM = frozenset({Stage.REVIEW, Stage.DONE})
 REWORK_TO = frozenset({Stage.INTAKE, Stage.BACKLOG, Stage.IN_PROGRESS})
 
 
-@dataclass(frozen=True, slots=True)
-class StageChange:
+# StageChange and Worklog are named tuples, not dataclasses: a sync builds millions of them, and a tuple is
+# several times cheaper to create than a frozen dataclass.
+class StageChange(NamedTuple):
     """One status change; `at` is timezone-aware."""
 
     at: datetime
@@ -36,8 +38,7 @@ class StageChange:
     to_status: str
 
 
-@dataclass(frozen=True, slots=True)
-class Worklog:
+class Worklog(NamedTuple):
     """Time logged on a task by one person; `started_at` is timezone-aware."""
 
     author: str

@@ -207,6 +207,18 @@ def test_an_unknown_asana_project_exits_2_naming_it(asana, tmp_path):
     assert f"OK    projects[0]: {PROJECT}" in result.output
 
 
+
+def test_a_token_without_users_read_only_warns_and_an_unreachable_asana_exits_1(asana, tmp_path):
+    asana.fail(403, path="/users/me")
+    result = doctor(tmp_path, [asana_source(asana)], env={"ASANA_TOKEN": ASANA_TOKEN})
+    assert result.exit_code == 0, result.output
+    assert "WARN  credentials: Asana would not say whose token this is (HTTP 403" in result.output
+    assert f"OK    projects[0]: {PROJECT} is 'Content'" in result.output
+    result = doctor(tmp_path, [asana_source(asana, base_url="http://127.0.0.1:9/api/1.0")],
+                    env={"ASANA_TOKEN": ASANA_TOKEN})
+    assert result.exit_code == 1, result.output
+    assert "FAIL  credentials: cannot reach Asana at http://127.0.0.1:9/api/1.0" in result.output
+
 # ---- Google Sheets ---------------------------------------------------------------------------------------------------
 REPLAY = {"name": "demo", "kind": "replay", "path": str(ROOT / "config/demo/jira-web")}
 GSHEET = {"kind": "gsheet", "spreadsheet_id": "sheet-1", "credentials": "${GOOGLE_SERVICE_ACCOUNT_JSON}"}
