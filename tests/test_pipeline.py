@@ -231,3 +231,15 @@ def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(tmp_p
     raw_config["sources"].append({"name": "live", "kind": "jira", "url": "https://x.atlassian.net", "email": "e",
                                   "token": "t", "jql": "project = X"})
     assert snapshot_time(parse_config(raw_config, env)) is None  # a live source: the run's own time
+
+
+def test_saving_pages_replaces_only_earlier_page_files(tmp_path):
+    from syncer.adapters import Page
+    from syncer.adapters.replay import read_manifest, read_pages, write_pages
+
+    (tmp_path / "notes.json").write_text("{}")
+    write_pages(tmp_path, "jira", [Page("GET /a", {}, {"n": 1}), Page("GET /b", {}, {"n": 2})], source="web")
+    write_pages(tmp_path, "jira", [Page("GET /c", {"q": 1}, {"n": 3})], source="web")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.json", "manifest.json", "notes.json"]
+    pages = list(read_pages(tmp_path, read_manifest(tmp_path, "sources[0]")))
+    assert [(p.endpoint, p.params, p.body) for p in pages] == [("GET /c", {"q": 1}, {"n": 3})]

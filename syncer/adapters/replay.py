@@ -53,11 +53,13 @@ def read_pages(folder: Path, manifest: dict[str, Any]) -> Iterator[Page]:
 def write_pages(folder: Path, api: str, pages: Iterable[Page], **meta: Any) -> int:
     """Save pages (bodies as returned) plus a manifest; returns how many pages were written.
 
-    Page files of an earlier save in the same folder are removed first, so the folder holds exactly these pages.
+    Page files of an earlier save in the same folder (numbered `0001.json` ...) are removed first, so the folder
+    holds exactly these pages; no other file is touched.
     """
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.json"):
-        old.unlink()
+        if old.stem.isdigit():
+            old.unlink()
     entries = []
     for i, page in enumerate(pages, 1):
         name = f"{i:04d}.json"
