@@ -1,12 +1,14 @@
-"""`syncer doctor`: credentials, reachability and field / status mapping of every source and of the sink."""
+"""`syncer doctor`: credentials, reachability and field / status mapping of every source and of the sink.
+
+The report (Check, Section, Report), the run and the source checks are here; the sink and budget checks are in
+`doctor_sinks`.
+"""
 
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from syncer.config import Config
@@ -14,12 +16,10 @@ from syncer.errors import ConfigError, SyncerError
 from syncer.model import Stage
 from syncer.retry import RetryPolicy, status_of
 from syncer.stages import asana_stage, jira_stage, lookup_explicit, stage_by_name
-from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 UNREACHABLE, BAD_CONFIG = 1, 2  # a FAIL's exit code
 CLOSE = 0.6  # difflib cutoff for "renamed? closest match"
-SHEET_FIELDS = "properties.title,sheets.properties(title,sheetType)"  # the metadata doctor reads, nothing more
 
 
 @dataclass(slots=True)
@@ -88,6 +88,8 @@ class Report:
 
 def doctor(cfg: Config, policy: RetryPolicy | None = None) -> Report:
     """Check every source and the sink (and a budget file or tab); never raises for what it finds."""
+    from syncer.doctor_sinks import budget_checks, gsheet_checks, xlsx_checks  # imported here: they import Section
+
     # Few, short retries: someone is waiting at a terminal, and a FAIL says more than a long wait.
     policy = policy or RetryPolicy(attempts=2, cap=5.0)
     sections = []
@@ -102,12 +104,12 @@ def doctor(cfg: Config, policy: RetryPolicy | None = None) -> Report:
             _guard(sec, check, sec, s, where, policy)
         sections.append(sec)
     sink_sec = Section(f"sink ({cfg.sink.kind}: {getattr(cfg.sink, 'path', None) or cfg.sink.spreadsheet_id})")
-    sink = _guard(sink_sec, _gsheet, sink_sec, cfg, policy) if cfg.sink.kind == "gsheet" else (
-        _guard(sink_sec, _xlsx, sink_sec, cfg))
+    sink = _guard(sink_sec, gsheet_checks, sink_sec, cfg, policy) if cfg.sink.kind == "gsheet" else (
+        _guard(sink_sec, xlsx_checks, sink_sec, cfg))
     sections.append(sink_sec)
     if cfg.budget is not None:
         sec = Section(f"budget ({cfg.budget.file or f'tab {cfg.budget.tab!r} of the sink'})")
-        _guard(sec, _budget, sec, cfg, sink)
+        _guard(sec, budget_checks, sec, cfg, sink)
         sections.append(sec)
     return Report(sections)
 
@@ -270,13 +272,9 @@ def _asana(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
     import urllib3
     from asana.rest import ApiException
 
-    from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message, paginate
+    from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message, build_api_client, paginate
 
-    conf = asana.Configuration()
-    conf.access_token, conf.host = scfg.token.get_secret_value(), scfg.base_url.rstrip("/")
-    # Like the source: no urllib3 retries under the RetryPolicy, so waits never multiply.
-    conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
-    client = asana.ApiClient(conf)
+    client = build_api_client(scfg)  # set up as the source's: no urllib3 retries under the RetryPolicy
 
     def get(method: Callable[..., Any], gid: str, opts: dict) -> dict:
         return policy.call(lambda: method(gid, dict(opts), full_payload=True, _request_timeout=REQUEST_TIMEOUT))
@@ -345,104 +343,3 @@ def _replay(sec: Section, scfg: Any, where: str, policy: RetryPolicy) -> None:
             sections.update(str(m["section"].get("name")) for m in t.get("memberships") or [] if m.get("section")
                             and (not projects or (m.get("project") or {}).get("gid") in projects))
         _asana_mapping(sec, scfg, sorted(custom.items()), sections)
-
-
-# ---- sink and budget -----------------------------------------------------------------------------------------------
-def _header_checks(sec: Section, first_rows: Mapping[str, Sequence[Any] | None]) -> None:
-    """syncer's tabs that exist must carry syncer's header (or be empty): the run refuses to overwrite others."""
-    from syncer.adapters.diff import normalise_row
-
-    mine = (*OWNED_TABS, SYNC_LOG)
-    present = [t for t in mine if t in first_rows]
-    missing = [t for t in mine if t not in first_rows]
-    sec.ok("tabs", (f"syncer's {', '.join(present)} present" if present else "no syncer tab yet")
-           + (f"; {', '.join(missing)} will be created" if missing else ""))
-    for title in present:
-        row = first_rows[title]
-        if row and list(normalise_row(row)) != HEADERS[title]:
-            sec.fail(f"tab {title!r}", "has a header syncer did not write, so a run would refuse to overwrite it: "
-                                       "rename that tab", UNREACHABLE)
-
-
-def _gsheet(sec: Section, cfg: Config, policy: RetryPolicy) -> Any:
-    from syncer.adapters.gsheet import GsheetSink
-
-    try:
-        sink = GsheetSink.from_config(cfg.sink, cfg, policy=policy)
-    except SyncerError as e:
-        return sec.error("credentials", e)
-    sec.ok("credentials", f"service account {sink.email}")
-    try:
-        # GsheetSink has no public metadata read; its _call gives the same errors a run gives (naming the account).
-        meta = sink._call("metadata read", sink.http.fetch_sheet_metadata, sink.id,
-                          {"includeGridData": "false", "fields": SHEET_FIELDS})
-    except SyncerError as e:
-        return sec.error("sheet", e)
-    tabs = [s.get("properties", {}).get("title", "") for s in meta.get("sheets", [])]
-    sec.ok("sheet", f"{sink.email} can open {meta.get('properties', {}).get('title', sink.id)!r} "
-                    "(write access shows at the first run)")
-    sec.note(f"tabs ({len(tabs)}): {', '.join(tabs)}")
-    try:
-        _header_checks(sec, {t: (sink.read_tab(t) or [None])[0] for t in (*OWNED_TABS, SYNC_LOG) if t in tabs})
-    except SyncerError as e:
-        sec.error("tabs", e)
-    return sink
-
-
-def _xlsx(sec: Section, cfg: Config) -> Any:
-    from openpyxl import load_workbook
-
-    from syncer.adapters.xlsx import XlsxSink
-
-    try:
-        sink = XlsxSink.from_config(cfg.sink, cfg)
-    except SyncerError as e:
-        return sec.error("path", e)
-    path: Path = sink.path
-    # The workbook is rewritten through a temporary file beside it (its folder is made if missing): the nearest
-    # existing folder must be writable, and the file too if it exists.
-    folder, exists = next(p for p in path.absolute().parents if p.exists()), path.exists()
-    if not (os.access(folder, os.W_OK | os.X_OK) and (not exists or os.access(path, os.W_OK))):
-        sec.fail("path", f"{path} is not writable (check it and {folder})", UNREACHABLE)
-    else:
-        sec.ok("path", f"{path} is writable" if exists else f"{path} will be created ({folder} is writable)")
-    if not exists:
-        return sink
-    try:
-        wb = load_workbook(path, read_only=True)
-    except Exception as e:  # openpyxl reports a damaged file with many exception types
-        sec.fail("workbook", f"{path} is not a readable xlsx workbook ({type(e).__name__}: {e})", UNREACHABLE)
-        return sink
-    try:
-        tabs = list(wb.sheetnames)
-        first = {t: next(wb[t].iter_rows(max_row=1, values_only=True), None) for t in (*OWNED_TABS, SYNC_LOG)
-                 if t in tabs}
-    finally:
-        wb.close()
-    sec.ok("workbook", f"readable, {len(tabs)} tab(s)")
-    sec.note(f"tabs: {', '.join(tabs)}")
-    _header_checks(sec, first)
-    return sink
-
-
-def _budget(sec: Section, cfg: Config, sink: Any) -> None:
-    from syncer.budget import budget_from_rows, read_budget_csv
-
-    assert cfg.budget is not None
-    if cfg.budget.file is not None:
-        if not cfg.budget.file.is_file():
-            return sec.fail("budget.file", f"{cfg.budget.file} does not exist", BAD_CONFIG)
-        lines, warnings = read_budget_csv(cfg.budget.file)
-    else:
-        tab = cfg.budget.tab or "Budget"
-        if sink is None:
-            return sec.warn("budget.tab", "not checked: the sink could not be opened")
-        rows = sink.read_tab(tab)
-        if rows is None:
-            return sec.fail("budget.tab", f"the sink has no tab named {tab!r}", BAD_CONFIG)
-        lines, warnings = budget_from_rows(rows)
-    sec.ok("budget", f"{len(lines)} budget line(s)")
-    for w in warnings[:5]:
-        sec.warn("budget", w)
-    if len(warnings) > 5:
-        sec.warn("budget", f"... and {len(warnings) - 5} more row(s) skipped")

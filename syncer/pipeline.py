@@ -14,6 +14,7 @@ from syncer import __version__
 from syncer.adapters import FetchResult, Plan, Sink, Source, Table, sink_class, source_class
 from syncer.config import Config
 from syncer.domain import build_domain
+from syncer.enforce import Decision, Mark, decide, marks_after, write_back
 from syncer.errors import ConfigError
 from syncer.figures import TaskFigures, task_figures
 from syncer.model import Task
@@ -132,7 +133,8 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
     known = {s.name for s in cfg.sources}
     tasks = {(t.source, t.key): t for t in state.tasks() if t.source in known}
     old_hashes = state.hashes()  # all sources: those removed from the config are deleted with their tasks
-    warnings: list[str] = []
+    warnings: list[str] = [f"previous run: {w}" for w in state.carried_warnings()]
+    fresh: set[tuple[str, str]] = set()  # tasks read from their source this run (their labels are current)
     fetched = requests = 0
     modes, cursors, checkpoints = set(), {}, {}
     for src in sources:
@@ -151,6 +153,7 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
             tasks.pop((src.name, key), None)
         for t in result.tasks:
             tasks[(t.source, t.key)] = t
+            fresh.add((t.source, t.key))
         cursors[src.name] = (now, is_full or result.complete)
         saved = src.checkpoint() if hasattr(src, "checkpoint") else None
         if saved is not None:
@@ -168,6 +171,8 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
     domain = build_domain(ordered, figures, cfg, as_of, budget_lines)
     warnings.extend(domain.warnings)
     warnings.extend(default_warnings(ordered, cfg))
+    marks, decision = _enforce(cfg, state, ordered, domain.violations, {s.name for s in sources}, fresh)
+    warnings.extend(decision.warnings)
     tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
     plan = sink.plan(tables)
     warnings.extend(plan.warnings)
@@ -181,10 +186,29 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
         run=run, plan=plan, tasks_per_source=dict(Counter(t.source for t in ordered)),
         stages=Counter(t.stage.value for t in ordered), summary=domain.summary, tables=tables,
     )
+    if cfg.intake.enforce != "report":
+        result.summary["write_back"] = decision.counts()
     run.duration_s = clock() - started
     if dry_run:
         return result
     # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
     run.api_requests = requests + sink.apply(plan, sync_log_row(run, cfg.tz))
-    state.commit(upserts, deletes, cursors, run, checkpoints)
+    # Intake write-back only once the sheet is written; a failure is a warning (in the next run's Sync log).
+    done, carried, wb_requests = write_back(decision.writes, sources, cfg, policy or RetryPolicy())
+    run.api_requests += wb_requests
+    run.warnings += tuple(carried)
+    if cfg.intake.enforce != "report":
+        result.summary["write_back"] = Decision(done).counts()
+    marks = marks_after(marks, done)
+    stored = {k: (m.labelled, m.digest) for k, m in marks.items() if k in tasks and m != Mark()}
+    state.commit(upserts, deletes, cursors, run, checkpoints, marks=stored, carried=carried)
     return result
+
+
+def _enforce(cfg: Config, state: State, tasks: list[Task], violations: list, read: set[str],
+             fresh: set[tuple[str, str]]) -> tuple[dict[tuple[str, str], Mark], Decision]:
+    """The stored write-back marks and this run's write-backs (for the sources read this run)."""
+    marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
+    kinds = {s.name: s.kind for s in cfg.sources}
+    mine = [t for t in tasks if t.source in read]
+    return marks, decide(mine, violations, cfg.intake.enforce, kinds, marks, fresh)

@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT, run_at TEXT NOT NULL, mode TEXT NOT NULL, duration_s REAL,
   fetched INTEGER, changed INTEGER, deleted INTEGER, rows_written INTEGER, api_requests INTEGER, warnings TEXT
 );
+CREATE TABLE IF NOT EXISTS intake_marks (
+  source TEXT NOT NULL, key TEXT NOT NULL, labelled INTEGER, digest TEXT,
+  PRIMARY KEY (source, key)
+);
+CREATE TABLE IF NOT EXISTS carried_warnings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL
+);
 """
 
 
@@ -140,6 +147,21 @@ class State:
         for (data,) in self.db.execute("SELECT data FROM tasks ORDER BY source, key"):
             yield task_from_dict(json.loads(data))
 
+    def intake_marks(self) -> dict[tuple[str, str], tuple[bool | None, str | None]]:
+        """What intake write-back last wrote per task: (labelled, comment digest)."""
+        try:
+            rows = self.db.execute("SELECT source, key, labelled, digest FROM intake_marks").fetchall()
+        except sqlite3.OperationalError:  # a dry run reading a state file from before this table existed
+            return {}
+        return {(s, k): (None if lab is None else bool(lab), d) for s, k, lab, d in rows}
+
+    def carried_warnings(self) -> list[str]:
+        """Warnings the last run raised after its sink was written (e.g. a failed write-back), for this run's log."""
+        try:
+            return [t for (t,) in self.db.execute("SELECT text FROM carried_warnings ORDER BY id")]
+        except sqlite3.OperationalError:  # as above
+            return []
+
     def runs(self) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM runs ORDER BY id")
         names = [c[0] for c in cur.description]
@@ -152,8 +174,13 @@ class State:
         cursors: dict[str, tuple[datetime, bool]],
         run: RunRecord,
         checkpoints: dict[str, dict[str, Any]] | None = None,
+        marks: dict[tuple[str, str], tuple[bool | None, str | None]] | None = None,
+        carried: list[str] | None = None,
     ) -> None:
-        """Write tasks, deletions, advanced cursors, source checkpoints and the run record atomically."""
+        """Write tasks, deletions, advanced cursors, source checkpoints and the run record atomically.
+
+        `marks` (when given) replaces the intake write-back marks; `carried` the warnings for the next run's log.
+        """
         try:
             with self.db:
                 self.db.executemany(
@@ -173,6 +200,15 @@ class State:
                     "ON CONFLICT (source) DO UPDATE SET data = excluded.data",
                     [(src, json.dumps(data, separators=(",", ":"))) for src, data in (checkpoints or {}).items()],
                 )
+                if marks is not None:
+                    self.db.execute("DELETE FROM intake_marks")
+                    self.db.executemany(
+                        "INSERT INTO intake_marks (source, key, labelled, digest) VALUES (?, ?, ?, ?)",
+                        [(s, k, None if lab is None else int(lab), d) for (s, k), (lab, d) in marks.items()],
+                    )
+                if carried is not None:
+                    self.db.execute("DELETE FROM carried_warnings")
+                    self.db.executemany("INSERT INTO carried_warnings (text) VALUES (?)", [(t,) for t in carried])
                 self.db.execute(
                     "INSERT INTO runs (run_at, mode, duration_s, fetched, changed, deleted, rows_written, "
                     "api_requests, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -36,6 +36,11 @@ def format_summary(result: Any, cfg: Config) -> str:
         complete = s.get("intake_complete")
         share = f" (intake complete {complete:.0%})" if complete is not None else ""
         lines.append(f"  intake violations: {s['intake_violations']}{share}")
+    if "write_back" in s:
+        wb = s["write_back"]
+        verb = "would write back" if run.mode == "dry-run" else "wrote back"
+        lines.append(f"  intake write-back ({cfg.intake.enforce}): {verb} {wb['labels']} label changes, "
+                     f"{wb['comments']} comments")
     if s.get("median_cycle_days") is not None:
         lines.append(f"  median cycle time: {s['median_cycle_days']:.1f} days")
     if run.warnings:

@@ -17,6 +17,7 @@ API = "/api/1.0"
 TOKEN = "tok-asana-SECRET-456"
 PROJECT = "1201234567890123"
 OTHER_PROJECT = "1209999999999999"  # another team's board some tasks also live on
+WORKSPACE = "1200000000000001"
 SECTIONS = {"Requests": "1201234567890201", "Backlog": "1201234567890202", "Doing": "1201234567890203",
             "Legal review": "1201234567890204", "On hold": "1201234567890205"}
 OTHER_SECTIONS = {"To do": "1209999999999901", "Shipped": "1209999999999902"}
@@ -85,6 +86,8 @@ class FakeAsana:
         self.expire_offsets = False  # True: every offset is rejected like a stale one
         self.stuck_offsets = False  # True: a broken server that hands out the same offset forever
         self.change_header: str | None = None  # an `Asana-Change` header to send on every answer
+        self.tags: dict[str, dict[str, Any]] = {}  # gid -> tag of the workspace
+        self.now: datetime | None = None  # when writes happen (task modified_at); None: the real time
         self._offsets: dict[str, tuple[str, int]] = {}
         self._gid = 1208100000000000
         server.expect_request(re.compile(f"^{API}/")).respond_with_handler(self.handle)
@@ -186,6 +189,16 @@ class FakeAsana:
                 return self._json({"errors": [{"message": fault.message}]}, fault.status, fault.headers)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._json({"errors": [{"message": "Not Authorized"}]}, 401)
+        if request.method == "POST":
+            return self._write(path, args, request.get_json(silent=True) or {})
+        if m := re.fullmatch(r"/projects/(\d+)", path):
+            if m.group(1) not in self.projects:
+                return self._json({"errors": [{"message": f"project: Unknown object: {m.group(1)}"}]}, 404)
+            project = {"gid": m.group(1), "resource_type": "project", "name": "Content",
+                       "workspace": {"gid": WORKSPACE, "resource_type": "workspace", "name": "Acme"}}
+            return self._json({"data": _select(project, opt_tree(args.get("opt_fields"), ("name",)))})
+        if path == f"/workspaces/{WORKSPACE}/tags":
+            return self._page(path, args, list(self.tags.values()), ("name",))
         if m := re.fullmatch(r"/projects/(\d+)/tasks", path):
             if m.group(1) not in self.projects:
                 return self._json({"errors": [{"message": f"project: Unknown object: {m.group(1)}"}]}, 404)
@@ -203,6 +216,42 @@ class FakeAsana:
                 return self._json({"errors": [{"message": "Time tracking is not available on this plan."}]}, 402)
             return self._page(path, args, self.entries[gid], ("duration_minutes", "entered_on", "created_by"))
         return self._json({"errors": [{"message": "Not Found"}]}, 404)
+
+    def _write(self, path: str, args: dict[str, str], body: dict[str, Any]) -> Response:
+        """The writes intake write-back uses: create a tag, add/remove a task's tag, comment on a task."""
+        data = body.get("data")
+        if not isinstance(data, dict):
+            return self._json({"errors": [{"message": "data: Missing input"}]}, 400)
+        at = self.now or datetime.now(UTC)
+        if path == f"/workspaces/{WORKSPACE}/tags":
+            gid = self._next_gid()
+            self.tags[gid] = {"gid": gid, "resource_type": "tag", "name": data.get("name", "")}
+            return self._json({"data": _select(self.tags[gid], opt_tree(args.get("opt_fields"), ("name",)))}, 201)
+        m = re.fullmatch(r"/tasks/(\d+)/(addTag|removeTag|stories)", path)
+        if not m:
+            return self._json({"errors": [{"message": "Not Found"}]}, 404)
+        gid, what = m.groups()
+        if gid not in self.tasks:
+            return self._json({"errors": [{"message": f"task: Unknown object: {gid}"}]}, 404)
+        task = self.tasks[gid]
+        if what == "stories":
+            if not data.get("text"):
+                return self._json({"errors": [{"message": "text: Missing input"}]}, 400)
+            self._story(gid, at, "comment_added", type="comment", text=data["text"])
+            task["modified_at"] = ts(at)
+            return self._json({"data": self.stories[gid][-1]}, 201)
+        tag = self.tags.get(str(data.get("tag")))
+        if tag is None:
+            return self._json({"errors": [{"message": "tag: Not a recognized ID"}]}, 400)
+        task["tags"] = [t for t in task["tags"] if t["gid"] != tag["gid"]]
+        if what == "addTag":
+            task["tags"].append(dict(tag))
+        task["modified_at"] = ts(at)
+        return self._json({"data": {}})
+
+    def comments(self, gid: str) -> list[str]:
+        """The texts of a task's comments."""
+        return [s["text"] for s in self.stories[gid] if s["resource_subtype"] == "comment_added"]
 
     def _modified(self, path: str, args: dict[str, str]) -> Response:
         project = args.get("project")

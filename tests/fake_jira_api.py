@@ -45,6 +45,8 @@ ROUTES = (
     ("POST", r"/changelog/bulkfetch", "bulkfetch"), ("GET", r"/issue/([^/]+)/worklog", "issue_worklog"),
     ("GET", r"/worklog/updated", "worklog_updated"), ("GET", r"/worklog/deleted", "worklog_deleted"),
     ("POST", r"/worklog/list", "worklog_list"), ("GET", r"/search", "old_search"), ("POST", r"/search", "old_search"),
+    ("PUT", r"/issue/([^/]+)", "edit_issue"), ("POST", r"/issue/([^/]+)/comment", "add_comment"),
+    ("GET", r"/issue/([^/]+)/comment", "comments"),
 )
 
 
@@ -134,7 +136,7 @@ class JiraApi:
     def install(self, rsps: responses.RequestsMock) -> Self:
         """Serve this site's URLs from `rsps`."""
         pattern = re.compile(re.escape(self.base_url) + r"/.*")
-        for method in ("GET", "POST"):
+        for method in ("GET", "POST", "PUT"):
             rsps.add_callback(method, pattern, callback=self.handle)
         return self
 
@@ -169,6 +171,8 @@ class JiraApi:
 
     @staticmethod
     def _json(status: int, payload: Any) -> tuple[int, dict[str, str], str]:
+        if payload is None:  # 204 No Content
+            return status, {}, ""
         return status, {"Content-Type": "application/json"}, json.dumps(payload)
 
     def _token(self, state: Any) -> str:
@@ -307,6 +311,55 @@ class JiraApi:
         if not last:
             out["nextPage"] = f"{self.base_url}{API}{path}?since={until}"
         return 200, out
+
+    # ---- writes (intake write-back) ----
+    def _issue_ref(self, ref: str) -> dict[str, Any] | None:
+        key = ref if ref in self.issues else self.by_id.get(ref)
+        return self.issues[key] if key else None
+
+    def _edit_issue(self, q, body, m):
+        """PUT /issue/{key}: only `update.labels` add/remove operations (what syncer sends); 204 No Content."""
+        rec = self._issue_ref(m.group(1))
+        if rec is None:
+            return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}
+        labels = rec["fields"]["labels"]
+        for op in (body.get("update") or {}).get("labels") or []:
+            for verb, label in op.items():
+                if verb not in ("add", "remove", "set") or " " in str(label):
+                    return 400, {"errorMessages": [], "errors": {"labels": f"bad label operation {op}"}}
+                if verb == "add" and label not in labels:
+                    labels.append(label)
+                elif verb == "remove" and label in labels:
+                    labels.remove(label)
+        rec["updated"] = max(rec["updated"], self.now)
+        return 204, None
+
+    def _add_comment(self, q, body, m):
+        """POST /issue/{key}/comment with an ADF `body`; 201 and the comment."""
+        rec = self._issue_ref(m.group(1))
+        if rec is None:
+            return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}
+        doc = body.get("body")
+        if not isinstance(doc, dict) or doc.get("type") != "doc" or doc.get("version") != 1:
+            return 400, {"errorMessages": [], "errors": {"comment": "Comment body is not valid ADF."}}
+        comments = rec.setdefault("comments", [])
+        cid = str(20000 + sum(len(r.get("comments", ())) for r in self.issues.values()))
+        comment = {"self": f"{self.base_url}{API}/issue/{rec['id']}/comment/{cid}", "id": cid,
+                   "author": user_json(self.email), "body": doc, "created": jira_ts(self.now),
+                   "updated": jira_ts(self.now), "jsdPublic": True}
+        comments.append(comment)
+        rec["updated"] = max(rec["updated"], self.now)
+        return 201, comment
+
+    def _comments(self, q, body, m):
+        """GET /issue/{key}/comment, paged by startAt/maxResults."""
+        rec = self._issue_ref(m.group(1))
+        if rec is None:
+            return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}
+        comments = rec.get("comments", [])
+        start, size = int(_first(q, "startAt") or 0), min(int(_first(q, "maxResults") or 100), 100)
+        return 200, {"startAt": start, "maxResults": size, "total": len(comments),
+                     "comments": comments[start : start + size]}
 
     def _worklog_updated(self, q, body, m):
         return self._changes(q, list(self.worklog_times.items()), "/worklog/updated")

@@ -76,6 +76,21 @@ def change_notices(headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
     return out
 
 
+def build_api_client(cfg: AsanaSourceConfig) -> asana.ApiClient:
+    """An asana.ApiClient for the source's token and base_url that retries nothing itself; no request yet.
+
+    RetryPolicy is the one place that waits. The client's default urllib3 Retry (5 tries, honouring Retry-After)
+    would run inside every policy attempt and multiply the waits, so urllib3 retries nothing: each failure comes
+    straight back as ApiException (a status) or MaxRetryError (no answer). The client has no default timeout:
+    pass `_request_timeout=REQUEST_TIMEOUT` with every request.
+    """
+    conf = asana.Configuration()
+    conf.access_token = cfg.token.get_secret_value()
+    conf.host = cfg.base_url.rstrip("/")
+    conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
+    return asana.ApiClient(conf)
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -109,7 +124,7 @@ class AsanaSource:
     def fetch_pages(self, since: datetime | None, now: datetime | None = None) -> Iterator[Page]:
         """The projects' task pages (all, or modified since `since`), then each task's stories and time entries."""
         self.requests, self.warnings, self._time_tracking = 0, [], True
-        client = self._api()
+        client = self.api_client()
         tasks_api, stories_api = asana.TasksApi(client), asana.StoriesApi(client)
         entries_api = asana.TimeTrackingEntriesApi(client)
         limit = min(self.cfg.page_size, PAGE_LIMIT)
@@ -150,16 +165,10 @@ class AsanaSource:
         params = {"opt_fields": fields, "limit": limit}
         return paginate(self._getter(partial(method, gid), endpoint, task=gid), endpoint, params, self.where)
 
-    def _api(self) -> asana.ApiClient:
+    def api_client(self) -> asana.ApiClient:
+        """This source's client (see `build_api_client`), built once; its requests pass REQUEST_TIMEOUT."""
         if self._client is None:
-            conf = asana.Configuration()
-            conf.access_token = self.cfg.token.get_secret_value()
-            conf.host = self.cfg.base_url.rstrip("/")
-            # RetryPolicy is the one place that waits. The client's default urllib3 Retry (5 tries, honouring
-            # Retry-After) would run inside every policy attempt and multiply the waits, so urllib3 retries
-            # nothing: each failure comes straight back as ApiException (a status) or MaxRetryError (no answer).
-            conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
-            self._client = asana.ApiClient(conf)
+            self._client = build_api_client(self.cfg)
         return self._client
 
     def _getter(self, call: Callable[..., Any], endpoint: str, project: int | None = None,
