@@ -1,4 +1,4 @@
-"""Shared fixtures: a minimal valid config tree and an env with the variables it references."""
+"""Shared fixtures: a minimal valid config tree, an env with the variables it references, and the fake Sheets API."""
 
 from __future__ import annotations
 
@@ -36,3 +36,14 @@ def raw_config() -> dict:
 @pytest.fixture
 def env() -> dict:
     return dict(ENV)
+
+
+@pytest.fixture
+def fake():
+    """A running fake Sheets API that must end the test without a violation; test modules faking another API
+    (Jira, Asana) or seeding the sheet define their own `fake`, which takes precedence."""
+    from fake_sheets import running_fake
+
+    with running_fake() as f:
+        yield f
+    assert f.violations == []

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 import responses
-from fake_sheets import TOKEN_URL, make_sink, running_fake, service_account_info
+from fake_sheets import TOKEN_URL, make_sink, service_account_info
 
 from syncer.adapters.gsheet import GsheetSink, load_service_account
 from syncer.config import GsheetSinkConfig
@@ -16,13 +16,6 @@ from syncer.retry import RetryPolicy
 from syncer.tables import HEADERS, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
-
-
-@pytest.fixture
-def fake():
-    with running_fake() as f:
-        yield f
-    assert f.violations == []
 
 
 def sink_from(credentials: str, spreadsheet_id: str = "sheet-1") -> GsheetSink:

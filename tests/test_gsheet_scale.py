@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from fake_sheets import FakeSheets, make_sink, running_fake
+from fake_sheets import FakeSheets, make_sink
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,13 +32,6 @@ def tables(rows: list[list]) -> dict[str, list[list]]:
     out[BUDGET_ROLLUP] += [[f"Campaign {c}", "Total", None, "2026-02", 10000.0, 5000.0, 4000.0, 3000.0, 200.0,
                             1000.0, 5800.0, 0.42, "ok"] for c in range(25)]
     return out
-
-
-@pytest.fixture
-def fake():
-    with running_fake() as f:
-        yield f
-    assert f.violations == []
 
 
 def run(fake: FakeSheets, info: dict, tabs: dict, n: int) -> dict:

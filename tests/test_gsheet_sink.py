@@ -6,8 +6,9 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
-from fake_sheets import ApiError, FakeSheets, as_typed, make_sink, running_fake
+from fake_sheets import ApiError, FakeSheets, as_typed, make_sink
 from gspread.exceptions import APIError
+from tables_builders import tables, task
 
 from syncer.adapters import TabChange
 from syncer.budget import budget_from_rows
@@ -17,23 +18,6 @@ from syncer.tables import BUDGET_ROLLUP, CAPACITY, HEADERS, INTAKE, OWNED_TABS, 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
 WIDTH = len(HEADERS[TASKS])
 LAST = "AB"  # column letter of the Tasks tab's last column
-
-
-def task(key: str, title: str = "Brief", cost: float | None = 1200.5) -> list:
-    row: list = [None] * WIDTH
-    row[0], row[1], row[2], row[4] = "jira", key, title, "done"
-    row[HEADERS[TASKS].index("Labour cost")] = cost
-    row[HEADERS[TASKS].index("Estimate h")] = 4.0
-    row[HEADERS[TASKS].index("Late")] = False
-    row[HEADERS[TASKS].index("Created")] = "2026-02-03T09:00:00+01:00"
-    return row
-
-
-def tables(*task_rows: list) -> dict[str, list[list]]:
-    out: dict[str, list[list]] = {t: [list(HEADERS[t])] for t in OWNED_TABS}
-    out[TASKS] += [list(r) for r in task_rows]
-    out[CAPACITY].append(["2026-W07", "web", "All", "design", 30.0, 32, 0.9375, False])
-    return out
 
 
 def log_row(n: int = 1) -> list:
@@ -49,13 +33,6 @@ def sheet_rows(table: list[list]) -> list[list]:
             cells.pop()
         out.append(cells)
     return out
-
-
-@pytest.fixture
-def fake():
-    with running_fake() as f:
-        yield f
-    assert f.violations == []
 
 
 @pytest.fixture

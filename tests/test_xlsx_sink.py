@@ -16,6 +16,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.styles import Font
+from tables_builders import tables, task
 
 from syncer.adapters import TabChange
 from syncer.adapters import xlsx as xlsx_module
@@ -26,23 +27,6 @@ from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG, TASKS
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-
-
-def task(key: str, title: str = "Brief", cost: float | None = 1200.5) -> list:
-    row: list = [None] * len(HEADERS[TASKS])
-    row[0], row[1], row[2], row[4] = "jira", key, title, "done"
-    row[HEADERS[TASKS].index("Labour cost")] = cost
-    row[HEADERS[TASKS].index("Estimate h")] = 4.0
-    row[HEADERS[TASKS].index("Late")] = False
-    row[HEADERS[TASKS].index("Created")] = "2026-02-03T09:00:00+01:00"
-    return row
-
-
-def tables(*task_rows: list) -> dict[str, list[list]]:
-    out: dict[str, list[list]] = {t: [list(HEADERS[t])] for t in OWNED_TABS}
-    out[TASKS] += [list(r) for r in task_rows]
-    out["Capacity"].append(["2026-W07", "web", "All", "design", 30.0, 32, 0.9375, False])
-    return out
 
 
 def log_row(n: int = 1) -> list:

@@ -9,22 +9,13 @@ import asana
 import urllib3
 from asana.rest import ApiException
 
-from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message
+from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message, build_api_client
 from syncer.config import AsanaSourceConfig
 from syncer.enforce import ADD_LABEL, COMMENT, LABEL, WriteBack
 from syncer.errors import ConfigError, SourceError
 from syncer.retry import RetryPolicy, classify, status_of
 
 TAG_PAGE = 100
-
-
-def make_client(cfg: AsanaSourceConfig) -> asana.ApiClient:
-    """An asana.ApiClient set up like the source's: token, host, and no urllib3 retries (RetryPolicy waits)."""
-    conf = asana.Configuration()
-    conf.access_token = cfg.token.get_secret_value()
-    conf.host = cfg.base_url.rstrip("/")
-    conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
-    return asana.ApiClient(conf)
 
 
 class AsanaWriter:
@@ -34,7 +25,7 @@ class AsanaWriter:
         self.cfg, self.where, self.policy = cfg, where, policy
         self.requests = 0
         getter = getattr(source, "api_client", None)
-        self.client = getter() if callable(getter) else make_client(cfg)
+        self.client = getter() if callable(getter) else build_api_client(cfg)
         self._tag: str | None = None
 
     def apply(self, w: WriteBack) -> None:
