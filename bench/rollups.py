@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 from syncer.budget import BudgetLine  # noqa: E402
 from syncer.config import Config  # noqa: E402
 from syncer.domain import DomainResult, build_domain  # noqa: E402
-from syncer.figures import task_figures  # noqa: E402
+from syncer.figures import rate_table, task_figures  # noqa: E402
 from syncer.model import Stage, StageChange, Task, Worklog  # noqa: E402
 from syncer.perf import paused_gc  # noqa: E402
 
@@ -118,7 +118,8 @@ def reference_loop() -> float:
 def _timed(tasks: list[Task], cfg: Config, budget: list[BudgetLine]) -> tuple[list[float], DomainResult]:
     """[figures wall, figures CPU, roll-ups wall, roll-ups CPU] seconds, and the result."""
     t1, c1 = time.perf_counter(), time.process_time()
-    figures = {(t.source, t.key): task_figures(t, NOW, cfg.tz, cfg.rates.people, cfg.rates.default) for t in tasks}
+    rates = rate_table(tasks, cfg.rates.people, cfg.rates.default)  # as syncer.pipeline does
+    figures = {(t.source, t.key): task_figures(t, NOW, cfg.tz, rates, cfg.rates.default) for t in tasks}
     t2, c2 = time.perf_counter(), time.process_time()
     result = build_domain(tasks, figures, cfg, NOW, budget)
     t3, c3 = time.perf_counter(), time.process_time()

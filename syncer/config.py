@@ -201,16 +201,6 @@ class Config(_Model):
     def _duration(cls, v: Any) -> Any:
         return v if isinstance(v, timedelta) else parse_duration(v)
 
-    @field_validator("sources")
-    @classmethod
-    def _unique_names(cls, v: list) -> list:
-        seen: set[str] = set()
-        for s in v:
-            if s.name in seen:
-                raise ValueError(f"source name {s.name!r} is used twice; names must be unique")
-            seen.add(s.name)
-        return v
-
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -245,6 +235,17 @@ def _interpolate(node: Any, env: Mapping[str, str], loc: tuple, problems: list[s
     return node
 
 
+def _duplicate_names(sources: Any) -> list[str]:
+    """Source names must be unique; checked on the raw list so it is reported even when a source has other errors."""
+    names = [s.get("name") for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
+    seen, out = set(), []
+    for name in names:
+        if isinstance(name, str) and name in seen:
+            out.append(f"sources: source name {name!r} is used twice; names must be unique")
+        seen.add(name)
+    return out
+
+
 def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop pydantic's discriminated-union tag (`sources.1.jira.url` -> `sources[1].url`)."""
     out: list[Any] = []
@@ -276,6 +277,7 @@ def parse_config(data: Any, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("(top level): the config must be a mapping of keys (see config/example.yaml)")
     problems: list[str] = []
     data = _interpolate(data, env, (), problems)
+    problems.extend(_duplicate_names(data.get("sources")))
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:

@@ -11,7 +11,7 @@ from syncer.adapters import Table
 from syncer.budget import BudgetLine
 from syncer.capacity import capacity_table, worklog_totals
 from syncer.config import Config
-from syncer.figures import TaskFigures, task_figures
+from syncer.figures import TaskFigures, rate_table, task_figures
 from syncer.flow import flow_table, intake_complete, p50
 from syncer.intake import BudgetIndex, Violation, check_tasks, intake_table
 from syncer.ledger import ledger_table, remaining
@@ -47,11 +47,12 @@ def build_domain(
     cal = LocalCalendar(tz, cfg.fiscal_year_start_month)
     warnings: list[str] = []
     figs = figures
+    rates = rate_table(tasks, cfg.rates.people, cfg.rates.default)
     missing = [t for t in tasks if (t.source, t.key) not in figures]
     if missing:
         figs = dict(figures)
         for t in missing:
-            figs[(t.source, t.key)] = task_figures(t, now, tz, cfg.rates.people, cfg.rates.default)
+            figs[(t.source, t.key)] = task_figures(t, now, tz, rates, cfg.rates.default)
 
     budget = None
     if cfg.budget is not None:
@@ -66,8 +67,8 @@ def build_domain(
         intake_ok[(v.source, v.key)] = False
 
     # One pass over every worklog feeds both Capacity and the ledger's Labour.
-    worklogs = worklog_totals(tasks, cal, cfg.rates.people, cfg.rates.default)
-    led = ledger_table(tasks, figs, budget_lines, cal, cfg.budget_period, cfg.rates.people, cfg.rates.default,
+    worklogs = worklog_totals(tasks, cal, rates, cfg.rates.default)
+    led = ledger_table(tasks, figs, budget_lines, cal, cfg.budget_period, rates, cfg.rates.default,
                        cfg.labour_in_budget, worklogs.labour)
     warnings.extend(led.warnings)
     tables = {

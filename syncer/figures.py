@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
@@ -43,6 +43,12 @@ def stage_spells(task: Task, now: datetime) -> list[tuple[Stage, datetime, datet
         stage = ch.to_stage
     spells.append((stage, since, max(since, now)))
     return spells
+
+
+def rate_table(tasks: Iterable[Task], people: Mapping[str, float], default_rate: float) -> dict[str, float]:
+    """Every worklog author's rate, resolved once (a plain dict: a million worklogs each look theirs up)."""
+    authors = {w.author for t in tasks for w in t.worklogs}
+    return {a: people.get(a, default_rate) for a in authors}
 
 
 def labour_cost(task: Task, rates: Mapping[str, float], default_rate: float) -> float:

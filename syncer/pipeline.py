@@ -16,7 +16,7 @@ from syncer.config import Config
 from syncer.domain import build_domain
 from syncer.enforce import Decision, Mark, decide, marks_after, write_back
 from syncer.errors import ConfigError
-from syncer.figures import TaskFigures, task_figures
+from syncer.figures import TaskFigures, rate_table, task_figures
 from syncer.model import Task
 from syncer.perf import paused_gc
 from syncer.retry import RetryPolicy
@@ -163,8 +163,9 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
 
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
+    rates = rate_table(ordered, cfg.rates.people, cfg.rates.default)
     figures: dict[tuple[str, str], TaskFigures] = {
-        (t.source, t.key): task_figures(t, as_of, cfg.tz, cfg.rates.people, cfg.rates.default) for t in ordered
+        (t.source, t.key): task_figures(t, as_of, cfg.tz, rates, cfg.rates.default) for t in ordered
     }
     budget_lines, budget_warnings = read_budget(cfg, sink)
     warnings.extend(budget_warnings)

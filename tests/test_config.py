@@ -156,3 +156,34 @@ def test_people_match_whatever_their_case(raw_config, env):
     cfg = parse_config(raw_config, env)
     assert cfg.rates.people.get("ana@acme.com", 80) == 95 and cfg.rates.people.get("bob@acme.com", 80) == 80
     assert cfg.capacity.people.get("zoë@ACME.com", 32) == 20 and "zoë@acme.com" in cfg.capacity.people
+
+
+def test_duplicate_names_are_reported_even_beside_other_errors(raw_config, env):
+    raw_config["sources"][1]["name"] = "web"
+    raw_config["sources"][1]["projects"] = []  # another problem in the same source
+    with pytest.raises(ConfigError) as exc:
+        parse_config(raw_config, env)
+    assert "sources: source name 'web' is used twice; names must be unique" in exc.value.problems
+    assert any(p.startswith("sources[1].projects:") for p in exc.value.problems)
+
+
+def test_example_config_documents_every_nested_key(env):
+    """Every key of every model (sources of each kind, sink of each kind, nested sections) appears in the example."""
+    from syncer.config import (
+        AsanaSourceConfig,
+        BudgetConfig,
+        CapacityConfig,
+        GsheetSinkConfig,
+        IntakeConfig,
+        JiraSourceConfig,
+        RatesConfig,
+        ReplaySourceConfig,
+        StateConfig,
+        XlsxSinkConfig,
+    )
+
+    text = Path(__file__).resolve().parents[1].joinpath("config/example.yaml").read_text()
+    for model in (JiraSourceConfig, AsanaSourceConfig, ReplaySourceConfig, IntakeConfig, BudgetConfig, RatesConfig,
+                  CapacityConfig, GsheetSinkConfig, XlsxSinkConfig, StateConfig):
+        for key in model.model_fields:
+            assert f"{key}:" in text, f"{model.__name__}.{key} is not documented in config/example.yaml"

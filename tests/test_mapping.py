@@ -270,3 +270,22 @@ def test_jira_bad_worklog_is_skipped_and_reported_and_foreign_currency_refused()
     assert [w.hours for w in t.worklogs] == [3.0]
     assert sorted(p.rule for p in t.problems) == ["amount_unparseable", "worklog_unreadable"]
     assert t.committed_amount is None
+
+
+def test_jira_skipped_stage_goes_straight_from_backlog_to_review(jira_tasks):
+    # MKT-8: Request -> Ready for QA (intake -> in_progress, mapped by default), nothing else.
+    t8 = jira_tasks["MKT-8"]
+    assert [(c.from_status, c.to_status, c.from_stage, c.to_stage) for c in t8.history] == [
+        ("Request", "Ready for QA", Stage.INTAKE, Stage.IN_PROGRESS)]
+    pages = jira_pages()
+    first = pages[3].body["issueChangeLogs"][0]["changeHistories"][0]["items"][0]
+    first.update({"to": "10010", "toString": "In Review"})  # To Do -> In Review: in_progress skipped
+    tasks, _ = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
+    t = next(t for t in tasks if t.key == "MKT-7")
+    assert (t.history[0].from_stage, t.history[0].to_stage) == (Stage.BACKLOG, Stage.REVIEW)
+    from syncer.figures import task_figures
+
+    f = task_figures(t, datetime(2026, 4, 1, tzinfo=UTC), BERLIN)
+    assert f.started_at == datetime(2026, 3, 2, 10, tzinfo=CET)  # entering review counts as started
+    # review 03-02 10:00 -> 03-05 16:00 (3.25 d) + 03-07 12:00 -> 03-09 12:00 (2 d) = 5.25 d
+    assert f.review_days == pytest.approx(5.25)
