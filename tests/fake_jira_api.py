@@ -97,6 +97,7 @@ class JiraApi:
         self.search_cap, self.changelog_cap = SEARCH_CAP, CHANGELOG_CAP
         self.renamed: dict[str, str] = {}  # field name -> the name the site now shows
         self.clauses: dict[str, list[str]] | None = {}  # field id -> JQL clause names; None: /field omits them
+        self.deployment = "Cloud"  # serverInfo's deploymentType ("Server" and "DataCenter" are not Cloud)
         self._cursors: dict[str, Any] = {}
         self._tokens = 0
 
@@ -186,7 +187,7 @@ class JiraApi:
 
     def _serverInfo(self, q, body, m):
         return 200, {"baseUrl": self.base_url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
-                     "deploymentType": "Cloud", "buildNumber": 100296, "serverTime": jira_ts(self.now),
+                     "deploymentType": self.deployment, "buildNumber": 100296, "serverTime": jira_ts(self.now),
                      "scmInfo": "0" * 40, "serverTitle": "Jira"}
 
     def _myself(self, q, body, m):

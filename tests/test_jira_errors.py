@@ -117,6 +117,21 @@ def test_401_exits_2_naming_the_site_and_never_the_token(fake, tmp_path):
     assert fake.calls["serverInfo"] == 1  # a 401 is not retried
 
 
+def test_a_401_on_an_incremental_run_without_look_ups_names_the_credentials(fake):
+    cfg = parse_config({"sources": [source_config(fake)], "sink": {"kind": "xlsx", "path": "x.xlsx"}}, env={})
+    full = JiraSource(cfg.sources[0], cfg, where="sources[0]")
+    full.read(None, fake.now)
+    bad = parse_config({"sources": [source_config(fake, token=WRONG_TOKEN)],
+                        "sink": {"kind": "xlsx", "path": "x.xlsx"}}, env={})
+    src = JiraSource(bad.sources[0], bad, where="sources[0]")
+    src.load_checkpoint(full.checkpoint())  # the site's look-ups are saved: the first request is a worklog feed
+    fake.calls.clear()
+    with pytest.raises(ConfigError) as err:
+        src.read(fake.now - timedelta(minutes=20), fake.now)
+    assert "HTTP 401" in str(err.value) and "sources[0].token" in str(err.value) and BASE_URL in str(err.value)
+    assert WRONG_TOKEN not in str(err.value) and dict(fake.calls) == {"worklog_updated": 1}
+
+
 def test_the_401_message_itself_holds_no_token(fake):
     cfg = parse_config({"sources": [source_config(fake, token=WRONG_TOKEN)],
                         "sink": {"kind": "xlsx", "path": "x.xlsx"}}, env={})

@@ -169,10 +169,13 @@ def test_more_than_1000_worklog_changes_at_one_instant_turn_the_run_full(fake):
     for i in range(1001):
         fake.add_worklog("MKT-2", 60, bulk - timedelta(days=2, minutes=i), at=bulk)
     fake.advance(minutes=5)
+    fake.calls.clear()
     src = source(settings(fake))
     src.load_checkpoint(saved)
     result = src.read(fake.now - timedelta(minutes=20), fake.now)
     assert result.complete and len(result.tasks) == 4
+    # A full run after all: it checks the site and refreshes the look-ups the checkpoint held, as full runs do.
+    assert [fake.calls[k] for k in ("serverInfo", "field", "status", "myself")] == [1, 1, 1, 1]
     assert fake.calls["worklog_updated"] == 2  # the second page would have started where the first did
     assert any("more than 1000 worklog changes" in w for w in result.warnings)
     assert len(by_key(result)["MKT-2"].worklogs) == len(fake.issues["MKT-2"]["worklogs"])

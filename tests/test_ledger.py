@@ -41,7 +41,7 @@ def scenario() -> list[Task]:
         # an invoice (1,200) larger than its PO (1,000), both in June
         make("PO-2", campaign="Spring", activity="Media", gl_account="6200", committed_amount=1000.0,
              po_date=date(2026, 6, 1), invoiced_amount=1200.0, invoice_date=date(2026, 6, 20)),
-        # labour: ana 2 h at 2026-03-29 22:30 UTC = 30 March 00:30 CEST (DST day) -> March 2026 = FY2026;
+        # labour: ana 2 h at 2026-03-29 22:30 UTC = 30 March 00:30 CEST (DST began 29 March) -> March 2026 = FY2026;
         # ben 3 h at 2026-03-31 22:30 UTC = 1 April 00:30 CEST -> April 2026 = FY2027
         make("LAB-1", created=datetime(2026, 3, 20, tzinfo=UTC), campaign="Spring", activity="Creative",
              gl_account="6100", worklogs=[Worklog(ANA, datetime(2026, 3, 29, 22, 30, tzinfo=UTC), 2.0),

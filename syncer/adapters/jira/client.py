@@ -53,19 +53,31 @@ class JiraClient:
         assert self._jira is not None
         return self._jira
 
-    def connect(self) -> None:
-        """Make the client; its serverInfo request says whether the site is Jira Cloud (syncer reads REST v3 only)."""
-        self._jira = self.call(f"GET {SERVER_INFO_PATH}", self._make)
-        kind = self._jira.deploymentType
+    def connect(self, check_cloud: bool = True) -> None:
+        """Make the client (no request). With `check_cloud`, one serverInfo request refuses a site that is not
+        Jira Cloud (syncer reads REST v3 only); a caller that already knows the site is Cloud may skip it."""
+        self._jira = self._make()
+        if check_cloud:
+            self.check_cloud()
+
+    def check_cloud(self) -> None:
+        """`GET /serverInfo`: a Jira Server or Data Center site is a config error."""
+        info = self.get(SERVER_INFO_PATH)
+        if not isinstance(info, dict) or not info:
+            raise SourceError(f"Jira at {self.site}: GET {SERVER_INFO_PATH} answered with nothing; try again later")
+        kind = info.get("deploymentType")
         if kind != "Cloud":
-            raise ConfigError(f"{self.where}.url: {self.site} is not a Jira Cloud site (serverInfo says {kind!r})")
+            raise ConfigError(f"{self.where}.url: {self.site} is not a Jira Cloud site (serverInfo says {kind!r}); "
+                              "syncer reads Jira Cloud only, not Jira Server or Data Center")
+        self.jira.deploymentType = kind
 
     def _make(self) -> JIRA:
+        # get_server_info=False: the constructor then sends nothing (check_cloud asks, counted, when it matters).
         # max_retries=0: the package would retry 429/503 on its own, sleeping up to a minute each time, under our
         # RetryPolicy (https://github.com/pycontribs/jira/blob/3.10.5/jira/resilientsession.py).
         return JIRA(
             self.site, basic_auth=(self.cfg.email, self.cfg.token.get_secret_value()),
-            options={"rest_api_version": "3"}, max_retries=0, timeout=TIMEOUT_S,
+            options={"rest_api_version": "3"}, max_retries=0, timeout=TIMEOUT_S, get_server_info=False,
         )
 
     def call(self, endpoint: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -119,6 +119,9 @@ class JiraSource:
         # issue id -> its worklog ids as of the last run: /worklog/deleted names only the worklog.
         self.worklog_ids: dict[str, list[str]] | None = None
         self.issue_keys: dict[str, str] = {}  # issue id -> key, for the same issues
+        # The site look-ups of the last full run, for incremental runs: "cloud", "fields", "statuses" (trimmed to what
+        # the mapping reads), "time_zone", and the "url" and "email" they hold for (see `_look_up`).
+        self.site: dict[str, Any] = {}
 
     @property
     def requests(self) -> int:
@@ -129,18 +132,47 @@ class JiraSource:
         return {"api": "jira", "base_url": self.cfg.url}
 
     def load_checkpoint(self, data: dict[str, Any] | None) -> None:
-        """Restore what the last successful run saved (the worklog index and the issues' keys)."""
+        """Restore what the last successful run saved: the worklog index, the issues' keys and the site look-ups."""
         index, keys = (data or {}).get("worklogs"), (data or {}).get("keys")
         self.worklog_ids = {str(k): list(v) for k, v in index.items()} if isinstance(index, dict) else None
         self.issue_keys = {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+        self.site = self._usable_site((data or {}).get("site"))
 
     def checkpoint(self) -> dict[str, Any] | None:
         """What the next incremental run needs; the pipeline saves it with the cursor."""
-        return None if self.worklog_ids is None else {"worklogs": self.worklog_ids, "keys": self.issue_keys}
+        data: dict[str, Any] = {}
+        if self.worklog_ids is not None:
+            data.update(worklogs=self.worklog_ids, keys=self.issue_keys)
+        if self.site:
+            data["site"] = self.site
+        return data or None
+
+    def _usable_site(self, site: Any) -> dict[str, Any]:
+        """The saved look-ups when they are of this site and this account (a config may point elsewhere since)."""
+        if not isinstance(site, dict) or (site.get("url"), site.get("email")) != (self._site_url, self.cfg.email):
+            return {}
+        out: dict[str, Any] = {"url": self._site_url, "email": self.cfg.email}
+        if site.get("cloud") is True:
+            out["cloud"] = True
+        for name in ("fields", "statuses"):
+            if isinstance(site.get(name), list) and all(isinstance(x, dict) for x in site[name]):
+                out[name] = site[name]
+        if "time_zone" in site and isinstance(site["time_zone"], str | None):
+            out["time_zone"] = site["time_zone"]
+        return out
+
+    @property
+    def _site_url(self) -> str:
+        return self.cfg.url.rstrip("/")
 
     def read(self, since: datetime | None, now: datetime) -> FetchResult:
         """Fetch the pages and map them with the shared `tasks_from_pages`; complete when everything was read."""
         pages = list(self.fetch_pages(since, now))
+        fetched = {p.endpoint for p in pages}
+        # Look-ups this run took from the checkpoint instead of asking Jira: mapped as if fetched, first.
+        cached = [Page(f"GET {path}", {}, self.site[name]) for path, name in ((FIELD_PATH, "fields"),
+                  (STATUS_PATH, "statuses")) if f"GET {path}" not in fetched and name in self.site]
+        pages = [*cached, *pages]
         tasks, warnings = tasks_from_pages(
             pages, self.name, self.cfg.url, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
             self.settings.currency,
@@ -158,13 +190,10 @@ class JiraSource:
             raise ConfigError(f"{self.where}.jql: set a query such as 'project = MKT' "
                               "(Jira Cloud refuses unbounded searches)")
         self.warnings, self.gone, self.full = [], [], since is None
+        # An incremental run uses the look-ups of the last full run (Cloud or not, fields, statuses, time zone).
+        cache = {} if self.full else dict(self.site)
         client = self.client = JiraClient(self.cfg, self.where, self.policy)
-        client.connect()
-        fields = client.fields()
-        yield Page(f"GET {FIELD_PATH}", {}, fields)
-        field_ids = resolve_fields(self.cfg.fields, fields, self.where)
-        yield Page(f"GET {STATUS_PATH}", {}, client.statuses())
-        wanted = list(dict.fromkeys([*BASE_FIELDS, *field_ids.values()]))
+        client.connect(check_cloud=not cache.get("cloud"))
         changed: set[str] = set()
         if since is not None:
             try:
@@ -173,6 +202,11 @@ class JiraSource:
                 self.warnings.append(f"{self.name}: {e} cannot page past a moment with more than 1000 worklog "
                                      "changes (a bulk import?), so this run reads every issue instead")
                 self.full = True
+                if cache.get("cloud"):  # a full run after all: it checks and refreshes what full runs do
+                    client.check_cloud()
+                cache = {}
+        field_ids = yield from self._look_up(client, cache)
+        wanted = list(dict.fromkeys([*BASE_FIELDS, *field_ids.values()]))
         index: dict[str, list[str]] | None = {}
         keys: dict[str, str] = {}
         vanished: set[str] = set()  # ids Jira no longer knows (filled while the searches run)
@@ -180,7 +214,7 @@ class JiraSource:
             searches = self._search_own(client, wanted)
         else:
             assert since is not None
-            searches = self._search_changed(client, jql_time(since, client.time_zone()), changed, wanted, vanished)
+            searches = self._search_changed(client, jql_time(since, self.site["time_zone"]), changed, wanted, vanished)
             # Without last run's index, a partial one would hide the issues it lacks: wait for a full run.
             index = dict(self.worklog_ids) if self.worklog_ids is not None else None
             keys = dict(self.issue_keys)
@@ -228,6 +262,36 @@ class JiraSource:
                 index[issue_id] = [str(w.get("id")) for w in logs]
                 keys[issue_id] = key
         self.worklog_ids, self.issue_keys = index, keys if index is not None else {}
+
+    def _look_up(self, client: JiraClient, cache: dict[str, Any]) -> PageGen:
+        """Field ids of the config (returned), statuses and the API user's time zone: from `cache` (the checkpoint's,
+        on an incremental run) where it has them, else from Jira; `self.site` then holds them for the next run.
+
+        A configured field name the cached list cannot resolve (the config changed since) is looked up afresh, so a
+        field renamed in Jira is still a ConfigError rather than an empty column."""
+        fields, field_ids = cache.get("fields"), None
+        if fields is not None:
+            try:
+                field_ids = resolve_fields(self.cfg.fields, fields, self.where)
+            except ConfigError:
+                field_ids = None
+        if field_ids is None:
+            fields = client.fields()
+            yield Page(f"GET {FIELD_PATH}", {}, fields)
+            field_ids = resolve_fields(self.cfg.fields, fields, self.where)
+            cache["fields"] = [{k: f[k] for k in ("id", "name") if k in f} for f in fields if isinstance(f, dict)]
+        if "statuses" not in cache:
+            statuses = client.statuses()
+            yield Page(f"GET {STATUS_PATH}", {}, statuses)
+            cache["statuses"] = [
+                {"id": s.get("id"), "name": s.get("name", ""),
+                 "statusCategory": {"key": (s.get("statusCategory") or {}).get("key", "")}}
+                for s in statuses if isinstance(s, dict)
+            ]
+        if "time_zone" not in cache:  # incremental runs' JQL dates are read in it (a full run asks for them)
+            cache["time_zone"] = client.time_zone()
+        self.site = {**cache, "url": self._site_url, "email": self.cfg.email, "cloud": True}
+        return field_ids
 
     def _search(self, client: JiraClient, jql: str, fields: list[str]) -> Iterator[Page]:
         """The pages of one search. A 400 on the first page raises SearchRejected for the caller to judge."""
