@@ -159,7 +159,8 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
         if saved is not None:
             checkpoints[src.name] = saved
     deletes = [k for k in old_hashes if k not in tasks]
-    encoded = {k: encode(t) for k, t in tasks.items()}
+    # Only tasks read this run can differ from their stored form: the rest were just decoded from it.
+    encoded = {k: encode(tasks[k]) for k in fresh if k in tasks}
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
 
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
