@@ -9,11 +9,15 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from syncer.adapters import Cell, Table
 from syncer.amounts import AmountError, parse_amount
 from syncer.errors import ConfigError
 from syncer.periods import period_kind
+
+if TYPE_CHECKING:
+    from syncer.config import BudgetConfig
 
 COLUMNS = ("Campaign", "Activity", "G/L account", "Period", "Amount")
 _KEYS = ("campaign", "activity", "glaccount", "period", "amount")  # the header names, normalised
@@ -143,3 +147,20 @@ def read_budget_csv(path: str | Path) -> tuple[list[BudgetLine], list[str]]:
     delimiter = max((",", ";", "\t"), key=first.count) if first else ","
     rows: Table = [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
     return budget_from_rows(rows, origin=p.name)
+
+
+def load_budget(budget: BudgetConfig | None, sink: Any) -> tuple[list[BudgetLine], list[str]]:
+    """Budget lines from `budget.file` (CSV) or the sink's `budget.tab` (finance's; read, never written).
+
+    A missing file or tab is a ConfigError naming the key; a malformed row is a warning, and the row is skipped.
+    """
+    if budget is None:
+        return [], []
+    if budget.file is not None:
+        if not budget.file.is_file():
+            raise ConfigError(f"budget.file: {budget.file} does not exist")
+        return read_budget_csv(budget.file)
+    rows = sink.read_tab(budget.tab)
+    if rows is None:
+        raise ConfigError(f"budget.tab: the sink has no tab named {budget.tab!r}")
+    return budget_from_rows(rows)

@@ -9,7 +9,7 @@ from typing import Any
 
 from syncer.config import Config
 from syncer.doctor import BAD_CONFIG, UNREACHABLE, Section
-from syncer.errors import SyncerError
+from syncer.errors import ConfigError, SyncerError
 from syncer.retry import RetryPolicy
 from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG
 
@@ -95,21 +95,16 @@ def xlsx_checks(sec: Section, cfg: Config) -> Any:
 
 def budget_checks(sec: Section, cfg: Config, sink: Any) -> None:
     """The budget file, or the sink's budget tab (`sink` None: it could not be opened), reads as budget lines."""
-    from syncer.budget import budget_from_rows, read_budget_csv
+    from syncer.budget import load_budget
 
     assert cfg.budget is not None
-    if cfg.budget.file is not None:
-        if not cfg.budget.file.is_file():
-            return sec.fail("budget.file", f"{cfg.budget.file} does not exist", BAD_CONFIG)
-        lines, warnings = read_budget_csv(cfg.budget.file)
-    else:
-        tab = cfg.budget.tab or "Budget"
-        if sink is None:
-            return sec.warn("budget.tab", "not checked: the sink could not be opened")
-        rows = sink.read_tab(tab)
-        if rows is None:
-            return sec.fail("budget.tab", f"the sink has no tab named {tab!r}", BAD_CONFIG)
-        lines, warnings = budget_from_rows(rows)
+    if cfg.budget.file is None and sink is None:
+        return sec.warn("budget.tab", "not checked: the sink could not be opened")
+    try:
+        lines, warnings = load_budget(cfg.budget, sink)
+    except ConfigError as e:
+        key, _, detail = str(e).partition(": ")
+        return sec.fail(key, detail, BAD_CONFIG)
     sec.ok("budget", f"{len(lines)} budget line(s)")
     for w in warnings[:5]:
         sec.warn("budget", w)

@@ -37,6 +37,7 @@ def build_domain(
     cfg: Config,
     now: datetime,
     budget_lines: list[BudgetLine],
+    rates: Mapping[str, float] | None = None,
 ) -> DomainResult:
     """Check intake rules and roll up flow metrics, capacity and the budget ledger (pure; `now` is the sync time).
 
@@ -47,7 +48,8 @@ def build_domain(
     cal = LocalCalendar(tz, cfg.fiscal_year_start_month)
     warnings: list[str] = []
     figs = figures
-    rates = rate_table(tasks, cfg.rates.people, cfg.rates.default)
+    if rates is None:  # each worklog author's rate (the pipeline passes the table it already built)
+        rates = rate_table(tasks, cfg.rates.people, cfg.rates.default)
     missing = [t for t in tasks if (t.source, t.key) not in figures]
     if missing:
         figs = dict(figures)

@@ -12,10 +12,10 @@ from typing import Any
 
 from syncer import __version__
 from syncer.adapters import FetchResult, Plan, Sink, Source, Table, sink_class, source_class
+from syncer.budget import load_budget
 from syncer.config import Config
 from syncer.domain import build_domain
 from syncer.enforce import Decision, Mark, decide, marks_after, write_back
-from syncer.errors import ConfigError
 from syncer.figures import TaskFigures, rate_table, task_figures
 from syncer.model import Task
 from syncer.perf import paused_gc
@@ -52,22 +52,6 @@ def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | No
 def make_sink(cfg: Config, policy: RetryPolicy | None = None) -> Sink:
     """Instantiate the configured sink."""
     return sink_class(cfg.sink.kind).from_config(cfg.sink, cfg, policy=policy)
-
-
-def read_budget(cfg: Config, sink: Sink) -> tuple[list, list[str]]:
-    """Budget lines from the CSV file or the sink's own `Budget` tab (finance's; read, never written)."""
-    from syncer.budget import budget_from_rows, read_budget_csv
-
-    if cfg.budget is None:
-        return [], []
-    if cfg.budget.file is not None:
-        if not cfg.budget.file.is_file():
-            raise ConfigError(f"budget.file: {cfg.budget.file} does not exist")
-        return read_budget_csv(cfg.budget.file)
-    rows = sink.read_tab(cfg.budget.tab or "Budget")
-    if rows is None:
-        raise ConfigError(f"budget.tab: the sink has no tab named {cfg.budget.tab!r}")
-    return budget_from_rows(rows)
 
 
 def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) -> tuple[bool, datetime | None]:
@@ -168,9 +152,9 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
     figures: dict[tuple[str, str], TaskFigures] = {
         (t.source, t.key): task_figures(t, as_of, cfg.tz, rates, cfg.rates.default) for t in ordered
     }
-    budget_lines, budget_warnings = read_budget(cfg, sink)
+    budget_lines, budget_warnings = load_budget(cfg.budget, sink)
     warnings.extend(budget_warnings)
-    domain = build_domain(ordered, figures, cfg, as_of, budget_lines)
+    domain = build_domain(ordered, figures, cfg, as_of, budget_lines, rates)
     warnings.extend(domain.warnings)
     warnings.extend(default_warnings(ordered, cfg))
     marks, decision = _enforce(cfg, state, ordered, domain.violations, {s.name for s in sources}, fresh)
