@@ -98,15 +98,20 @@ def _status(section: str | None, completed: bool) -> str:
     return COMPLETED if completed else (section or "")
 
 
+def _stage_noting(section: str | None, completed: bool, ctx: AsanaContext, defaulted: dict[str, Stage]) -> Stage:
+    """The stage of a section and completion, noting in `defaulted` a section that fell back to a default stage."""
+    st, was_default = asana_stage(section, completed, ctx.stages)
+    if was_default:
+        defaulted[section or "(no section)"] = st
+    return st
+
+
 def history_from_stories(
     stories: Iterable[Mapping[str, Any]], task: Mapping[str, Any], ctx: AsanaContext, defaulted: dict[str, Stage]
 ) -> tuple[list[StageChange], Stage]:
     """Replay section and completion stories into stage changes; returns (history, creation stage)."""
     def stage_of(section: str | None, completed: bool) -> Stage:
-        st, was_default = asana_stage(section, completed, ctx.stages)
-        if was_default:
-            defaulted[section or "(no section)"] = st
-        return st
+        return _stage_noting(section, completed, ctx, defaulted)
 
     relevant = sorted(
         (s for s in stories if s.get("resource_subtype") in STORY_SUBTYPES and _in_projects(s, ctx.projects)),
@@ -162,9 +167,7 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     completed = bool(t.get("completed"))
     section = _section(t, ctx.projects)
     defaulted: dict[str, Stage] = {}
-    stage, was_default = asana_stage(section, completed, ctx.stages)
-    if was_default:
-        defaulted[section or "(no section)"] = stage
+    stage = _stage_noting(section, completed, ctx, defaulted)
     history, created_stage = history_from_stories(raw.get("stories") or [], t, ctx, defaulted)
     by_name = {cf.get("name"): cf for cf in t.get("custom_fields") or []}
     by_gid = {cf.get("gid"): cf for cf in t.get("custom_fields") or []}

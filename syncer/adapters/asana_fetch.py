@@ -66,6 +66,12 @@ def asana_message(exc: BaseException) -> str:
         return ""
 
 
+def error_detail(exc: BaseException) -> str:
+    """`HTTP {status}`, with Asana's own explanation after a colon when it gave one: for error messages."""
+    said = asana_message(exc)
+    return f"HTTP {status_of(exc)}" + (f": {said}" if said else "")
+
+
 def change_notices(headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
     """(name, info) of every `Asana-Change` header that says it affects this request (breaking-change notices)."""
     out = []
@@ -199,8 +205,7 @@ class AsanaSource:
     def _error(self, e: BaseException, endpoint: str, paging: bool, project: int | None,
                task: str | None) -> Exception:
         """The project's error for an Asana failure (never the token: it is only ever in a request header)."""
-        status, said = status_of(e), asana_message(e)
-        detail = f"HTTP {status}" + (f": {said}" if said else "")
+        status, detail = status_of(e), error_detail(e)
         if not status:
             return SourceError(f"{self.where}: cannot reach Asana at {self.cfg.base_url} after "
                                f"{self.policy.attempts} attempts ({type(e).__name__}: {getattr(e, 'reason', e)})")

@@ -9,7 +9,7 @@ import asana
 import urllib3
 from asana.rest import ApiException
 
-from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, asana_message, build_api_client
+from syncer.adapters.asana_fetch import REQUEST_TIMEOUT, build_api_client, error_detail, paginate
 from syncer.config import AsanaSourceConfig
 from syncer.enforce import ADD_LABEL, COMMENT, LABEL, WriteBack
 from syncer.errors import ConfigError, SourceError
@@ -54,20 +54,16 @@ class AsanaWriter:
         if not workspace:
             raise SourceError(f"{self.where}: Asana did not say which workspace project {project} is in")
         tags_api = asana.TagsApi(self.client)
-        opts: dict[str, Any] = {"opt_fields": "name", "limit": TAG_PAGE}
-        seen: set[str] = set()
-        while True:
-            page = self._call(f"GET /workspaces/{workspace}/tags", tags_api.get_tags_for_workspace, workspace,
-                              dict(opts), full_payload=True)
-            for t in page.get("data") or []:
+        endpoint = f"GET /workspaces/{workspace}/tags"
+
+        def get(opts: dict[str, Any]) -> dict[str, Any]:
+            return self._call(endpoint, tags_api.get_tags_for_workspace, workspace, opts, full_payload=True)
+
+        for page in paginate(get, endpoint, {"opt_fields": "name", "limit": TAG_PAGE}, self.where):
+            for t in page.body.get("data") or []:
                 if t.get("name") == LABEL:
                     self._tag = str(t["gid"])
                     return self._tag
-            offset = (page.get("next_page") or {}).get("offset")
-            if not offset or offset in seen:
-                break
-            seen.add(offset)
-            opts["offset"] = offset
         if not create:
             return None
         made = self._call(f"POST /workspaces/{workspace}/tags", tags_api.create_tag_for_workspace,
@@ -86,8 +82,7 @@ class AsanaWriter:
         try:
             out = self.policy.call(once)
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-            status, said = status_of(e), asana_message(e)
-            detail = f"HTTP {status}" + (f": {said}" if said else "")
+            status, detail = status_of(e), error_detail(e)
             if classify(e) == "config":
                 raise ConfigError(
                     f"{self.where} ({self.cfg.name}): Asana refused {endpoint} ({detail}). intake.enforce writes "

@@ -68,11 +68,16 @@ def diff_table(old: Rows | None, new: Rows, key_cols: tuple[int, ...]) -> TabCha
     (e.g. `Total` rows) are matched identical rows first, then pairwise as changed, the rest added or removed, so
     `added - removed == len(new) - len(old)` always holds and row order never counts as a change.
     """
+    return _diff(normalise_table(old), normalise_table(new), key_cols)
+
+
+def _diff(old: list[NormRow], new: list[NormRow], key_cols: tuple[int, ...]) -> TabChange:
+    """`diff_table` of tables already normalised (by `normalise_table`)."""
     old_groups: dict[NormRow, list[NormRow]] = defaultdict(list)
     new_groups: dict[NormRow, list[NormRow]] = defaultdict(list)
-    for row in normalise_table(old)[1:]:
+    for row in old[1:]:
         old_groups[_key(row, key_cols)].append(row)
-    for row in normalise_table(new)[1:]:
+    for row in new[1:]:
         new_groups[_key(row, key_cols)].append(row)
     change = TabChange()
     for key in old_groups.keys() | new_groups.keys():
@@ -92,7 +97,11 @@ def changed_rows(old: Rows | None, new: Rows) -> list[int]:
     Positions at or past `len(new)` are old rows to clear. Writing `new[i]` (or blanks past its end, padded to the
     old row's width) at each position turns the old tab into the new one: what a sheet sink writes and no more.
     """
-    o, n = normalise_table(old), normalise_table(new)
+    return _changed(normalise_table(old), normalise_table(new))
+
+
+def _changed(o: list[NormRow], n: list[NormRow]) -> list[int]:
+    """`changed_rows` of tables already normalised (by `normalise_table`)."""
     return [i for i in range(max(len(o), len(n))) if (o[i] if i < len(o) else ()) != (n[i] if i < len(n) else ())]
 
 
@@ -125,7 +134,11 @@ def row_moves(old: Rows | None, new: Rows, key_cols: tuple[int, ...], limit: int
     table need no move: those rows are simply written or cleared. Gives [] when the moves would not save more row
     writes than there are moves, or number more than `limit` (a reordered table is cheaper to rewrite in place).
     """
-    o, n = normalise_table(old), normalise_table(new)
+    return _moves(normalise_table(old), normalise_table(new), key_cols, limit)
+
+
+def _moves(o: list[NormRow], n: list[NormRow], key_cols: tuple[int, ...], limit: int = 50) -> list[Move]:
+    """`row_moves` of tables already normalised (by `normalise_table`)."""
     old_keys = [_key(r, key_cols) for r in o[1:]]
     new_keys = [_key(r, key_cols) for r in n[1:]]
     if not old_keys or not new_keys or old_keys == new_keys:
@@ -138,7 +151,7 @@ def row_moves(old: Rows | None, new: Rows, key_cols: tuple[int, ...], limit: int
         moves.append(("delete", 1 + i1 + (j2 - j1), 1 + i2) if net < 0 else ("insert", 1 + i2, net))
     if not moves or len(moves) > limit:
         return []
-    saved = len(changed_rows(o, n)) - len(changed_rows(apply_moves(o, moves), n))
+    saved = len(_changed(o, n)) - len(_changed(_apply(o, moves), n))
     return moves if saved > len(moves) else []
 
 
@@ -181,7 +194,12 @@ def _gaps(old_keys: list[NormRow], new_keys: list[NormRow]) -> list[tuple[int, i
 
 def apply_moves(table: Rows | None, moves: Iterable[Move]) -> list[NormRow]:
     """The normalised table after `moves` (inserted rows are empty), to diff position by position against the new."""
-    rows = normalise_table(table)
+    return _apply(normalise_table(table), moves)
+
+
+def _apply(table: list[NormRow], moves: Iterable[Move]) -> list[NormRow]:
+    """`apply_moves` of a table already normalised (by `normalise_table`); the table itself is left as it was."""
+    rows = list(table)
     for kind, a, b in moves:
         if kind == "delete":
             del rows[a:b]

@@ -135,14 +135,15 @@ class GsheetSink:
             if not rows or rows[0] != HEADERS[title]:
                 raise ValueError(f"table {title!r} must start with its SPEC header")
             old = self._owned_rows(snap, title)
-            changes[title] = diff.diff_table(old, rows, KEY_COLUMNS[title])
-            moves = diff.row_moves(old, rows, KEY_COLUMNS[title])
-            current = diff.apply_moves(old, moves) if moves else old or []
+            o, n = diff.normalise_table(old), diff.normalise_table(rows)  # once per tab; diff's _ helpers take these
+            changes[title] = diff._diff(o, n, KEY_COLUMNS[title])
+            moves = diff._moves(o, n, KEY_COLUMNS[title])
+            current = diff._apply(o, moves) if moves else o
             grid = self._grid(snap, title, used_ids, old, len(rows), len(rows[0]), max(100, len(rows) // 10))
             grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
             for kind, a, b in moves:
                 grid.rows += b if kind == "insert" else a - b
-            runs += value_runs(title, current, rows, diff.changed_rows(current, rows))
+            runs += value_runs(title, current, rows, diff._changed(current, n))
             grids.append(grid)
         log = self._plan_log(snap, used_ids, grids, runs)
         mine = {g.title for g in grids}

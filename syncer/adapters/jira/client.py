@@ -37,12 +37,17 @@ class NotFound(SourceError):
     """HTTP 404: for an issue's own endpoint, the issue was deleted (or hidden from this account) a moment ago."""
 
 
+def site_url(cfg: JiraSourceConfig) -> str:
+    """The site's base URL as syncer names it (no trailing slash)."""
+    return cfg.url.rstrip("/")
+
+
 class JiraClient:
     """One site, one `jira.JIRA`: every request goes through the project's RetryPolicy and is counted."""
 
     def __init__(self, cfg: JiraSourceConfig, where: str, policy: RetryPolicy):
         self.cfg, self.where, self.policy = cfg, where, policy
-        self.site = cfg.url.rstrip("/")
+        self.site = site_url(cfg)
         self.requests = 0
         self._jira: JIRA | None = None
 
@@ -80,8 +85,10 @@ class JiraClient:
             options={"rest_api_version": "3"}, max_retries=0, timeout=TIMEOUT_S, get_server_info=False,
         )
 
-    def call(self, endpoint: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one request under the retry policy (every attempt counted); HTTP failures become syncer errors."""
+    def call(self, endpoint: str, fn: Callable[..., T], *args: Any,
+             errors: Callable[[str, BaseException], SyncerError] | None = None, **kwargs: Any) -> T:
+        """Run one request under the retry policy (every attempt counted); HTTP failures become syncer errors,
+        worded by `errors(endpoint, exc)` when given, else by `error`."""
 
         def attempt() -> T:
             self.requests += 1
@@ -90,7 +97,7 @@ class JiraClient:
         try:
             return self.policy.call(attempt)
         except (JIRAError, requests.RequestException) as e:
-            raise self.error(endpoint, e) from None
+            raise (errors or self.error)(endpoint, e) from None
 
     def error(self, endpoint: str, exc: BaseException) -> SyncerError:
         """The message a user sees for a failed request: names the site and the key to fix, never a secret."""

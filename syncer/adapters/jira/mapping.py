@@ -154,6 +154,11 @@ def _first_seen(histories: Iterable[dict], field_id: str) -> Any:
     return next((at for at, _, to in changes if to not in (None, "")), None)
 
 
+def status_entry(s: Mapping[str, Any]) -> tuple[str, str]:
+    """A status as `(name, category key)`, from a /status entry or an issue's `status` field ('' where missing)."""
+    return s.get("name", ""), (s.get("statusCategory") or {}).get("key", "")
+
+
 def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     """Map one issue bundle `{issue, changelog, worklogs}` to a Task. Pure; raises MappingError if unusable."""
     issue = raw["issue"]
@@ -164,14 +169,15 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     status = f.get("status") or {}
     status_name = status.get("name") or ctx.statuses.get(str(status.get("id")), ("?", ""))[0]
     category = (status.get("statusCategory") or {}).get("key")
-    stage, defaulted_now = ctx.stage(status_name, category)
-    defaulted = {status_name: stage} if defaulted_now else {}
+    defaulted: dict[str, Stage] = {}
 
     def stage_of(status: tuple[str, str | None]) -> Stage:
         st, was_default = ctx.stage(*status)
         if was_default:
             defaulted[status[0]] = st
         return st
+
+    stage = stage_of((status_name, category))
 
     histories = raw.get("changelog") or []
     history = [
@@ -267,7 +273,7 @@ def tasks_from_pages(
             jira_fields = body
         elif path == STATUS_PATH:
             for s in body:
-                statuses[str(s.get("id"))] = (s.get("name", ""), (s.get("statusCategory") or {}).get("key", ""))
+                statuses[str(s.get("id"))] = status_entry(s)
         elif path == SEARCH_PATH:
             for issue in body.get("issues") or []:
                 issues[str(issue.get("id"))] = issue
@@ -287,7 +293,7 @@ def tasks_from_pages(
     for issue in issues.values():  # statuses the /status page lacks (or was not saved) are known from the issues
         st = (issue.get("fields") or {}).get("status") or {}
         if st.get("id") is not None and str(st["id"]) not in statuses:
-            statuses[str(st["id"])] = (st.get("name", ""), (st.get("statusCategory") or {}).get("key", ""))
+            statuses[str(st["id"])] = status_entry(st)
     ctx = JiraContext(source, base_url, resolve_fields(fields, jira_fields, where), statuses, stages, tz, currency)
     tasks, warnings = [], []
     for issue_id, issue in issues.items():

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncer.adapters import FetchResult, Page
-from syncer.adapters.jira.client import JiraClient, NotFound, SearchRejected
+from syncer.adapters.jira.client import JiraClient, NotFound, SearchRejected, site_url
 from syncer.adapters.jira.mapping import (
     BASE_FIELDS,
     BULK_CHANGELOG_PATH,
@@ -18,6 +18,7 @@ from syncer.adapters.jira.mapping import (
     SEARCH_PATH,
     STATUS_PATH,
     resolve_fields,
+    status_entry,
     tasks_from_pages,
 )
 from syncer.config import Config, JiraSourceConfig
@@ -163,7 +164,7 @@ class JiraSource:
 
     @property
     def _site_url(self) -> str:
-        return self.cfg.url.rstrip("/")
+        return site_url(self.cfg)
 
     def read(self, since: datetime | None, now: datetime) -> FetchResult:
         """Fetch the pages and map them with the shared `tasks_from_pages`; complete when everything was read."""
@@ -284,9 +285,8 @@ class JiraSource:
             statuses = client.statuses()
             yield Page(f"GET {STATUS_PATH}", {}, statuses)
             cache["statuses"] = [
-                {"id": s.get("id"), "name": s.get("name", ""),
-                 "statusCategory": {"key": (s.get("statusCategory") or {}).get("key", "")}}
-                for s in statuses if isinstance(s, dict)
+                {"id": s.get("id"), "name": name, "statusCategory": {"key": category}}
+                for s in statuses if isinstance(s, dict) for name, category in [status_entry(s)]
             ]
         if "time_zone" not in cache:  # incremental runs' JQL dates are read in it (a full run asks for them)
             cache["time_zone"] = client.time_zone()

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
-
-import requests
-from jira import JIRAError
 
 from syncer.adapters.jira.client import API, JiraClient
 from syncer.config import JiraSourceConfig
 from syncer.enforce import ADD_LABEL, COMMENT, LABEL, WriteBack
-from syncer.errors import ConfigError
+from syncer.errors import ConfigError, SyncerError
 from syncer.retry import RetryPolicy, status_of
 
 ISSUE_PATH = f"{API}/issue/{{key}}"
@@ -57,27 +53,22 @@ class JiraWriter:
         if w.action == COMMENT:
             path = COMMENT_PATH.format(key=w.key)
             url = jira._get_url(path.removeprefix(API + "/"))
-            self._call(f"POST {path}", jira._session.post, url, data=json.dumps({"body": adf(w.text)}))
+            self.client.call(f"POST {path}", jira._session.post, url, data=json.dumps({"body": adf(w.text)}),
+                             errors=self._error)
             return
         op = "add" if w.action == ADD_LABEL else "remove"
         path = ISSUE_PATH.format(key=w.key)
         url = jira._get_url(path.removeprefix(API + "/"))
         body = {"update": {"labels": [{op: LABEL}]}}
-        self._call(f"PUT {path}", jira._session.put, url, data=json.dumps(body))
+        self.client.call(f"PUT {path}", jira._session.put, url, data=json.dumps(body), errors=self._error)
 
-    def _call(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        def attempt() -> Any:
-            self.client.requests += 1
-            return fn(*args, **kwargs)
-
-        try:
-            return self.client.policy.call(attempt)
-        except (JIRAError, requests.RequestException) as e:
-            if status_of(e) in (401, 403):
-                raise ConfigError(
-                    f"{self.where} ({self.cfg.name}): Jira at {self.client.site} refused {endpoint} "
-                    f"(HTTP {status_of(e)}). intake.enforce writes back to Jira: {self.where}.token must be an API "
-                    f"token of an account ({self.cfg.email}) with write permission (Edit issues, Add comments) in "
-                    "these projects; or set intake.enforce: report"
-                ) from None
-            raise self.client.error(endpoint, e) from None
+    def _error(self, endpoint: str, exc: BaseException) -> SyncerError:
+        """The client's wording, except that a 401/403 here is about write permission."""
+        if status_of(exc) in (401, 403):
+            return ConfigError(
+                f"{self.where} ({self.cfg.name}): Jira at {self.client.site} refused {endpoint} "
+                f"(HTTP {status_of(exc)}). intake.enforce writes back to Jira: {self.where}.token must be an API "
+                f"token of an account ({self.cfg.email}) with write permission (Edit issues, Add comments) in "
+                "these projects; or set intake.enforce: report"
+            )
+        return self.client.error(endpoint, exc)
