@@ -32,7 +32,7 @@ def parse_amount(value: object, currency: str | None = None) -> float | None:
         return None
     if isinstance(value, bool):
         raise AmountError(f"{value!r} is not an amount")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         if math.isnan(value) or math.isinf(value) or value < 0:
             raise AmountError(f"{value!r} is not an amount")
         return float(value)

@@ -153,10 +153,10 @@ def to_worklog(entry: Mapping[str, Any], tz: tzinfo | None) -> Worklog:
     who = entry.get("created_by") or {}
     day = parse_day(entry.get("entered_on"))
     minutes = entry.get("duration_minutes")
-    if day is None or not isinstance(minutes, int | float) or minutes < 0:
+    if day is None or not isinstance(minutes, (int, float)) or minutes < 0:
         raise MappingError(f"time entry {entry.get('gid')} has no date or duration")
     started = local_midnight(day, tz) if tz else parse_ts(entry.get("created_at"))
-    return Worklog(author=who.get("email") or who.get("name") or "unknown", started_at=started, hours=minutes / 60.0)
+    return Worklog(who.get("email") or who.get("name") or "unknown", started, minutes / 60.0)
 
 
 def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:

@@ -27,7 +27,7 @@ def normalise_cell(value: object) -> Cell:
     """
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, (int, float, Decimal)):
         x = float(value)
         if not math.isfinite(x):
             return None

@@ -120,7 +120,7 @@ def adf_text(node: Any) -> str:
 
 def field_value(value: Any) -> Any:
     """A Jira field value reduced to a scalar: options to their value, users to email or name, ADF to text."""
-    if value is None or isinstance(value, str | int | float | bool):
+    if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, list):
         parts = [field_value(v) for v in value]
@@ -248,7 +248,7 @@ def to_worklog(w: Mapping[str, Any]) -> Worklog:
     """One Jira worklog -> Worklog (author by email, else display name, else account id)."""
     author = w.get("author") or w.get("updateAuthor") or {}
     who = author.get("emailAddress") or author.get("displayName") or author.get("accountId") or "unknown"
-    return Worklog(author=who, started_at=parse_ts(w.get("started")), hours=hours(w.get("timeSpentSeconds")))
+    return Worklog(who, parse_ts(w.get("started")), hours(w.get("timeSpentSeconds")))
 
 
 def _split(endpoint: str) -> tuple[str, str]:
