@@ -73,28 +73,26 @@ def test_incremental_run_after_an_issue_was_deleted_drops_its_id_and_reports_the
     assert fake.calls["search"] == 1
 
 
-def test_the_source_reports_a_vanished_issue_as_deleted_and_forgets_it(fake):
+def read_after_issue_vanished(fake, keep_keys: bool):
+    """Index MKT-3's worklogs, then delete one of them and the issue itself; read incrementally."""
     saved = indexed(fake, logged="MKT-3")
     fake.advance(minutes=10)
     fake.delete_worklog("MKT-3", fake.issues["MKT-3"]["worklogs"][-1]["id"])
     fake.delete_issue("MKT-3")
     fake.advance(minutes=2)
     src = source(settings(fake))
-    src.load_checkpoint(saved)
-    result = src.read(fake.now - timedelta(minutes=17), fake.now)
+    src.load_checkpoint(saved if keep_keys else {"worklogs": saved["worklogs"]})  # else: an old checkpoint
+    return src, src.read(fake.now - timedelta(minutes=17), fake.now)
+
+
+def test_the_source_reports_a_vanished_issue_as_deleted_and_forgets_it(fake):
+    src, result = read_after_issue_vanished(fake, keep_keys=True)
     assert result.deleted_keys == ["MKT-3"] and result.tasks == [] and result.warnings == []
     assert "10003" not in src.checkpoint()["worklogs"] and "10003" not in src.checkpoint()["keys"]
 
 
 def test_a_vanished_issue_without_a_saved_key_is_a_warning(fake):
-    saved = indexed(fake, logged="MKT-3")
-    fake.advance(minutes=10)
-    fake.delete_worklog("MKT-3", fake.issues["MKT-3"]["worklogs"][-1]["id"])
-    fake.delete_issue("MKT-3")
-    fake.advance(minutes=2)
-    src = source(settings(fake))
-    src.load_checkpoint({"worklogs": saved["worklogs"]})  # saved by a version that kept no keys
-    result = src.read(fake.now - timedelta(minutes=17), fake.now)
+    _, result = read_after_issue_vanished(fake, keep_keys=False)  # saved by a version that kept no keys
     assert result.deleted_keys == [] and len(result.warnings) == 1
     assert "issue id 10003 no longer exists in Jira" in result.warnings[0] and "next full run" in result.warnings[0]
 
