@@ -18,9 +18,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 from fake_jira import LOOKUPS, FakeJira, source_config  # noqa: E402
 
-from syncer.adapters.jira import JiraSource  # noqa: E402
 from syncer.config import parse_config  # noqa: E402
 from syncer.retry import RetryPolicy  # noqa: E402
+from syncer.sources.jira import JiraSource  # noqa: E402
 
 
 def run(fake: FakeJira, src: JiraSource, since) -> tuple[float, int, dict[str, int]]:

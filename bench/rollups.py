@@ -22,12 +22,14 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
-from syncer.budget import BudgetLine  # noqa: E402
 from syncer.config import Config  # noqa: E402
-from syncer.domain import DomainResult, build_domain  # noqa: E402
-from syncer.figures import rate_table, task_figures  # noqa: E402
+from syncer.domain.budget import BudgetLine  # noqa: E402
+from syncer.domain.figures import rate_table, task_figures  # noqa: E402
+from syncer.domain.rollups import DomainResult, build_domain  # noqa: E402
 from syncer.model import Stage, StageChange, Task, Worklog  # noqa: E402
 from syncer.perf import paused_gc  # noqa: E402
+from syncer.sources.asana import mapping as asana  # noqa: E402
+from syncer.sources.jira import mapping as jira  # noqa: E402
 
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
 CATEGORIES = ["Design", "Copy", "Video", "Events", "Paid media", "Web", None]
@@ -128,9 +130,9 @@ def _timed(tasks: list[Task], cfg: Config, budget: list[BudgetLine]) -> tuple[li
 
 def demo_input(n: int, worklogs_per_task: int, seed: int) -> tuple[Config, list, list[BudgetLine], float]:
     """Demo-generator pages for `n` tasks, the demo config, its budget; returns (cfg, pages, budget, gen s)."""
-    from syncer.budget import budget_from_rows
+    from demo.data import generate
     from syncer.config import load_config
-    from syncer.demo_data import generate
+    from syncer.domain.budget import budget_from_rows
 
     t0 = time.perf_counter()
     data = generate(n, seed, worklogs_per_task)
@@ -143,9 +145,8 @@ def demo_input(n: int, worklogs_per_task: int, seed: int) -> tuple[Config, list,
 
 def map_demo(cfg: Config, pages: list) -> list[Task]:
     """Map the generated pages exactly as a sync maps replayed ones."""
-    from syncer.adapters import asana, jira
-    from syncer.demo_asana import PROJECT_GID
-    from syncer.demo_jira import BASE_URL
+    from demo.asana import PROJECT_GID
+    from demo.jira import BASE_URL
 
     web, content = cfg.sources
     tasks, _ = jira.tasks_from_pages(pages[0], "web", BASE_URL, web.fields, web.stages, cfg.tz, currency="EUR")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a plain checkout
 
-from syncer.demo_data import DEMO_SEED, DEMO_TASKS, DEMO_WORKLOGS, write_demo  # noqa: E402
+from demo.data import DEMO_SEED, DEMO_TASKS, DEMO_WORKLOGS, write_demo  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

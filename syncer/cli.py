@@ -91,8 +91,8 @@ def validate(ctx: click.Context, config: str | None) -> None:
 @handles_errors
 def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...]) -> None:
     """One sync: fetch, map, store, check rules, roll up, write the sink, record the run."""
+    from syncer.ops.summary import format_summary
     from syncer.pipeline import run_sync
-    from syncer.summary import format_summary
 
     cfg = _load(ctx, config)
     result = run_sync(cfg, full=full, dry_run=dry_run, only=only)
@@ -109,8 +109,8 @@ def fetch(ctx: click.Context, config: str | None, name: str, out: str) -> None:
     """Save a source's raw API pages as JSON files the `replay` source reads back."""
     from datetime import UTC, datetime
 
-    from syncer.adapters.replay import write_pages
     from syncer.pipeline import make_sources
+    from syncer.sources.replay import write_pages
 
     cfg = _load(ctx, config)
     (src,) = make_sources(cfg, [name])
@@ -141,7 +141,7 @@ def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @handles_errors
 def daemon(ctx: click.Context, config: str | None, every: float) -> None:
     """Run forever: sync, sleep with jitter, back off after failures; SIGTERM/SIGINT stop it between steps."""
-    from syncer.daemon import serve
+    from syncer.ops.daemon import serve
 
     cfg = _load(ctx, config)
     serve(cfg, every, ctx.obj.get("verbose", False))
@@ -153,7 +153,7 @@ def daemon(ctx: click.Context, config: str | None, every: float) -> None:
 @handles_errors
 def doctor(ctx: click.Context, config: str | None) -> None:
     """Check credentials and reachability of every source and the sink, and the config's field and status mapping."""
-    from syncer.doctor import doctor as check
+    from syncer.ops.doctor import doctor as check
 
     cfg = _load(ctx, config)
     report = check(cfg)

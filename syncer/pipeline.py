@@ -11,17 +11,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncer import __version__
-from syncer.adapters import FetchResult, Plan, Sink, Source, Table, sink_class, source_class
-from syncer.budget import load_budget
 from syncer.config import Config
-from syncer.domain import build_domain
-from syncer.enforce import Decision, Mark, decide, marks_after, write_back
-from syncer.figures import TaskFigures, rate_table, task_figures
+from syncer.domain.budget import load_budget
+from syncer.domain.enforce import Decision, Mark, decide, marks_after, write_back
+from syncer.domain.figures import TaskFigures, rate_table, task_figures
+from syncer.domain.rollups import build_domain
+from syncer.domain.tasks_tab import tasks_table
 from syncer.model import Task
 from syncer.perf import paused_gc
 from syncer.retry import RetryPolicy
+from syncer.sinks import Plan, Sink, sink_class
+from syncer.sources import FetchResult, Source, source_class
 from syncer.state import State, encode, run_lock
-from syncer.tables import TASKS, RunRecord, sync_log_row, tasks_table
+from syncer.tables import TASKS, RunRecord, Table, sync_log_row
 
 OVERLAP = timedelta(minutes=5)  # SPEC §9: re-read this much before the cursor (minute-precision JQL, clock skew)
 
@@ -66,7 +68,7 @@ def snapshot_time(cfg: Config) -> datetime | None:
 
     Figures that run "up to now" are then computed at that time, so a replay gives the same numbers on any day.
     """
-    from syncer.adapters.replay import fetched_at
+    from syncer.sources.replay import fetched_at
 
     if not all(s.kind == "replay" for s in cfg.sources):
         return None

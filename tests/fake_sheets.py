@@ -501,9 +501,9 @@ def running_fake() -> Iterator[FakeSheets]:
 
 def make_sink(fake: FakeSheets, info: dict, sleeps: list | None = None, **kw: Any) -> Any:
     """A GsheetSink built the real way (from_config with the JSON key), retries waiting into `sleeps`."""
-    from syncer.adapters.gsheet import GsheetSink
     from syncer.config import GsheetSinkConfig
     from syncer.retry import RetryPolicy
+    from syncer.sinks.gsheet.sink import GsheetSink
 
     cfg = GsheetSinkConfig(kind="gsheet", spreadsheet_id=fake.id, credentials=json.dumps(info))
     waits = sleeps if sleeps is not None else []

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from asana.rest import ApiException
 
-from syncer.adapters.asana import AsanaContext, history_from_stories
-from syncer.adapters.asana_fetch import asana_message, change_notices, paginate
 from syncer.errors import SourceError
 from syncer.model import Stage
+from syncer.sources.asana.mapping import AsanaContext, history_from_stories
+from syncer.sources.asana.source import asana_message, change_notices, paginate
 
 CTX = AsanaContext("content", {}, {"Doing": Stage.IN_PROGRESS, "Legal review": Stage.REVIEW}, ("P1",),
                    ZoneInfo("Europe/Berlin"))

@@ -11,12 +11,12 @@ import yaml
 from click.testing import CliRunner
 from fake_asana import FIELDS, PROJECT, STAGES, T0, TOKEN, FakeAsana, populate
 
-from syncer.adapters.asana import AsanaSource
-from syncer.adapters.replay import ReplaySource, write_pages
 from syncer.config import parse_config
 from syncer.errors import ConfigError, SourceError
 from syncer.model import Stage
 from syncer.retry import RetryPolicy
+from syncer.sources.asana.source import AsanaSource
+from syncer.sources.replay import ReplaySource, write_pages
 
 NOW = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from syncer.budget import BudgetLine, budget_from_rows, read_budget_csv
+from syncer.domain.budget import BudgetLine, budget_from_rows, read_budget_csv
 from syncer.errors import ConfigError
 
 

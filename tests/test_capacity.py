@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from syncer.capacity import capacity_table, worklog_totals
 from syncer.config import CapacityConfig
+from syncer.domain.capacity import capacity_table, worklog_totals
+from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, Task, Worklog
-from syncer.periods import LocalCalendar
 from syncer.tables import CAPACITY, HEADERS
 
 CAL = LocalCalendar(ZoneInfo("Europe/Berlin"), 4)
@@ -94,8 +94,8 @@ def test_worklog_totals_feed_labour_by_month():
 
 def test_utilization_and_overloaded_use_unrounded_hours():
     # 32 h and 15 s against 32 h of capacity: Logged h is written as 32.0, but Utilization > 1 (SPEC §7).
-    from syncer.capacity import _Cell, capacity_row
     from syncer.config import CapacityConfig
+    from syncer.domain.capacity import _Cell, capacity_row
 
     cell = _Cell(logged=32 * 3_600_000 + 15_000, people={"ana@acme.com"})
     row = capacity_row("2026-W10", "web", "All", "All", cell, CapacityConfig(hours_per_week=32))

@@ -15,8 +15,8 @@ import yaml
 from click.testing import CliRunner
 
 from syncer.cli import main
-from syncer.daemon import Schedule, human, run_forever, stop_on_signals
 from syncer.errors import ConfigError, LockedError, SinkError, SourceError
+from syncer.ops.daemon import Schedule, human, run_forever, stop_on_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 EVERY = 900.0
@@ -80,7 +80,7 @@ def test_backoff_grows_with_failures_and_resets_on_success():
 
 
 def test_a_failing_run_never_ends_the_loop(caplog):
-    caplog.set_level(logging.INFO, logger="syncer.daemon")
+    caplog.set_level(logging.INFO, logger="syncer.ops.daemon")
     script = ["ok", RuntimeError("boom"), ConfigError(["sources[0]: Jira rejected the credentials (HTTP 401)"]),
               SourceError("Asana kept failing"), KeyError("x"), "ok"]
     sleeps, calls, code = loop(script)
@@ -97,14 +97,14 @@ def test_a_config_error_before_any_success_is_a_startup_error():
 
 
 def test_another_sync_holding_the_lock_is_not_a_failure(caplog):
-    caplog.set_level(logging.INFO, logger="syncer.daemon")
+    caplog.set_level(logging.INFO, logger="syncer.ops.daemon")
     sleeps, _, _ = loop([SourceError("down"), LockedError("another sync holds the lock"), SourceError("down"), "ok"])
     assert sleeps == [1800, 900, 3600]  # normal wait while locked; the failure streak goes on afterwards
     assert "run 2 skipped" in caplog.text and "WARNING" not in caplog.records[1].levelname
 
 
 def test_one_log_line_per_run_with_the_next_wait(caplog):
-    caplog.set_level(logging.INFO, logger="syncer.daemon")
+    caplog.set_level(logging.INFO, logger="syncer.ops.daemon")
     loop(["incremental sync, fetched 3", SourceError("Jira at x: HTTP 503"), "fine"])
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == "run 1 ok in 0.0 s: incremental sync, fetched 3; next run in 15m 00s"
@@ -114,7 +114,7 @@ def test_one_log_line_per_run_with_the_next_wait(caplog):
 
 
 def test_the_duration_comes_from_the_injected_clock(caplog):
-    caplog.set_level(logging.INFO, logger="syncer.daemon")
+    caplog.set_level(logging.INFO, logger="syncer.ops.daemon")
     ticks = iter([100.0, 112.5])
     stop = threading.Event()
     run_forever(lambda: stop.set() or "done", Schedule(60), stop, sleep=lambda s: None, clock=lambda: next(ticks))

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from demo.data import DEMO_TASKS, generate, jira_pages, split_tasks, write_demo
+from demo.scenario import NOW, berlin_offset, jira_time
 from syncer.amounts import AmountError, parse_amount
 from syncer.config import load_config
-from syncer.demo_data import DEMO_TASKS, generate, jira_pages, split_tasks, write_demo
-from syncer.demo_scenario import NOW, berlin_offset, jira_time
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "config" / "demo"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncer.adapters import TabChange
-from syncer.adapters.diff import (
+from syncer.sinks import TabChange
+from syncer.sinks.diff import (
     changed_rows,
     diff_table,
     header_differs,

@@ -20,7 +20,7 @@ from openpyxl import Workbook
 from werkzeug import Request, Response
 
 from syncer.cli import main
-from syncer.doctor import BAD_CONFIG, FAIL, OK, UNREACHABLE, WARN, Check, Report, Section, closest
+from syncer.ops.doctor import BAD_CONFIG, FAIL, OK, UNREACHABLE, WARN, Check, Report, Section, closest
 
 ROOT = Path(__file__).resolve().parents[1]
 SA_EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"

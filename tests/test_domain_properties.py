@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncer.budget import BudgetLine
 from syncer.config import Config
-from syncer.domain import build_domain
-from syncer.figures import task_figures
+from syncer.domain.budget import BudgetLine
+from syncer.domain.figures import task_figures
+from syncer.domain.periods import fiscal_year
+from syncer.domain.rollups import build_domain
 from syncer.model import Stage, StageChange, Task, Worklog
-from syncer.periods import fiscal_year
 from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, HEADERS, INTAKE
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)

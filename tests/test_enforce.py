@@ -10,13 +10,13 @@ import responses
 from fake_jira import TOKEN, FakeJira, source_config
 
 from syncer.config import parse_config
-from syncer.enforce import ADD_LABEL, COMMENT, LABEL, MARKER, REMOVE_LABEL, Mark, decide, digest
-from syncer.intake import Violation
+from syncer.domain.enforce import ADD_LABEL, COMMENT, LABEL, MARKER, REMOVE_LABEL, Mark, decide, digest
+from syncer.domain.intake import Violation
 from syncer.model import Stage, Task
+from syncer.ops.summary import format_summary
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
 from syncer.state import State
-from syncer.summary import format_summary
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 from fake_asana import FIELDS, PROJECT, STAGES, T0, TOKEN, FakeAsana
 
 from syncer.config import parse_config
-from syncer.enforce import LABEL, MARKER
+from syncer.domain.enforce import LABEL, MARKER
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
 

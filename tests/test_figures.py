@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from syncer.figures import task_figures
+from syncer.domain.figures import task_figures
 from syncer.model import Stage, StageChange, Task, Worklog
 
 UTC = UTC

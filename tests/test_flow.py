@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncer.figures import task_figures
-from syncer.flow import flow_table, p50, p85, wip_spells
+from syncer.domain.figures import task_figures
+from syncer.domain.flow import flow_table, p50, p85, wip_spells
+from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, StageChange, Task, Worklog
-from syncer.periods import LocalCalendar
 from syncer.tables import FLOW_METRICS, HEADERS
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)  # Friday of ISO week 2026-W08

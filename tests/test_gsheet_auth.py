@@ -9,10 +9,10 @@ import requests
 import responses
 from fake_sheets import TOKEN_URL, make_sink, service_account_info
 
-from syncer.adapters.gsheet import GsheetSink, load_service_account
 from syncer.config import GsheetSinkConfig
 from syncer.errors import ConfigError, SinkError
 from syncer.retry import RetryPolicy
+from syncer.sinks.gsheet.sink import GsheetSink, load_service_account
 from syncer.tables import HEADERS, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"

@@ -12,11 +12,11 @@ import yaml
 from click.testing import CliRunner
 from fake_sheets import FakeSheets, as_typed, running_fake
 
-from syncer.adapters import FetchResult
 from syncer.cli import main
 from syncer.config import parse_config
 from syncer.model import Stage, Task
 from syncer.pipeline import run_sync
+from syncer.sources import FetchResult
 from syncer.tables import BUDGET_ROLLUP, HEADERS, SYNC_LOG, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"

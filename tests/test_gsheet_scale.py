@@ -8,7 +8,7 @@ from fake_sheets import FakeSheets, make_sink
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.adapters import diff
+from syncer.sinks import diff
 from syncer.tables import BUDGET_ROLLUP, HEADERS, OWNED_TABS, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"

@@ -10,9 +10,9 @@ from fake_sheets import ApiError, FakeSheets, as_typed, make_sink
 from gspread.exceptions import APIError
 from tables_builders import tables, task
 
-from syncer.adapters import TabChange
-from syncer.budget import budget_from_rows
+from syncer.domain.budget import budget_from_rows
 from syncer.errors import SinkError
+from syncer.sinks import TabChange
 from syncer.tables import BUDGET_ROLLUP, CAPACITY, HEADERS, INTAKE, OWNED_TABS, SYNC_LOG, SYNC_LOG_KEEP, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
@@ -357,7 +357,7 @@ def test_a_structural_update_refused_with_429_is_retried(fake, info):
 
 
 def test_new_sheet_ids_stay_int32(fake, info, monkeypatch):
-    monkeypatch.setattr("syncer.adapters.gsheet.zlib", SimpleNamespace(crc32=lambda b: 0x7FFFFFFF))
+    monkeypatch.setattr("syncer.sinks.gsheet.sink.zlib", SimpleNamespace(crc32=lambda b: 0x7FFFFFFF))
     fake.sheet("Sheet1").sheet_id = 0x7FFFFFFF
     sync(fake, info, tables(task("MKT-1")))
     assert sorted(s.sheet_id for s in fake.sheets) == [*range(len(OWNED_TABS) + 1), 0x7FFFFFFF]

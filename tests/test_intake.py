@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from syncer.budget import BudgetLine
 from syncer.config import IntakeConfig
-from syncer.figures import task_figures
-from syncer.intake import BudgetIndex, check_task, check_tasks, intake_table, stage_entered_at
+from syncer.domain.budget import BudgetLine
+from syncer.domain.figures import task_figures
+from syncer.domain.intake import BudgetIndex, check_task, check_tasks, intake_table, stage_entered_at
+from syncer.domain.periods import LocalCalendar
 from syncer.model import Issue, Stage, StageChange, Task, Worklog
-from syncer.periods import LocalCalendar
 from syncer.tables import HEADERS, INTAKE
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -13,12 +13,12 @@ import responses
 from fake_jira import LOOKUPS, FakeJira, source_config
 from test_jira_source import by_key, rows, settings, source
 
-from syncer.adapters.jira import JiraSource
 from syncer.config import parse_config
 from syncer.errors import ConfigError
 from syncer.model import Stage
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
+from syncer.sources.jira import JiraSource
 
 ISSUES, BUSY, PAGE = 1000, 50, 100
 # What an incremental run with nothing changed may ask, and nothing else (the issue's acceptance point).

@@ -12,11 +12,11 @@ import yaml
 from click.testing import CliRunner
 from fake_jira import BASE_URL, FakeJira, source_config
 
-from syncer.adapters.jira import JiraSource
 from syncer.cli import main
 from syncer.config import parse_config
 from syncer.errors import ConfigError, SourceError
 from syncer.retry import RetryPolicy
+from syncer.sources.jira import JiraSource
 
 WRONG_TOKEN = "wrong-token-Zq81x9"
 

@@ -10,10 +10,10 @@ import responses
 from fake_jira import FakeJira
 from test_jira_source import by_key, last_jql, rows, settings, source
 
-from syncer.adapters.jira.source import jql_time
 from syncer.errors import ConfigError, SourceError
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
+from syncer.sources.jira.source import jql_time
 
 
 @pytest.fixture

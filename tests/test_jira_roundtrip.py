@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from fake_jira import FIELDS, STAGES, FakeJira, source_config
 from openpyxl import load_workbook
 
-from syncer.adapters.diff import normalise_table
 from syncer.cli import main
 from syncer.config import parse_config
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
+from syncer.sinks.diff import normalise_table
 from syncer.tables import TASKS
 
 

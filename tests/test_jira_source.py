@@ -10,12 +10,12 @@ import pytest
 import responses
 from fake_jira import BASE_URL, TOKEN, FakeJira, source_config
 
-from syncer.adapters.jira import JiraSource
 from syncer.config import Config, parse_config
 from syncer.errors import ConfigError, SourceError
 from syncer.model import Stage
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
+from syncer.sources.jira import JiraSource
 from syncer.tables import HEADERS, TASKS
 
 

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncer.budget import BudgetLine
-from syncer.figures import task_figures
-from syncer.ledger import ledger_table, to_cents
+from syncer.domain.budget import BudgetLine
+from syncer.domain.figures import task_figures
+from syncer.domain.ledger import ledger_table, to_cents
+from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, StageChange, Task, Worklog
-from syncer.periods import LocalCalendar
 from syncer.tables import BUDGET_ROLLUP, HEADERS
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -168,10 +168,10 @@ def test_labour_is_rounded_once_per_account_and_month_not_per_task():
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from syncer.figures import task_figures
-    from syncer.ledger import ledger_table
+    from syncer.domain.figures import task_figures
+    from syncer.domain.ledger import ledger_table
+    from syncer.domain.periods import LocalCalendar
     from syncer.model import Stage, Task, Worklog
-    from syncer.periods import LocalCalendar
 
     when = datetime(2026, 5, 4, 9, tzinfo=UTC)
     tasks = [Task(source="web", key=f"T-{i}", title="t", created_at=when, stage=Stage.BACKLOG, status="To Do",

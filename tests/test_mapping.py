@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from syncer.adapters import Page, asana, jira
 from syncer.amounts import AmountError, parse_amount
 from syncer.errors import ConfigError
 from syncer.model import Stage
+from syncer.sources import Page
+from syncer.sources.asana import mapping as asana
+from syncer.sources.jira import mapping as jira
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -209,7 +211,7 @@ def test_amounts_in_the_configured_currency_are_read(text, value):
 
 
 def test_typed_fields_local_dates_whole_numbers_and_bad_worklogs():
-    from syncer.adapters.common import apply_fields
+    from syncer.sources.fields import apply_fields
 
     problems: list = []
     typed = apply_fields({"gl_account": 6100.0, "po_date": "2026-03-31T23:30:00.000Z", "invoice_date": "2026-04-02",
@@ -252,7 +254,7 @@ def test_jira_done_without_history_completes_at_its_resolution_date():
     pages[2].body["issues"][0]["fields"]["resolutiondate"] = "2026-03-09T12:00:00.000+0100"
     tasks, _ = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
     t = next(t for t in tasks if t.key == "MKT-7")
-    from syncer.figures import task_figures
+    from syncer.domain.figures import task_figures
 
     f = task_figures(t, datetime(2026, 4, 1, tzinfo=UTC), BERLIN)
     assert f.completed_at == datetime(2026, 3, 9, 12, tzinfo=CET)
@@ -283,7 +285,7 @@ def test_jira_skipped_stage_goes_straight_from_backlog_to_review(jira_tasks):
     tasks, _ = jira.tasks_from_pages(pages, "web", "https://x", {}, {}, BERLIN)
     t = next(t for t in tasks if t.key == "MKT-7")
     assert (t.history[0].from_stage, t.history[0].to_stage) == (Stage.BACKLOG, Stage.REVIEW)
-    from syncer.figures import task_figures
+    from syncer.domain.figures import task_figures
 
     f = task_figures(t, datetime(2026, 4, 1, tzinfo=UTC), BERLIN)
     assert f.started_at == datetime(2026, 3, 2, 10, tzinfo=CET)  # entering review counts as started

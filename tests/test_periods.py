@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncer.periods import (
+from syncer.domain.periods import (
     LocalCalendar,
     fiscal_quarter,
     fiscal_year,

@@ -10,14 +10,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from syncer.adapters import FetchResult, Plan, TabChange, Table
 from syncer.cli import main
 from syncer.config import parse_config
 from syncer.errors import SinkError, SourceError
 from syncer.model import Stage, Task
 from syncer.pipeline import OVERLAP, run_sync
+from syncer.sinks import Plan, TabChange
+from syncer.sources import FetchResult
 from syncer.state import State, run_lock
-from syncer.tables import HEADERS, SYNC_LOG, TASKS
+from syncer.tables import HEADERS, SYNC_LOG, TASKS, Table
 
 NOW = datetime(2026, 6, 10, 12, tzinfo=UTC)
 
@@ -220,8 +221,8 @@ def test_secrets_never_reach_logs_or_errors(cfg, caplog, tmp_path, raw_config, e
 
 
 def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(tmp_path, raw_config, env):
-    from syncer.adapters.replay import write_pages
     from syncer.pipeline import snapshot_time
+    from syncer.sources.replay import write_pages
 
     for name, stamp in (("a", "2026-06-01T08:00:00+00:00"), ("b", "2026-06-03T08:00:00+00:00")):
         write_pages(tmp_path / name, "jira", [], fetched_at=stamp)
@@ -234,8 +235,8 @@ def test_figures_of_a_replay_only_config_are_computed_at_the_snapshot_time(tmp_p
 
 
 def test_saving_pages_replaces_only_earlier_page_files(tmp_path):
-    from syncer.adapters import Page
-    from syncer.adapters.replay import read_manifest, read_pages, write_pages
+    from syncer.sources import Page
+    from syncer.sources.replay import read_manifest, read_pages, write_pages
 
     (tmp_path / "notes.json").write_text("{}")
     write_pages(tmp_path, "jira", [Page("GET /a", {}, {"n": 1}), Page("GET /b", {}, {"n": 2})], source="web")

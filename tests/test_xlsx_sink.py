@@ -18,10 +18,10 @@ from openpyxl.cell.text import InlineFont
 from openpyxl.styles import Font
 from tables_builders import tables, task
 
-from syncer.adapters import TabChange
-from syncer.adapters import xlsx as xlsx_module
-from syncer.adapters.xlsx import XlsxSink
 from syncer.errors import ConfigError, SinkError
+from syncer.sinks import TabChange
+from syncer.sinks import xlsx as xlsx_module
+from syncer.sinks.xlsx import XlsxSink
 from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG, TASKS
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -1,0 +1,68 @@
+"""The sink contract: where the tables go (an xlsx workbook, a Google Sheet), and the registry of sinks by `kind`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from syncer.plugins import load_ref, registry
+from syncer.tables import Cell, Table
+
+
+@dataclass(slots=True)
+class TabChange:
+    """What writing one tab changes: rows added, changed and removed."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+
+    @property
+    def rows_written(self) -> int:
+        return self.added + self.changed + self.removed
+
+
+@dataclass(slots=True)
+class Plan:
+    """The changes a sink would make; `state` is the sink's own data for `apply`."""
+
+    tabs: dict[str, TabChange]
+    state: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(t.rows_written for t in self.tabs.values())
+
+
+class Sink(Protocol):
+    """Where the tables go. Owned tabs only; others are never written."""
+
+    @property
+    def requests(self) -> int:
+        """API requests made so far (0 for files)."""
+        ...
+
+    def read_tab(self, title: str) -> Table | None:
+        """Values of a tab (e.g. finance's Budget) as rows, or None when the tab does not exist."""
+        ...
+
+    def plan(self, tables: Mapping[str, Table]) -> Plan:
+        """Read the owned tabs once and compute what would change; writes nothing."""
+        ...
+
+    def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
+        """Write the planned changes and append the Sync log row; returns API requests used (0 for files)."""
+        ...
+
+
+BUILTIN_SINKS = {
+    "xlsx": "syncer.sinks.xlsx:XlsxSink",
+    "gsheet": "syncer.sinks.gsheet.sink:GsheetSink",
+}
+
+
+def sink_class(kind: str) -> Any:
+    """The Sink class for a config `kind` (built in, or added by a package's `syncer.sinks` entry point)."""
+    return load_ref(registry("syncer.sinks", BUILTIN_SINKS)[kind])

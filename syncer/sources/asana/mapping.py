@@ -1,0 +1,240 @@
+"""Asana source: raw pages -> canonical tasks (`to_task` is pure; live fetching is in `asana_fetch`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any
+
+from syncer.domain.stages import asana_stage
+from syncer.model import Issue, Stage, StageChange, Task, Worklog
+from syncer.sources import Page
+from syncer.sources.fields import MappingError, apply_fields, local_midnight, parse_day, parse_ts
+
+TASKS_PATH = "/projects/{project}/tasks"
+MODIFIED_TASKS_PATH = "/tasks"  # ?project=...&modified_since=...: the incremental read
+STORIES_PATH = "/tasks/{task}/stories"
+TIME_ENTRIES_PATH = "/tasks/{task}/time_tracking_entries"
+PAGE_LIMIT = 100  # Asana's largest `limit`
+TASK_OPT_FIELDS = (
+    "gid,name,resource_subtype,assignee.name,assignee.email,created_by.name,created_by.email,created_at,"
+    "completed,completed_at,due_on,due_at,notes,tags.name,parent.gid,permalink_url,modified_at,actual_time_minutes,"
+    "memberships.project.gid,memberships.project.name,memberships.section.gid,memberships.section.name,"
+    "custom_fields.gid,custom_fields.name,custom_fields.resource_subtype,custom_fields.type,"
+    "custom_fields.number_value,custom_fields.text_value,custom_fields.enum_value.name,"
+    "custom_fields.multi_enum_values.name,custom_fields.date_value,custom_fields.display_value,"
+    "custom_fields.format,custom_fields.people_value.name"
+)
+STORY_OPT_FIELDS = (
+    "gid,created_at,resource_subtype,created_by.name,created_by.email,project.gid,"
+    "old_section.name,old_section.project.gid,new_section.name,new_section.project.gid"
+)
+TIME_ENTRY_OPT_FIELDS = "gid,duration_minutes,entered_on,created_at,created_by.name,created_by.email"
+STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
+COMPLETED = "Completed"
+
+# Canonical fields read from the task itself unless the config maps them to a custom field.
+BUILTIN = {
+    "owner": lambda t: (t.get("assignee") or {}).get("email") or (t.get("assignee") or {}).get("name"),
+    "requester": lambda t: (t.get("created_by") or {}).get("email") or (t.get("created_by") or {}).get("name"),
+    "due_date": lambda t: t.get("due_on"),  # a `due_at` time is turned into a local date in to_task
+    "brief": lambda t: t.get("notes"),
+}
+
+
+@dataclass(slots=True)
+class AsanaContext:
+    """What `to_task` needs besides the task: the mapping, the projects that own sections, the zone."""
+
+    source: str
+    fields: Mapping[str, str]  # canonical -> custom field name or gid (or a task attribute like `notes`)
+    stages: Mapping[str, Stage] = field(default_factory=dict)
+    projects: tuple[str, ...] = ()
+    tz: tzinfo | None = None
+    currency: str | None = None  # amounts in another currency are refused, not booked as this one
+
+
+def custom_value(cf: Mapping[str, Any]) -> Any:
+    """The value of one Asana custom field; duration fields (minutes) come back as hours."""
+    kind = cf.get("resource_subtype") or cf.get("type")
+    if kind == "number":
+        v = cf.get("number_value")
+        return v / 60.0 if v is not None and cf.get("format") == "duration" else v
+    if kind == "text":
+        return cf.get("text_value")
+    if kind == "enum":
+        return (cf.get("enum_value") or {}).get("name")
+    if kind == "multi_enum":
+        return ", ".join(v.get("name", "") for v in cf.get("multi_enum_values") or []) or None
+    if kind == "date":
+        dv = cf.get("date_value") or {}
+        return dv.get("date") or dv.get("date_time")
+    if kind == "people":
+        return ", ".join(p.get("name", "") for p in cf.get("people_value") or []) or None
+    return cf.get("display_value")
+
+
+def _section(task: Mapping[str, Any], projects: tuple[str, ...]) -> str | None:
+    for m in task.get("memberships") or []:
+        if not projects or (m.get("project") or {}).get("gid") in projects:
+            section = (m.get("section") or {}).get("name")
+            if section:
+                return section
+    return None
+
+
+def _in_projects(story: Mapping[str, Any], projects: tuple[str, ...]) -> bool:
+    """False for a section move on another project's board (a task can live in several projects)."""
+    if not projects or story.get("resource_subtype") != "section_changed":
+        return True
+    owner = ((story.get("new_section") or {}).get("project") or {}).get("gid") or (
+        (story.get("old_section") or {}).get("project") or {}
+    ).get("gid")
+    return owner is None or owner in projects  # pages saved without the project: keep the move
+
+
+def _status(section: str | None, completed: bool) -> str:
+    return COMPLETED if completed else (section or "")
+
+
+def _stage_noting(section: str | None, completed: bool, ctx: AsanaContext, defaulted: dict[str, Stage]) -> Stage:
+    """The stage of a section and completion, noting in `defaulted` a section that fell back to a default stage."""
+    st, was_default = asana_stage(section, completed, ctx.stages)
+    if was_default:
+        defaulted[section or "(no section)"] = st
+    return st
+
+
+def history_from_stories(
+    stories: Iterable[Mapping[str, Any]], task: Mapping[str, Any], ctx: AsanaContext, defaulted: dict[str, Stage]
+) -> tuple[list[StageChange], Stage]:
+    """Replay section and completion stories into stage changes; returns (history, creation stage)."""
+    def stage_of(section: str | None, completed: bool) -> Stage:
+        return _stage_noting(section, completed, ctx, defaulted)
+
+    relevant = sorted(
+        (s for s in stories if s.get("resource_subtype") in STORY_SUBTYPES and _in_projects(s, ctx.projects)),
+        key=lambda s: s.get("created_at", ""),
+    )
+    moves = [s for s in relevant if s.get("resource_subtype") == "section_changed"]
+    section = (moves[0].get("old_section") or {}).get("name") if moves else _section(task, ctx.projects)
+    completions = [s for s in relevant if s.get("resource_subtype") in ("marked_complete", "marked_incomplete")]
+    completed = bool(completions and completions[0].get("resource_subtype") == "marked_incomplete")
+    created_stage = stage_of(section, completed)
+    history: list[StageChange] = []
+    for s in relevant:
+        kind, at = s.get("resource_subtype"), parse_ts(s.get("created_at"))
+        new_section, new_completed = section, completed
+        if kind == "section_changed":
+            new_section = (s.get("new_section") or {}).get("name") or section
+        elif kind == "marked_complete":
+            new_completed = True
+        elif kind == "marked_incomplete":
+            new_completed = False
+        else:
+            continue
+        if (new_section, new_completed) != (section, completed):
+            history.append(StageChange(
+                at, stage_of(section, completed), stage_of(new_section, new_completed),
+                _status(section, completed), _status(new_section, new_completed),
+            ))
+        section, completed = new_section, new_completed
+    if task.get("completed") and not completed and task.get("completed_at"):
+        # Completion without a story (stories can be hidden from the token's user): trust completed_at.
+        history.append(StageChange(
+            parse_ts(task["completed_at"]), stage_of(section, False), Stage.DONE, _status(section, False), COMPLETED
+        ))
+    return history, created_stage
+
+
+def to_worklog(entry: Mapping[str, Any], tz: tzinfo | None) -> Worklog:
+    """One time-tracking entry -> Worklog, dated at the start of `entered_on` in the configured zone."""
+    who = entry.get("created_by") or {}
+    day = parse_day(entry.get("entered_on"))
+    minutes = entry.get("duration_minutes")
+    if day is None or not isinstance(minutes, (int, float)) or minutes < 0:
+        raise MappingError(f"time entry {entry.get('gid')} has no date or duration")
+    started = local_midnight(day, tz) if tz else parse_ts(entry.get("created_at"))
+    return Worklog(who.get("email") or who.get("name") or "unknown", started, minutes / 60.0)
+
+
+def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
+    """Map one task bundle `{task, stories, time_entries}` to a Task. Pure; raises MappingError if unusable."""
+    t = raw["task"]
+    if not t.get("gid") or not t.get("created_at"):
+        raise MappingError(f"task {t.get('gid', '?')} has no gid or created_at")
+    completed = bool(t.get("completed"))
+    section = _section(t, ctx.projects)
+    defaulted: dict[str, Stage] = {}
+    stage = _stage_noting(section, completed, ctx, defaulted)
+    history, created_stage = history_from_stories(raw.get("stories") or [], t, ctx, defaulted)
+    by_name = {cf.get("name"): cf for cf in t.get("custom_fields") or []}
+    by_gid = {cf.get("gid"): cf for cf in t.get("custom_fields") or []}
+    values: dict[str, Any] = {c: fn(t) for c, fn in BUILTIN.items()}
+    if not values["due_date"] and t.get("due_at"):
+        due = parse_ts(t["due_at"])
+        values["due_date"] = (due.astimezone(ctx.tz) if ctx.tz else due).date().isoformat()
+    for canonical, ref in ctx.fields.items():
+        cf = by_gid.get(ref) or by_name.get(ref)
+        values[canonical] = custom_value(cf) if cf else t.get(ref)
+    problems: list = []
+    typed = apply_fields(values, problems, ctx.tz, ctx.currency)
+    worklogs = []
+    for entry in raw.get("time_entries") or []:
+        try:
+            worklogs.append(to_worklog(entry, ctx.tz))
+        except (MappingError, ValueError, TypeError) as e:  # one bad entry must not drop the task's amounts
+            problems.append(Issue("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}"))
+    return Task(
+        source=ctx.source,
+        key=str(t["gid"]),
+        url=t.get("permalink_url") or "",
+        title=str(t.get("name") or ""),
+        type=t.get("resource_subtype") or "task",
+        status=_status(section, completed),
+        stage=stage,
+        created_stage=created_stage,
+        created_at=parse_ts(t["created_at"]),
+        labels=tuple(tag.get("name", "") for tag in t.get("tags") or []),
+        parent=(t.get("parent") or {}).get("gid"),
+        history=history,
+        worklogs=worklogs,
+        problems=problems,
+        defaulted_statuses=sorted(defaulted.items()),
+        **typed,
+    )
+
+
+def tasks_from_pages(
+    pages: Iterable[Page], source: str, fields: Mapping[str, str], stages: Mapping[str, Stage], tz: tzinfo,
+    projects: Iterable[str] = (), currency: str | None = None,
+) -> tuple[list[Task], list[str]]:
+    """Assemble saved or freshly fetched pages into tasks. Unusable tasks are skipped and reported."""
+    tasks_raw: dict[str, dict] = {}
+    stories: dict[str, dict[str, dict]] = {}
+    entries: dict[str, dict[str, dict]] = {}
+    for page in pages:
+        _, _, path = page.endpoint.partition(" ")
+        parts = path.strip("/").split("/")
+        data = (page.body or {}).get("data") or []
+        if parts[-1] == "tasks":
+            for t in data:
+                tasks_raw[str(t.get("gid"))] = t
+        elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "stories":
+            stories.setdefault(parts[1], {}).update({str(s.get("gid")): s for s in data})
+        elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "time_tracking_entries":
+            entries.setdefault(parts[1], {}).update({str(e.get("gid")): e for e in data})
+    ctx = AsanaContext(source, fields, stages, tuple(projects), tz, currency)
+    out, warnings = [], []
+    for gid, t in tasks_raw.items():
+        bundle = {
+            "task": t,
+            "stories": list(stories.get(gid, {}).values()),
+            "time_entries": list(entries.get(gid, {}).values()),
+        }
+        try:
+            out.append(to_task(bundle, ctx))
+        except (MappingError, ValueError, TypeError, KeyError, AttributeError) as e:
+            warnings.append(f"{source} {gid}: skipped, record not usable ({e})")
+    return out, warnings
