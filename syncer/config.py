@@ -41,6 +41,7 @@ INTAKE_FIELDS = (
 )
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+SINK_KINDS = ("gsheet", "xlsx", "warehouse")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -78,6 +79,8 @@ class _SourceBase(_Model):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     fields: dict[CanonicalField, str] = {}
     stages: dict[str, Stage] = {}
+    # Independent requests (changelog batches, worklog pages, stories, time entries) in flight at once (SPEC §9).
+    max_in_flight: Annotated[int, Field(ge=1, le=32)] = 4
 
 
 class JiraSourceConfig(_SourceBase):
@@ -105,10 +108,44 @@ class ReplaySourceConfig(_SourceBase):
 SourceConfig = Annotated[JiraSourceConfig | AsanaSourceConfig | ReplaySourceConfig, Field(discriminator="kind")]
 
 
+IntakeField = Literal[INTAKE_FIELDS]  # type: ignore[valid-type]
+SPEND_CONTROLS = ("po_over_planned", "invoice_over_po", "invoice_without_po", "po_before_approval")
+SpendControl = Literal[SPEND_CONTROLS]  # type: ignore[valid-type]
+OneOrMany = str | list[str]
+
+
+class RuleWhen(_Model):
+    """Which tasks a rule applies to: every key given must match (a value or any of a list of values)."""
+
+    source: OneOrMany | None = None
+    type: OneOrMany | None = None
+    category: OneOrMany | None = None
+    campaign: OneOrMany | None = None
+
+
+class IntakeRule(_Model):
+    """Extra intake requirements for some kinds of request (SPEC §3 `intake.rules`)."""
+
+    when: RuleWhen
+    required: list[IntakeField] = []
+    brief_min_chars: Annotated[int, Field(ge=0)] | None = None
+
+
 class IntakeConfig(_Model):
-    required: list[Literal[INTAKE_FIELDS]] = ["owner", "due_date", "campaign", "estimate_hours", "brief"]  # type: ignore[valid-type]
+    required: list[IntakeField] = ["owner", "due_date", "campaign", "estimate_hours", "brief"]
     brief_min_chars: Annotated[int, Field(ge=0)] = 40
     enforce: Literal["report", "label", "comment"] = "report"
+    rules: list[IntakeRule] = []
+    controls: list[SpendControl] = list(SPEND_CONTROLS)
+
+
+class AttentionConfig(_Model):
+    due_soon_days: Annotated[int, Field(ge=0)] = 7
+    stale_days: Annotated[int, Field(ge=0)] = 10
+
+
+class ReviewConfig(_Model):
+    over_estimate_ratio: Annotated[float, Field(gt=0)] = 1.25
 
 
 class BudgetConfig(_Model):
@@ -163,7 +200,17 @@ class XlsxSinkConfig(_Model):
     path: Path
 
 
-SinkConfig = Annotated[GsheetSinkConfig | XlsxSinkConfig, Field(discriminator="kind")]
+class WarehouseSinkConfig(_Model):
+    """A warehouse through dlt: `destination` is a dlt destination name; DuckDB (a local file) needs no server."""
+
+    kind: Literal["warehouse"]
+    destination: Annotated[str, Field(min_length=1)] = "duckdb"
+    dataset: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "marketing_ops"
+    # The destination's credentials in dlt's own form (a DuckDB file path, a postgresql:// URL, a JSON key...).
+    credentials: SecretStr | None = None
+
+
+SinkConfig = Annotated[GsheetSinkConfig | XlsxSinkConfig | WarehouseSinkConfig, Field(discriminator="kind")]
 
 
 class StateConfig(_Model):
@@ -179,13 +226,30 @@ class Config(_Model):
     budget_period: Literal["month", "quarter", "fiscal_year"] = "month"
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
     intake: IntakeConfig = IntakeConfig()
+    attention: AttentionConfig = AttentionConfig()
+    review: ReviewConfig = ReviewConfig()
     budget: BudgetConfig | None = None
     rates: RatesConfig = RatesConfig()
     labour_in_budget: bool = True
     capacity: CapacityConfig = CapacityConfig()
-    sink: SinkConfig
+    # One sink (`sink:`) or several written in one run (`sinks:`); `sink` is then the first of them.
+    sink: SinkConfig | None = None
+    sinks: list[SinkConfig] = []
     state: StateConfig = StateConfig()
     full_sync_every: timedelta = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _one_sink_key(self) -> Config:
+        if (self.sink is None) == (not self.sinks):
+            raise ValueError("set exactly one of `sink` (one sink) or `sinks` (a list, written in order)")
+        if self.sink is None:  # frozen model: the primary sink is the first of the list
+            object.__setattr__(self, "sink", self.sinks[0])
+        return self
+
+    @property
+    def sink_configs(self) -> list[GsheetSinkConfig | XlsxSinkConfig | WarehouseSinkConfig]:
+        """Every sink of the run, in write order."""
+        return list(self.sinks) if self.sinks else [self.sink]  # type: ignore[list-item]
 
     @field_validator("timezone")
     @classmethod
@@ -252,7 +316,8 @@ def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     for i, part in enumerate(loc):
         prev = loc[i - 1] if i else None
         after_source = i >= 2 and loc[i - 2] == "sources" and isinstance(prev, int)
-        if (after_source and part in ("jira", "asana", "replay")) or (prev == "sink" and part in ("gsheet", "xlsx")):
+        after_sink = prev == "sink" or (i >= 2 and loc[i - 2] == "sinks" and isinstance(prev, int))
+        if (after_source and part in ("jira", "asana", "replay")) or (after_sink and part in SINK_KINDS):
             continue
         out.append(part)
     return tuple(out)

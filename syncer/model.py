@@ -46,6 +46,13 @@ class Worklog(NamedTuple):
     hours: float
 
 
+class Spell(NamedTuple):
+    """A span of time a task carried a mark (Jira's `Flagged` impediment); `end` is None while it still does."""
+
+    start: datetime
+    end: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """A problem found while mapping a record: becomes an intake violation, never a crash."""
@@ -89,8 +96,12 @@ class Task:
     brief: str | None = None
     labels: tuple[str, ...] = ()
     parent: str | None = None
+    # Keys of tasks of the same source this task waits for (Jira "is blocked by" links, Asana dependencies).
+    depends_on: tuple[str, ...] = ()
     history: list[StageChange] = field(default_factory=list)
     worklogs: list[Worklog] = field(default_factory=list)
+    # Spells in which Jira's `Flagged` field was set to Impediment, sorted by start.
+    flagged: list[Spell] = field(default_factory=list)
     # When an amount field first got its current value (from the field's change history), if known.
     amount_first_seen: dict[str, datetime] = field(default_factory=dict)
     problems: list[Issue] = field(default_factory=list)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from syncer.errors import LockedError, SyncerError
-from syncer.model import Issue, Stage, StageChange, Task, Worklog
+from syncer.model import Issue, Spell, Stage, StageChange, Task, Worklog
 from syncer.tables import RunRecord
 
 SCHEMA = """
@@ -56,6 +56,8 @@ def task_to_dict(t: Task) -> dict[str, Any]:
             v = [[c.at.isoformat(), c.from_stage.value, c.to_stage.value, c.from_status, c.to_status] for c in v]
         elif name == "worklogs":
             v = [[w.author, w.started_at.isoformat(), w.hours] for w in v]
+        elif name == "flagged":
+            v = [[sp.start.isoformat(), sp.end.isoformat() if sp.end else None] for sp in v]
         elif name == "problems":
             v = [[p.rule, p.field, p.problem] for p in v]
         elif name == "defaulted_statuses":
@@ -86,6 +88,8 @@ def task_from_dict(d: dict[str, Any]) -> Task:
         po_date=day(d["po_date"]) if d["po_date"] else None,
         invoice_date=day(d["invoice_date"]) if d["invoice_date"] else None,
         labels=tuple(d["labels"]),
+        depends_on=tuple(d.get("depends_on") or ()),
+        flagged=[Spell(dt(a), dt(b) if b else None) for a, b in d.get("flagged") or ()],
         history=[StageChange(dt(a), Stage(fs), Stage(ts), f, t) for a, fs, ts, f, t in d["history"]],
         worklogs=[Worklog(a, dt(s), h) for a, s, h in d["worklogs"]],
         amount_first_seen={k: dt(v) for k, v in d["amount_first_seen"].items()},

@@ -16,6 +16,11 @@ FLOW_METRICS = "Flow metrics"
 CAPACITY = "Capacity"
 INTAKE = "Intake"
 SYNC_LOG = "Sync log"
+CAMPAIGNS = "Campaigns"
+ATTENTION = "Attention"
+WEEKLY_REVIEW = "Weekly review"
+DASHBOARD = "Dashboard"
+CLOSED_PERIODS = "Closed periods"
 
 HEADERS: dict[str, list[str]] = {
     TASKS: [
@@ -34,24 +39,44 @@ HEADERS: dict[str, list[str]] = {
     ],
     CAPACITY: ["Week", "Team", "Person", "Category", "Logged h", "Capacity h", "Utilization", "Overloaded"],
     INTAKE: ["Source", "Key", "Title", "Stage", "Owner", "Rule", "Field", "Problem", "Since", "URL"],
+    CAMPAIGNS: [
+        "Campaign", "Tasks", "Done", "Open", "Blocked", "Overdue", "Due next", "Last due", "Forecast p50",
+        "Forecast p85", "Schedule", "Budgeted", "Planned", "Spent", "Open commitments", "Remaining", "Used %",
+        "Budget flag",
+    ],
+    ATTENTION: [
+        "Reason", "Source", "Key", "Title", "Campaign", "Owner", "Stage", "Since", "Days", "Due", "Detail", "URL",
+    ],
+    WEEKLY_REVIEW: [
+        "Week", "Team", "Completed", "Started", "Created", "Newly blocked", "Reworked", "Review rounds",
+        "First-pass yield", "Late", "Overdue at end", "Over estimate", "Intake gaps", "Logged h", "Utilization",
+        "Notes",
+    ],
+    CLOSED_PERIODS: [
+        "Period", "Action", "At", "By", "Reason", "Campaign", "Activity", "G/L account", "Budgeted", "Planned",
+        "Committed", "Invoiced", "Labour", "Open commitments", "Remaining",
+    ],
     SYNC_LOG: [
         "Run at", "Mode", "Duration s", "Fetched", "Changed", "Deleted", "Rows written", "API requests", "Warnings",
         "Version",
     ],
 }
-# Tabs whose rows are replaced by each run (the Sync log is appended to instead).
+# Tabs whose rows are replaced by each run (the Sync log is appended to instead). A new tab joins this tuple
+# when the domain produces it.
 OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE)
 SYNC_LOG_KEEP = 1000
 # The columns that identify a row (for diffs: a row whose key survives is "changed", not removed + added).
 KEY_COLUMNS: dict[str, tuple[int, ...]] = {
     TASKS: (0, 1), BUDGET_ROLLUP: (0, 1, 2, 3), FLOW_METRICS: (0, 1, 2), CAPACITY: (0, 1, 2, 3), INTAKE: (0, 1, 5, 6),
+    CAMPAIGNS: (0,), ATTENTION: (0, 1, 2), WEEKLY_REVIEW: (0, 1),
 }
 # Number formats sinks apply to the columns that hold money, hours, days or ratios (by header).
 MONEY_COLUMNS = frozenset(
-    {"Labour cost", "Planned", "Committed", "Invoiced", "Budgeted", "Labour", "Open commitments", "Remaining"}
+    {"Labour cost", "Planned", "Committed", "Invoiced", "Budgeted", "Labour", "Open commitments", "Remaining", "Spent"}
 )
 RATIO_COLUMNS = frozenset(
-    {"Used %", "Rework rate", "Blocked share", "Late rate", "Reliability", "Intake complete", "Utilization"}
+    {"Used %", "Rework rate", "Blocked share", "Late rate", "Reliability", "Intake complete", "Utilization",
+     "First-pass yield"}
 )
 
 

@@ -26,6 +26,7 @@ class TaskFigures:
     logged_hours: float
     labour_cost: float
     entered_review: bool
+    review_rounds: int = 0  # entries into review (being created in review counts as one)
 
 
 def _days(a: datetime, b: datetime) -> float:
@@ -79,7 +80,9 @@ def task_figures(
         elif stage is Stage.BLOCKED:
             blocked += _days(start, end)
     reworked = any(ch.from_stage in REWORK_FROM and ch.to_stage in REWORK_TO for ch in task.history)
-    entered_review = task.created_stage is Stage.REVIEW or any(ch.to_stage is Stage.REVIEW for ch in task.history)
+    rounds = (task.created_stage is Stage.REVIEW) + sum(
+        ch.to_stage is Stage.REVIEW and ch.from_stage is not Stage.REVIEW for ch in task.history
+    )
     late = bool(completed_at and task.due_date and local_date(completed_at, tz) > task.due_date)
     return TaskFigures(
         started_at=started_at,
@@ -92,7 +95,8 @@ def task_figures(
         late=late,
         logged_hours=sum(w.hours for w in task.worklogs),
         labour_cost=labour_cost(task, rates or {}, default_rate),
-        entered_review=entered_review,
+        entered_review=rounds > 0,
+        review_rounds=rounds,
     )
 
 

@@ -12,6 +12,7 @@ from syncer.domain.budget import BudgetLine
 from syncer.domain.capacity import capacity_table, worklog_totals
 from syncer.domain.figures import TaskFigures, rate_table, task_figures
 from syncer.domain.flow import flow_table, intake_complete, p50
+from syncer.domain.frames import Frames, frames_from_tasks
 from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_table
 from syncer.domain.ledger import ledger_table, remaining
 from syncer.domain.periods import LocalCalendar
@@ -27,6 +28,7 @@ class DomainResult:
     intake_ok: dict[tuple[str, str], bool]
     violations: list[Violation]
     summary: dict[str, Any]
+    frames: Frames
     warnings: list[str] = field(default_factory=list)
 
 
@@ -72,6 +74,7 @@ def build_domain(
     led = ledger_table(tasks, figs, budget_lines, cal, cfg.budget_period, rates, cfg.rates.default,
                        cfg.labour_in_budget, worklogs.labour)
     warnings.extend(led.warnings)
+    frames = frames_from_tasks(tasks, figs, intake_ok)  # what the columnar tabs below read
     tables = {
         BUDGET_ROLLUP: led.table,
         FLOW_METRICS: flow_table(tasks, figs, intake_ok, cal, now),
@@ -88,4 +91,4 @@ def build_domain(
         "intake_complete": num(intake_complete(tasks, intake_ok), 4),
         "median_cycle_days": num(p50(cycles)),
     }
-    return DomainResult(tables, intake_ok, violations, summary, warnings)
+    return DomainResult(tables, intake_ok, violations, summary, frames, warnings)
