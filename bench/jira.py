@@ -20,7 +20,7 @@ from fake_jira import LOOKUPS, FakeJira, source_config  # noqa: E402
 
 from syncer.config import parse_config  # noqa: E402
 from syncer.retry import RetryPolicy  # noqa: E402
-from syncer.sources.jira import JiraSource  # noqa: E402
+from syncer.sources.jira.source import JiraSource  # noqa: E402
 
 
 def run(fake: FakeJira, src: JiraSource, since) -> tuple[float, int, dict[str, int]]:

@@ -28,6 +28,7 @@ from syncer.domain.figures import rate_table, task_figures  # noqa: E402
 from syncer.domain.rollups import DomainResult, build_domain  # noqa: E402
 from syncer.model import Stage, StageChange, Task, Worklog  # noqa: E402
 from syncer.perf import paused_gc  # noqa: E402
+from syncer.sources import MapContext  # noqa: E402
 from syncer.sources.asana import mapping as asana  # noqa: E402
 from syncer.sources.jira import mapping as jira  # noqa: E402
 
@@ -149,9 +150,10 @@ def map_demo(cfg: Config, pages: list) -> list[Task]:
     from demo.jira import BASE_URL
 
     web, content = cfg.sources
-    tasks, _ = jira.tasks_from_pages(pages[0], "web", BASE_URL, web.fields, web.stages, cfg.tz, currency="EUR")
-    more, _ = asana.tasks_from_pages(pages[1], "content", content.fields, content.stages, cfg.tz, [PROJECT_GID],
-                                     "EUR")
+    tasks, _ = jira.map_pages(pages[0], MapContext("web", web.fields, web.stages, cfg.tz, currency="EUR",
+                                                   base_url=BASE_URL))
+    more, _ = asana.map_pages(pages[1], MapContext("content", content.fields, content.stages, cfg.tz, currency="EUR",
+                                                   projects=(PROJECT_GID,)))
     return tasks + more
 
 

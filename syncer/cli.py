@@ -13,9 +13,13 @@ from typing import Any
 import click
 
 from syncer import __version__
-from syncer.config import load_config
+from syncer.config import load_config, parse_duration
 from syncer.errors import ConfigError, LockedError, SyncerError
 from syncer.log import RedactFilter, secrets_of, setup_logging
+from syncer.ops.daemon import serve
+from syncer.ops.doctor import doctor as check
+from syncer.ops.summary import format_summary
+from syncer.pipeline import RunOptions, run_sync, save_pages
 
 log = logging.getLogger("syncer")
 
@@ -91,11 +95,8 @@ def validate(ctx: click.Context, config: str | None) -> None:
 @handles_errors
 def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...]) -> None:
     """One sync: fetch, map, store, check rules, roll up, write the sink, record the run."""
-    from syncer.ops.summary import format_summary
-    from syncer.pipeline import run_sync
-
     cfg = _load(ctx, config)
-    result = run_sync(cfg, full=full, dry_run=dry_run, only=only)
+    result = run_sync(cfg, RunOptions(full=full, dry_run=dry_run, only=only))
     click.echo(format_summary(result, cfg))
 
 
@@ -107,23 +108,12 @@ def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only:
 @handles_errors
 def fetch(ctx: click.Context, config: str | None, name: str, out: str) -> None:
     """Save a source's raw API pages as JSON files the `replay` source reads back."""
-    from datetime import UTC, datetime
-
-    from syncer.pipeline import make_sources
-    from syncer.sources.replay import write_pages
-
     cfg = _load(ctx, config)
-    (src,) = make_sources(cfg, [name])
-    now = datetime.now(UTC)
-    meta = src.replay_meta() if hasattr(src, "replay_meta") else {}
-    count = write_pages(Path(out), meta.pop("api", src.cfg.kind), src.fetch_pages(None, now),
-                        source=name, fetched_at=now.isoformat(), **meta)
+    count = save_pages(cfg, name, Path(out))
     click.echo(f"saved {count} page(s) of {name} to {out}")
 
 
 def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    from syncer.config import parse_duration
-
     try:
         seconds = parse_duration(value).total_seconds()
     except ValueError as e:
@@ -141,8 +131,6 @@ def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @handles_errors
 def daemon(ctx: click.Context, config: str | None, every: float) -> None:
     """Run forever: sync, sleep with jitter, back off after failures; SIGTERM/SIGINT stop it between steps."""
-    from syncer.ops.daemon import serve
-
     cfg = _load(ctx, config)
     serve(cfg, every, ctx.obj.get("verbose", False))
 
@@ -153,8 +141,6 @@ def daemon(ctx: click.Context, config: str | None, every: float) -> None:
 @handles_errors
 def doctor(ctx: click.Context, config: str | None) -> None:
     """Check credentials and reachability of every source and the sink, and the config's field and status mapping."""
-    from syncer.ops.doctor import doctor as check
-
     cfg = _load(ctx, config)
     report = check(cfg)
     click.echo(ctx.obj["redact"].redact(report.format()))

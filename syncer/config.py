@@ -105,7 +105,8 @@ class ReplaySourceConfig(_SourceBase):
     path: Path
 
 
-SourceConfig = Annotated[JiraSourceConfig | AsanaSourceConfig | ReplaySourceConfig, Field(discriminator="kind")]
+AnySourceConfig = JiraSourceConfig | AsanaSourceConfig | ReplaySourceConfig
+SourceConfig = Annotated[AnySourceConfig, Field(discriminator="kind")]
 
 
 IntakeField = Literal[INTAKE_FIELDS]  # type: ignore[valid-type]
@@ -194,10 +195,19 @@ class GsheetSinkConfig(_Model):
     spreadsheet_id: Annotated[str, Field(min_length=1)]
     credentials: Annotated[SecretStr, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
 
+    @property
+    def target(self) -> str:
+        """Where the tabs go, in a person's words."""
+        return f"Google Sheet {self.spreadsheet_id}"
+
 
 class XlsxSinkConfig(_Model):
     kind: Literal["xlsx"]
     path: Path
+
+    @property
+    def target(self) -> str:
+        return str(self.path)
 
 
 class WarehouseSinkConfig(_Model):
@@ -209,8 +219,13 @@ class WarehouseSinkConfig(_Model):
     # The destination's credentials in dlt's own form (a DuckDB file path, a postgresql:// URL, a JSON key...).
     credentials: SecretStr | None = None
 
+    @property
+    def target(self) -> str:
+        return f"{self.destination} dataset {self.dataset}"
 
-SinkConfig = Annotated[GsheetSinkConfig | XlsxSinkConfig | WarehouseSinkConfig, Field(discriminator="kind")]
+
+AnySinkConfig = GsheetSinkConfig | XlsxSinkConfig | WarehouseSinkConfig
+SinkConfig = Annotated[AnySinkConfig, Field(discriminator="kind")]
 
 
 class StateConfig(_Model):
@@ -247,7 +262,7 @@ class Config(_Model):
         return self
 
     @property
-    def sink_configs(self) -> list[GsheetSinkConfig | XlsxSinkConfig | WarehouseSinkConfig]:
+    def sink_configs(self) -> list[AnySinkConfig]:
         """Every sink of the run, in write order."""
         return list(self.sinks) if self.sinks else [self.sink]  # type: ignore[list-item]
 
@@ -269,7 +284,7 @@ class Config(_Model):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def source(self, name: str) -> JiraSourceConfig | AsanaSourceConfig | ReplaySourceConfig:
+    def source(self, name: str) -> AnySourceConfig:
         for s in self.sources:
             if s.name == name:
                 return s

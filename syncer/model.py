@@ -54,7 +54,7 @@ class Spell(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Issue:
+class Problem:
     """A problem found while mapping a record: becomes an intake violation, never a crash."""
 
     rule: str
@@ -104,6 +104,6 @@ class Task:
     flagged: list[Spell] = field(default_factory=list)
     # When an amount field first got its current value (from the field's change history), if known.
     amount_first_seen: dict[str, datetime] = field(default_factory=dict)
-    problems: list[Issue] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     # (status name, stage) pairs that were mapped through a SPEC §4 default, for the Sync log warnings.
     defaulted_statuses: list[tuple[str, Stage]] = field(default_factory=list)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from syncer import __version__
 from syncer.config import Config
 from syncer.domain.budget import load_budget
-from syncer.domain.enforce import Decision, Mark, decide, marks_after, write_back
+from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
 from syncer.domain.figures import TaskFigures, rate_table, task_figures
 from syncer.domain.rollups import build_domain
 from syncer.domain.tasks_tab import tasks_table
@@ -21,7 +22,9 @@ from syncer.model import Task
 from syncer.perf import paused_gc
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink, sink_class
-from syncer.sources import FetchResult, Source, source_class
+from syncer.sources import Checkpoint, FetchResult, Source, source_class
+from syncer.sources.replay import fetched_at, write_pages
+from syncer.sources.writeback import send_writes
 from syncer.state import State, encode, run_lock
 from syncer.tables import TASKS, RunRecord, Table, sync_log_row
 
@@ -51,6 +54,15 @@ def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | No
     return out
 
 
+def save_pages(cfg: Config, name: str, folder: Path, now: datetime | None = None) -> int:
+    """`syncer fetch`: a full read of source `name`, its raw pages saved to `folder` for the replay source."""
+    (src,) = make_sources(cfg, [name])
+    now = now or datetime.now(UTC)
+    meta = src.replay_meta()
+    return write_pages(folder, meta.pop("api"), src.fetch_pages(None, now), source=name,
+                       fetched_at=now.isoformat(), **meta)
+
+
 def make_sink(cfg: Config, policy: RetryPolicy | None = None) -> Sink:
     """Instantiate the configured sink."""
     return sink_class(cfg.sink.kind).from_config(cfg.sink, cfg, policy=policy)
@@ -68,8 +80,6 @@ def snapshot_time(cfg: Config) -> datetime | None:
 
     Figures that run "up to now" are then computed at that time, so a replay gives the same numbers on any day.
     """
-    from syncer.sources.replay import fetched_at
-
     if not all(s.kind == "replay" for s in cfg.sources):
         return None
     stamps = [fetched_at(s.path) for s in cfg.sources]
@@ -86,14 +96,50 @@ def default_warnings(tasks: Sequence[Task], cfg: Config) -> list[str]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How to run: `full` reads everything, `dry_run` writes nothing anywhere, `only` names the sources to read."""
+
+    full: bool = False
+    dry_run: bool = False
+    only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """One run's fixed inputs: `now` is the wall clock (cursors, the Sync log), `as_of` the figures' reference time
+    (the snapshot time for replays)."""
+
+    cfg: Config
+    opts: RunOptions
+    state: State
+    sources: Sequence[Source]
+    sink: Sink
+    now: datetime
+    as_of: datetime
+    started: float  # time.monotonic() at the start, for the run's duration
+    policy: RetryPolicy
+
+
+@dataclass(slots=True)
+class Reads:
+    """What the sources returned this run, merged onto the stored tasks."""
+
+    tasks: dict[tuple[str, str], Task]
+    fresh: set[tuple[str, str]] = field(default_factory=set)  # read from their source this run (labels current)
+    fetched: int = 0
+    requests: int = 0
+    warnings: list[str] = field(default_factory=list)
+    modes: set[str] = field(default_factory=set)
+    cursors: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+
+
 def run_sync(
     cfg: Config,
+    opts: RunOptions = RunOptions(),
     *,
-    full: bool = False,
-    dry_run: bool = False,
-    only: Sequence[str] = (),
     now: datetime | None = None,
-    clock: Callable[[], float] = time.monotonic,
     sink: Sink | None = None,
     sources: Sequence[Source] | None = None,
     policy: RetryPolicy | None = None,
@@ -102,72 +148,78 @@ def run_sync(
 
     A dry run writes nothing anywhere: no lock file, no state file (it reads the state if there is one).
     """
-    started = clock()
+    started = time.monotonic()
     as_of = now or snapshot_time(cfg)  # an explicit `now` (tests, benchmarks) wins
     now = now or datetime.now(UTC)
-    with nullcontext() if dry_run else run_lock(cfg.state.path), paused_gc():
-        state = State(cfg.state.path, read_only=dry_run)
+    policy = policy or RetryPolicy()
+    with nullcontext() if opts.dry_run else run_lock(cfg.state.path), paused_gc():
+        state = State(cfg.state.path, read_only=opts.dry_run)
         try:
-            return _run(cfg, state, full, dry_run, only, now, as_of or now, started, clock, sink, sources, policy)
+            ctx = RunContext(
+                cfg, opts, state, list(sources) if sources is not None else make_sources(cfg, opts.only, policy),
+                sink or make_sink(cfg, policy), now, as_of or now, started, policy,
+            )
+            return _run(ctx)
         finally:
             state.close()
 
 
-def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sources, policy) -> RunResult:
-    sources = list(sources) if sources is not None else make_sources(cfg, only, policy)
-    sink = sink or make_sink(cfg, policy)
-    known = {s.name for s in cfg.sources}
-    tasks = {(t.source, t.key): t for t in state.tasks() if t.source in known}
-    old_hashes = state.hashes()  # all sources: those removed from the config are deleted with their tasks
-    warnings: list[str] = [f"previous run: {w}" for w in state.carried_warnings()]
-    fresh: set[tuple[str, str]] = set()  # tasks read from their source this run (their labels are current)
-    fetched = requests = 0
-    modes, cursors, checkpoints = set(), {}, {}
-    for src in sources:
-        is_full, since = _is_full(cfg, state, src.name, now, full)
-        if hasattr(src, "load_checkpoint"):  # a source's own incremental data (e.g. Jira's worklog index)
-            src.load_checkpoint(state.checkpoint(src.name))
-        result: FetchResult = src.read(since, now)
-        modes.add("full" if is_full or result.complete else "incremental")
-        fetched += len(result.tasks)
-        requests += result.requests
-        warnings.extend(result.warnings)
-        if result.complete:
-            for key in [k for k in tasks if k[0] == src.name]:
-                del tasks[key]
+def _read_sources(ctx: RunContext) -> Reads:
+    """Read every source (incremental unless due for a full read) and merge what came back onto the stored tasks."""
+    known = {s.name for s in ctx.cfg.sources}
+    reads = Reads({(t.source, t.key): t for t in ctx.state.tasks() if t.source in known})
+    reads.warnings += [f"previous run: {w}" for w in ctx.state.carried_warnings()]
+    for src in ctx.sources:
+        is_full, since = _is_full(ctx.cfg, ctx.state, src.name, ctx.now, ctx.opts.full)
+        result: FetchResult = src.read(since, ctx.now, ctx.state.checkpoint(src.name))
+        reads.modes.add("full" if is_full or result.complete else "incremental")
+        reads.fetched += len(result.tasks)
+        reads.requests += result.requests
+        reads.warnings.extend(result.warnings)
+        if result.complete:  # deletions only from a read that saw the whole source
+            for key in [k for k in reads.tasks if k[0] == src.name]:
+                del reads.tasks[key]
         for key in result.deleted_keys:
-            tasks.pop((src.name, key), None)
+            reads.tasks.pop((src.name, key), None)
         for t in result.tasks:
-            tasks[(t.source, t.key)] = t
-            fresh.add((t.source, t.key))
-        cursors[src.name] = (now, is_full or result.complete)
-        saved = src.checkpoint() if hasattr(src, "checkpoint") else None
-        if saved is not None:
-            checkpoints[src.name] = saved
+            reads.tasks[(t.source, t.key)] = t
+            reads.fresh.add((t.source, t.key))
+        reads.cursors[src.name] = (ctx.now, is_full or result.complete)
+        if result.checkpoint is not None:
+            reads.checkpoints[src.name] = result.checkpoint
+    return reads
+
+
+def _run(ctx: RunContext) -> RunResult:
+    cfg, state, sink = ctx.cfg, ctx.state, ctx.sink
+    old_hashes = state.hashes()  # all sources: those removed from the config are deleted with their tasks
+    reads = _read_sources(ctx)
+    tasks, warnings = reads.tasks, reads.warnings
     deletes = [k for k in old_hashes if k not in tasks]
     # Only tasks read this run can differ from their stored form: the rest were just decoded from it.
-    encoded = {k: encode(tasks[k]) for k in fresh if k in tasks}
+    encoded = {k: encode(tasks[k]) for k in reads.fresh if k in tasks}
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
 
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
     rates = rate_table(ordered, cfg.rates.people, cfg.rates.default)
     figures: dict[tuple[str, str], TaskFigures] = {
-        (t.source, t.key): task_figures(t, as_of, cfg.tz, rates, cfg.rates.default) for t in ordered
+        (t.source, t.key): task_figures(t, ctx.as_of, cfg.tz, rates, cfg.rates.default) for t in ordered
     }
-    budget_lines, budget_warnings = load_budget(cfg.budget, sink)
+    budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
-    domain = build_domain(ordered, figures, cfg, as_of, budget_lines, rates)
+    domain = build_domain(ordered, figures, cfg, ctx.as_of, budget_lines, rates)
     warnings.extend(domain.warnings)
     warnings.extend(default_warnings(ordered, cfg))
-    marks, decision = _enforce(cfg, state, ordered, domain.violations, {s.name for s in sources}, fresh)
+    marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
+    decision = _decide(ctx, ordered, domain.violations, marks, reads.fresh)
     warnings.extend(decision.warnings)
     tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
     plan = sink.plan(tables)
     warnings.extend(plan.warnings)
-    mode = "dry-run" if dry_run else ("full" if "full" in modes else "incremental")
+    mode = "dry-run" if ctx.opts.dry_run else ("full" if "full" in reads.modes else "incremental")
     run = RunRecord(
-        run_at=now, mode=mode, fetched=fetched, changed=len(upserts), deleted=len(deletes),
-        rows_written=plan.rows_written, api_requests=requests + getattr(sink, "requests", 0),
+        run_at=ctx.now, mode=mode, fetched=reads.fetched, changed=len(upserts), deleted=len(deletes),
+        rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
         warnings=tuple(warnings), version=__version__,
     )
     result = RunResult(
@@ -176,27 +228,36 @@ def _run(cfg, state, full, dry_run, only, now, as_of, started, clock, sink, sour
     )
     if cfg.intake.enforce != "report":
         result.summary["write_back"] = decision.counts()
-    run.duration_s = clock() - started
-    if dry_run:
+    run.duration_s = time.monotonic() - ctx.started
+    if ctx.opts.dry_run:
         return result
     # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
-    run.api_requests = requests + sink.apply(plan, sync_log_row(run, cfg.tz))
+    run.api_requests = reads.requests + sink.apply(plan, sync_log_row(run, cfg.tz))
     # Intake write-back only once the sheet is written; a failure is a warning (in the next run's Sync log).
-    done, carried, wb_requests = write_back(decision.writes, sources, cfg, policy or RetryPolicy())
-    run.api_requests += wb_requests
-    run.warnings += tuple(carried)
+    done, carried = _write_back(ctx, decision, run)
     if cfg.intake.enforce != "report":
         result.summary["write_back"] = Decision(done).counts()
     marks = marks_after(marks, done)
     stored = {k: (m.labelled, m.digest) for k, m in marks.items() if k in tasks and m != Mark()}
-    state.commit(upserts, deletes, cursors, run, checkpoints, marks=stored, carried=carried)
+    state.commit(upserts, deletes, reads.cursors, run, reads.checkpoints, marks=stored, carried=carried)
     return result
 
 
-def _enforce(cfg: Config, state: State, tasks: list[Task], violations: list, read: set[str],
-             fresh: set[tuple[str, str]]) -> tuple[dict[tuple[str, str], Mark], Decision]:
-    """The stored write-back marks and this run's write-backs (for the sources read this run)."""
-    marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
-    kinds = {s.name: s.kind for s in cfg.sources}
+def _decide(ctx: RunContext, tasks: list[Task], violations: list, marks: dict[tuple[str, str], Mark],
+            fresh: set[tuple[str, str]]) -> Decision:
+    """This run's write-backs, for the sources read this run."""
+    kinds = {s.name: s.kind for s in ctx.cfg.sources}
+    read = {s.name for s in ctx.sources}
     mine = [t for t in tasks if t.source in read]
-    return marks, decide(mine, violations, cfg.intake.enforce, kinds, marks, fresh)
+    return decide(mine, violations, ctx.cfg.intake.enforce, kinds, marks, fresh)
+
+
+def _write_back(ctx: RunContext, decision: Decision, run: RunRecord) -> tuple[list[WriteBack], list[str]]:
+    """Send the decided writes; their requests and warnings go on the run record."""
+    if not decision.writes:
+        return [], []
+    writers = {s.name: w for s in ctx.sources if (w := s.intake_writer()) is not None}
+    done, carried, requests = send_writes(decision.writes, writers)
+    run.api_requests += requests
+    run.warnings += tuple(carried)
+    return done, carried

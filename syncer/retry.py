@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -81,16 +82,24 @@ def is_connection_error(exc: BaseException) -> bool:
     ) and status_of(exc) is None
 
 
-def classify(exc: BaseException) -> str:
-    """'retry', 'config' or 'fatal': the project's one error table."""
+class Verdict(Enum):
+    """What to do about a failed request."""
+
+    RETRY = "retry"  # 408/429/5xx or no answer at all: wait and try again
+    CONFIG = "config"  # 401/403: the credentials or permissions are wrong; the user must act
+    FATAL = "fatal"  # anything else: report and stop
+
+
+def classify(exc: BaseException) -> Verdict:
+    """The project's one error table."""
     status = status_of(exc)
     if status is None:
-        return "retry" if is_connection_error(exc) else "fatal"
+        return Verdict.RETRY if is_connection_error(exc) else Verdict.FATAL
     if status in RETRY_STATUSES or 500 <= status < 600:
-        return "retry"
+        return Verdict.RETRY
     if status in CONFIG_STATUSES:
-        return "config"
-    return "fatal"
+        return Verdict.CONFIG
+    return Verdict.FATAL
 
 
 class RetryPolicy:
@@ -128,7 +137,7 @@ class RetryPolicy:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self.wait_for,
-            retry=retry_if_exception(lambda e: classify(e) == "retry"),
+            retry=retry_if_exception(lambda e: classify(e) is Verdict.RETRY),
             sleep=self.sleep,
             before_sleep=self._before_sleep,
             reraise=True,

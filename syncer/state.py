@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from syncer.errors import LockedError, SyncerError
-from syncer.model import Issue, Spell, Stage, StageChange, Task, Worklog
+from syncer.model import Problem, Spell, Stage, StageChange, Task, Worklog
 from syncer.tables import RunRecord
 
 SCHEMA = """
@@ -93,7 +93,7 @@ def task_from_dict(d: dict[str, Any]) -> Task:
         history=[StageChange(dt(a), Stage(fs), Stage(ts), f, t) for a, fs, ts, f, t in d["history"]],
         worklogs=[Worklog(a, dt(s), h) for a, s, h in d["worklogs"]],
         amount_first_seen={k: dt(v) for k, v in d["amount_first_seen"].items()},
-        problems=[Issue(*p) for p in d["problems"]],
+        problems=[Problem(*p) for p in d["problems"]],
         defaulted_statuses=[(s, Stage(st)) for s, st in d["defaulted_statuses"]],
     )
 

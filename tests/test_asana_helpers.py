@@ -10,8 +10,8 @@ from asana.rest import ApiException
 
 from syncer.errors import SourceError
 from syncer.model import Stage
+from syncer.sources.asana.client import asana_message, change_notices, paginate
 from syncer.sources.asana.mapping import AsanaContext, history_from_stories
-from syncer.sources.asana.source import asana_message, change_notices, paginate
 
 CTX = AsanaContext("content", {}, {"Doing": Stage.IN_PROGRESS, "Legal review": Stage.REVIEW}, ("P1",),
                    ZoneInfo("Europe/Berlin"))
@@ -33,7 +33,7 @@ def test_paginate_follows_offsets_and_records_what_was_sent():
 
 
 def test_paginate_refuses_to_loop_on_a_repeated_offset():
-    with pytest.raises(SourceError, match=r"sources\[0\]: .*same page offset twice for GET /x"):
+    with pytest.raises(SourceError, match=r"sources\[0\]: Asana GET /x: .*same page offset twice"):
         list(paginate(lambda p: {"data": [], "next_page": {"offset": "same"}}, "GET /x", {}, "sources[0]"))
 
 

@@ -20,7 +20,8 @@ from openpyxl import Workbook
 from werkzeug import Request, Response
 
 from syncer.cli import main
-from syncer.ops.doctor import BAD_CONFIG, FAIL, OK, UNREACHABLE, WARN, Check, Report, Section, closest
+from syncer.ops.doctor.mapping import closest
+from syncer.ops.doctor.report import BAD_CONFIG, FAIL, OK, UNREACHABLE, WARN, Check, Report, Section
 
 ROOT = Path(__file__).resolve().parents[1]
 SA_EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
@@ -195,7 +196,8 @@ def test_a_renamed_asana_field_and_a_duplicated_one(asana, tmp_path):
 def test_a_rejected_asana_token_exits_2_and_never_shows_it(asana, tmp_path):
     result = doctor(tmp_path, [asana_source(asana)], env={"ASANA_TOKEN": WRONG_TOKEN})
     assert result.exit_code == 2, result.output
-    assert "FAIL  credentials: sources[0].token: Asana refused the request (HTTP 401: Not Authorized)" in result.output
+    expected = "FAIL  credentials: sources[0].token: Asana refused GET /users/me (HTTP 401: Not Authorized)"
+    assert expected in result.output
     assert WRONG_TOKEN not in result.output
 
 
@@ -217,7 +219,7 @@ def test_a_token_without_users_read_only_warns_and_an_unreachable_asana_exits_1(
     result = doctor(tmp_path, [asana_source(asana, base_url="http://127.0.0.1:9/api/1.0")],
                     env={"ASANA_TOKEN": ASANA_TOKEN})
     assert result.exit_code == 1, result.output
-    assert "FAIL  credentials: cannot reach Asana at http://127.0.0.1:9/api/1.0" in result.output
+    assert "FAIL  credentials: sources[0]: cannot reach Asana at http://127.0.0.1:9/api/1.0" in result.output
 
 # ---- Google Sheets ---------------------------------------------------------------------------------------------------
 REPLAY = {"name": "demo", "kind": "replay", "path": str(ROOT / "config/demo/jira-web")}

@@ -14,7 +14,7 @@ from syncer.domain.enforce import ADD_LABEL, COMMENT, LABEL, MARKER, REMOVE_LABE
 from syncer.domain.intake import Violation
 from syncer.model import Stage, Task
 from syncer.ops.summary import format_summary
-from syncer.pipeline import run_sync
+from syncer.pipeline import RunOptions, run_sync
 from syncer.retry import RetryPolicy
 from syncer.state import State
 
@@ -87,8 +87,8 @@ def settings(tmp_path, fake: FakeJira, enforce: str, required: tuple[str, ...] =
 def sync(tmp_path, fake: FakeJira, enforce: str, required: tuple[str, ...] = ("campaign",), **kw):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.install(rsps)
-        result = run_sync(settings(tmp_path, fake, enforce, required), now=fake.now,
-                          policy=RetryPolicy(sleep=lambda s: None), **kw)
+        result = run_sync(settings(tmp_path, fake, enforce, required), RunOptions(**kw), now=fake.now,
+                          policy=RetryPolicy(sleep=lambda s: None))
     fake.advance(minutes=15)
     return result
 

@@ -10,7 +10,7 @@ from fake_asana import FIELDS, PROJECT, STAGES, T0, TOKEN, FakeAsana
 
 from syncer.config import parse_config
 from syncer.domain.enforce import LABEL, MARKER
-from syncer.pipeline import run_sync
+from syncer.pipeline import RunOptions, run_sync
 from syncer.retry import RetryPolicy
 
 NOW = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)
@@ -87,7 +87,7 @@ def test_asana_403_names_write_permission_and_never_the_token(tmp_path, fake):
 
 
 def test_dry_run_writes_nothing_to_asana(tmp_path, fake):
-    result = run_sync(settings(tmp_path, fake, "label"), now=NOW, dry_run=True,
+    result = run_sync(settings(tmp_path, fake, "label"), RunOptions(dry_run=True), now=NOW,
                       policy=RetryPolicy(sleep=lambda s: None))
     assert result.summary["write_back"] == {"labels": 1, "comments": 0}
     assert not fake.tags and fake.count(r"/tasks/\d+/addTag") == 0 and not (tmp_path / "state.db").exists()

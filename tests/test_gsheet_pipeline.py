@@ -32,11 +32,14 @@ class Source:
     def __init__(self, tasks: list[Task]):
         self.name, self.tasks = "web", tasks
 
-    def read(self, since, now):
+    def read(self, since, now, checkpoint=None):
         return FetchResult(tasks=list(self.tasks), complete=True, requests=1)
 
-    def fetch_pages(self, since, now):
+    def fetch_pages(self, since, now, checkpoint=None):
         return iter(())
+
+    def intake_writer(self):
+        return None
 
 
 def make_task(key: str, title: str = "Spring landing page") -> Task:

@@ -10,7 +10,7 @@ from syncer.domain.budget import BudgetLine
 from syncer.domain.figures import task_figures
 from syncer.domain.intake import BudgetIndex, check_task, check_tasks, intake_table, stage_entered_at
 from syncer.domain.periods import LocalCalendar
-from syncer.model import Issue, Stage, StageChange, Task, Worklog
+from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.tables import HEADERS, INTAKE
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -69,7 +69,7 @@ def test_due_date_compared_with_the_local_creation_day():
 
 
 def test_mapping_problems_become_violations_without_a_duplicate_required():
-    issue = Issue("amount_unparseable", "planned_cost", "Planned cost '12k' is not an amount (expected e.g. 1200)")
+    issue = Problem("amount_unparseable", "planned_cost", "Planned cost '12k' is not an amount (expected e.g. 1200)")
     cfg = IntakeConfig(required=["planned_cost"], brief_min_chars=0)
     v = check_task(make(problems=[issue]), cfg, None, CAL)
     assert rules(v) == [("amount_unparseable", "planned_cost")]

@@ -16,9 +16,9 @@ from test_jira_source import by_key, rows, settings, source
 from syncer.config import parse_config
 from syncer.errors import ConfigError
 from syncer.model import Stage
-from syncer.pipeline import run_sync
+from syncer.pipeline import RunOptions, run_sync
 from syncer.retry import RetryPolicy
-from syncer.sources.jira import JiraSource
+from syncer.sources.jira.source import JiraSource
 
 ISSUES, BUSY, PAGE = 1000, 50, 100
 # What an incremental run with nothing changed may ask, and nothing else (the issue's acceptance point).
@@ -60,12 +60,11 @@ def test_full_and_unchanged_incremental_syncs_stay_within_their_request_bounds()
         assert full.requests == sum(calls.values()) == (
             math.ceil(ISSUES / PAGE) + fake.changelog_pages() + BUSY + len(LOOKUPS))
 
-        saved = stored(src.checkpoint())
+        saved = stored(full.checkpoint)
         fake.advance(minutes=15)
         fake.calls.clear()
         src = JiraSource(cfg.sources[0], cfg, where="sources[0]", policy=RetryPolicy(sleep=lambda s: None))
-        src.load_checkpoint(saved)
-        incremental = src.read(fake.now - timedelta(minutes=20), fake.now)
+        incremental = src.read(fake.now - timedelta(minutes=20), fake.now, saved)
         assert incremental.tasks == [] and not incremental.complete and incremental.warnings == []
         assert dict(fake.calls) == UNCHANGED  # 1 search + 2 worklog look-ups, nothing else
         assert incremental.requests == 3
@@ -86,7 +85,7 @@ def test_an_unchanged_incremental_run_through_the_pipeline_costs_three_requests(
 
     fake.advance(minutes=15)
     fake.calls.clear()
-    forced = run_sync(cfg, now=fake.now, full=True, policy=policy)  # --full refreshes every look-up
+    forced = run_sync(cfg, RunOptions(full=True), now=fake.now, policy=policy)  # --full refreshes every look-up
     assert forced.run.mode == "full" and lookups(fake) == dict.fromkeys(LOOKUPS, 1)
     fake.advance(hours=25)  # older than full_sync_every (24h): full again, look-ups refreshed
     fake.calls.clear()
@@ -100,16 +99,14 @@ def test_an_unchanged_incremental_run_through_the_pipeline_costs_three_requests(
 def test_a_field_name_the_saved_list_cannot_resolve_is_looked_up_again(fake):
     fake.populate(5, seed=3)
     full = source(settings(fake))
-    full.read(None, fake.now)
-    saved = stored(full.checkpoint())
+    saved = stored(full.read(None, fake.now).checkpoint)
     fake.renamed["Campaign"] = "Campaign 2026"  # renamed in Jira since the full run
     fake.advance(minutes=15)
 
     def incremental(**overrides):
         fake.calls.clear()
         src = source(settings(fake, **overrides))
-        src.load_checkpoint(saved)
-        return src, src.read(fake.now - timedelta(minutes=20), fake.now)
+        return src, src.read(fake.now - timedelta(minutes=20), fake.now, saved)
 
     # The config still says "Campaign": the saved list resolves it to the same id, so the values keep flowing.
     fake.touch("MKT-2", "Edited")
@@ -120,7 +117,7 @@ def test_a_field_name_the_saved_list_cannot_resolve_is_looked_up_again(fake):
     fields = {**source_config(fake)["fields"], "campaign": "Campaign 2026"}
     src, result = incremental(fields=fields)
     assert by_key(result)["MKT-2"].campaign and lookups(fake) == {**dict.fromkeys(LOOKUPS, 0), "field": 1}
-    saved = stored(src.checkpoint())  # the fresh list is saved: the next run needs no /field again
+    saved = stored(result.checkpoint)  # the fresh list is saved: the next run needs no /field again
     src, result = incremental(fields=fields)
     assert fake.calls["field"] == 0 and by_key(result)["MKT-2"].campaign
 
@@ -138,15 +135,13 @@ def test_a_field_name_the_saved_list_cannot_resolve_is_looked_up_again(fake):
 def test_an_issue_in_a_status_created_since_the_last_full_run_still_maps(fake, monkeypatch):
     fake.populate(5, seed=3)
     full = source(settings(fake))
-    full.read(None, fake.now)
-    saved = stored(full.checkpoint())
+    saved = stored(full.read(None, fake.now).checkpoint)
     monkeypatch.setitem(fake_jira_api.STATUSES, "Proofing", ("10200", "indeterminate"))
     fake.advance(minutes=15)
     fake.transition("MKT-3", "Proofing", fake.now - timedelta(minutes=5))
     fake.calls.clear()
     src = source(settings(fake))
-    src.load_checkpoint(saved)
-    task = by_key(src.read(fake.now - timedelta(minutes=20), fake.now))["MKT-3"]
+    task = by_key(src.read(fake.now - timedelta(minutes=20), fake.now, saved))["MKT-3"]
     assert fake.calls["status"] == 0
     assert (task.status, task.stage) == ("Proofing", Stage.IN_PROGRESS)  # its category, from the issue itself
     assert (task.history[-1].to_status, task.history[-1].to_stage) == ("Proofing", Stage.IN_PROGRESS)
@@ -167,8 +162,7 @@ def test_a_site_that_is_not_jira_cloud_is_refused(fake, kind):
 def test_saved_look_ups_are_used_only_for_the_same_site_and_account(fake):
     fake.populate(3)
     full = source(settings(fake))
-    full.read(None, fake.now)
-    saved = stored(full.checkpoint())
+    saved = stored(full.read(None, fake.now).checkpoint)
     assert saved["site"]["cloud"] is True and saved["site"]["time_zone"] == fake.user_tz
     fake.advance(minutes=15)
     elsewhere = {**saved, "site": {**saved["site"], "url": "https://other.atlassian.net"}}
@@ -176,7 +170,6 @@ def test_saved_look_ups_are_used_only_for_the_same_site_and_account(fake):
     for checkpoint in (elsewhere, older, None):
         fake.calls.clear()
         src = source(settings(fake))
-        src.load_checkpoint(checkpoint)
-        src.read(fake.now - timedelta(minutes=20), fake.now)
+        result = src.read(fake.now - timedelta(minutes=20), fake.now, checkpoint)
         assert lookups(fake) == dict.fromkeys(LOOKUPS, 1)
-        assert stored(src.checkpoint())["site"] == saved["site"]
+        assert stored(result.checkpoint)["site"] == saved["site"]

@@ -16,7 +16,7 @@ from syncer.cli import main
 from syncer.config import parse_config
 from syncer.errors import ConfigError, SourceError
 from syncer.retry import RetryPolicy
-from syncer.sources.jira import JiraSource
+from syncer.sources.jira.source import JiraSource
 
 WRONG_TOKEN = "wrong-token-Zq81x9"
 
@@ -119,15 +119,13 @@ def test_401_exits_2_naming_the_site_and_never_the_token(fake, tmp_path):
 
 def test_a_401_on_an_incremental_run_without_look_ups_names_the_credentials(fake):
     cfg = parse_config({"sources": [source_config(fake)], "sink": {"kind": "xlsx", "path": "x.xlsx"}}, env={})
-    full = JiraSource(cfg.sources[0], cfg, where="sources[0]")
-    full.read(None, fake.now)
+    full = JiraSource(cfg.sources[0], cfg, where="sources[0]").read(None, fake.now)
     bad = parse_config({"sources": [source_config(fake, token=WRONG_TOKEN)],
                         "sink": {"kind": "xlsx", "path": "x.xlsx"}}, env={})
     src = JiraSource(bad.sources[0], bad, where="sources[0]")
-    src.load_checkpoint(full.checkpoint())  # the site's look-ups are saved: the first request is a worklog feed
     fake.calls.clear()
-    with pytest.raises(ConfigError) as err:
-        src.read(fake.now - timedelta(minutes=20), fake.now)
+    with pytest.raises(ConfigError) as err:  # the site's look-ups are saved: the first request is a worklog feed
+        src.read(fake.now - timedelta(minutes=20), fake.now, full.checkpoint)
     assert "HTTP 401" in str(err.value) and "sources[0].token" in str(err.value) and BASE_URL in str(err.value)
     assert WRONG_TOKEN not in str(err.value) and dict(fake.calls) == {"worklog_updated": 1}
 

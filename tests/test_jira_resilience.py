@@ -13,7 +13,7 @@ from test_jira_source import by_key, last_jql, rows, settings, source
 from syncer.errors import ConfigError, SourceError
 from syncer.pipeline import run_sync
 from syncer.retry import RetryPolicy
-from syncer.sources.jira.source import jql_time
+from syncer.sources.jira.feeds import jql_time
 
 
 @pytest.fixture
@@ -33,9 +33,7 @@ def indexed(fake: FakeJira, n: int = 10, logged: str | None = None):
     fake.populate(n, seed=5)
     if logged:
         fake.add_worklog(logged, 600, fake.now - timedelta(days=1), at=fake.now - timedelta(days=1))
-    src = source(settings(fake))
-    src.read(None, fake.now)
-    return src.checkpoint()
+    return source(settings(fake)).read(None, fake.now).checkpoint
 
 
 # ---- finding 1: issues deleted (or hidden) since the last run ----
@@ -81,14 +79,14 @@ def read_after_issue_vanished(fake, keep_keys: bool):
     fake.delete_issue("MKT-3")
     fake.advance(minutes=2)
     src = source(settings(fake))
-    src.load_checkpoint(saved if keep_keys else {"worklogs": saved["worklogs"]})  # else: an old checkpoint
-    return src, src.read(fake.now - timedelta(minutes=17), fake.now)
+    checkpoint = saved if keep_keys else {"worklogs": saved["worklogs"]}  # else: an old checkpoint
+    return src, src.read(fake.now - timedelta(minutes=17), fake.now, checkpoint)
 
 
 def test_the_source_reports_a_vanished_issue_as_deleted_and_forgets_it(fake):
     src, result = read_after_issue_vanished(fake, keep_keys=True)
     assert result.deleted_keys == ["MKT-3"] and result.tasks == [] and result.warnings == []
-    assert "10003" not in src.checkpoint()["worklogs"] and "10003" not in src.checkpoint()["keys"]
+    assert "10003" not in result.checkpoint["worklogs"] and "10003" not in result.checkpoint["keys"]
 
 
 def test_a_vanished_issue_without_a_saved_key_is_a_warning(fake):
@@ -115,9 +113,8 @@ def test_a_400_caused_by_the_generated_clause_is_a_source_error(fake):
     fake.advance(minutes=10)
     fake.fail("search", 400, body={"errorMessages": ["Date value '2026-11-19 23:57' for field 'updated' is invalid."]})
     src = source(settings(fake))
-    src.load_checkpoint(saved)
     with pytest.raises(SourceError) as err:
-        src.read(fake.now - timedelta(minutes=15), fake.now)
+        src.read(fake.now - timedelta(minutes=15), fake.now, saved)
     assert not isinstance(err.value, ConfigError)
     assert "for field 'updated' is invalid" in str(err.value) and "--full" in str(err.value)
     assert searched_jqls(fake)[-1] == "project = MKT"  # the configured query alone was accepted
@@ -128,9 +125,8 @@ def test_a_400_on_an_incremental_search_that_the_query_alone_gets_too_is_a_confi
     fake.advance(minutes=10)
     fake.fail("search", 400, times=2, body={"errorMessages": ["Field 'projct' does not exist."]})
     src = source(settings(fake))
-    src.load_checkpoint(saved)
     with pytest.raises(ConfigError, match=r"sources\[0\]\.jql: .*Field 'projct' does not exist"):
-        src.read(fake.now - timedelta(minutes=15), fake.now)
+        src.read(fake.now - timedelta(minutes=15), fake.now, saved)
 
 
 # ---- finding 3: an issue deleted during the sync ----
@@ -147,7 +143,7 @@ def test_an_issue_deleted_before_its_worklogs_are_paged_is_dropped_with_a_warnin
     assert result.deleted_keys == [busy]
     assert len(result.warnings) == 1  # not also "only 20 of 25 worklogs saved"
     assert f"web {busy}: dropped" in result.warnings[0] and "HTTP 404" in result.warnings[0]
-    assert "10006" not in src.checkpoint()["worklogs"]
+    assert "10006" not in result.checkpoint["worklogs"]
 
 
 def test_an_issue_deleted_before_its_changelog_is_fetched_does_not_stop_the_run(fake):
@@ -169,15 +165,14 @@ def test_more_than_1000_worklog_changes_at_one_instant_turn_the_run_full(fake):
     fake.advance(minutes=5)
     fake.calls.clear()
     src = source(settings(fake))
-    src.load_checkpoint(saved)
-    result = src.read(fake.now - timedelta(minutes=20), fake.now)
+    result = src.read(fake.now - timedelta(minutes=20), fake.now, saved)
     assert result.complete and len(result.tasks) == 4
     # A full run after all: it checks the site and refreshes the look-ups the checkpoint held, as full runs do.
     assert [fake.calls[k] for k in ("serverInfo", "field", "status", "myself")] == [1, 1, 1, 1]
     assert fake.calls["worklog_updated"] == 2  # the second page would have started where the first did
     assert any("more than 1000 worklog changes" in w for w in result.warnings)
     assert len(by_key(result)["MKT-2"].worklogs) == len(fake.issues["MKT-2"]["worklogs"])
-    assert set(src.checkpoint()["worklogs"]) == {r["id"] for r in fake.issues.values()}
+    assert set(result.checkpoint["worklogs"]) == {r["id"] for r in fake.issues.values()}
 
 
 # ---- finding 5: /field answers the jira package would have misread ----

@@ -13,9 +13,9 @@ from fake_jira import BASE_URL, TOKEN, FakeJira, source_config
 from syncer.config import Config, parse_config
 from syncer.errors import ConfigError, SourceError
 from syncer.model import Stage
-from syncer.pipeline import run_sync
+from syncer.pipeline import RunOptions, run_sync
 from syncer.retry import RetryPolicy
-from syncer.sources.jira import JiraSource
+from syncer.sources.jira.source import JiraSource
 from syncer.tables import HEADERS, TASKS
 
 
@@ -189,7 +189,7 @@ def test_full_run_drops_an_issue_the_search_no_longer_returns(fake, tmp_path):
     incremental = run_sync(cfg, now=fake.now, policy=policy)
     assert "MKT-4" in rows(incremental)  # an incremental read cannot see deletions
     fake.advance(minutes=30)
-    full = run_sync(cfg, now=fake.now, full=True, policy=policy)
+    full = run_sync(cfg, RunOptions(full=True), now=fake.now, policy=policy)
     assert "MKT-4" not in rows(full) and len(rows(full)) == 11
     assert (full.run.mode, full.run.deleted) == ("full", 1)
 
@@ -209,7 +209,7 @@ def test_a_deleted_worklog_without_a_saved_index_is_reported(fake):
     fake.advance(minutes=10)
     fake.delete_worklog("MKT-2", gone)
     fake.advance(minutes=2)
-    fresh = source(settings(fake))  # no load_checkpoint: e.g. the first run after an upgrade
+    fresh = source(settings(fake))  # no checkpoint: e.g. the first run after an upgrade
     result = fresh.read(fake.now - timedelta(minutes=17), fake.now)
     assert result.tasks == [] and "1 deleted worklog(s)" in result.warnings[0]
-    assert "worklogs" not in fresh.checkpoint()  # a partial index would hide issues: the next full run builds it
+    assert "worklogs" not in result.checkpoint  # a partial index would hide issues: the next full run builds it

@@ -14,7 +14,7 @@ from syncer.cli import main
 from syncer.config import parse_config
 from syncer.errors import SinkError, SourceError
 from syncer.model import Stage, Task
-from syncer.pipeline import OVERLAP, run_sync
+from syncer.pipeline import OVERLAP, RunOptions, run_sync
 from syncer.sinks import Plan, TabChange
 from syncer.sources import FetchResult
 from syncer.state import State, run_lock
@@ -35,18 +35,23 @@ class FakeSource:
         self.name, self.tasks, self.complete, self.fail = name, tasks, complete, fail
         self.calls: list = []
 
-    def read(self, since, now):
+    def read(self, since, now, checkpoint=None):
         self.calls.append(since)
         if self.fail:
             raise self.fail
         return FetchResult(tasks=list(self.tasks), complete=self.complete, requests=3)
 
-    def fetch_pages(self, since, now):
+    def fetch_pages(self, since, now, checkpoint=None):
         return iter(())
+
+    def intake_writer(self):
+        return None
 
 
 class MemorySink:
     """Keeps tables in memory; can be told to fail on apply."""
+
+    requests = 0
 
     def __init__(self, fail: bool = False):
         self.tabs: dict[str, Table] = {}
@@ -110,7 +115,7 @@ def test_full_run_drops_tasks_the_source_no_longer_returns(cfg):
     src, sink = FakeSource("web", [make_task("MKT-1"), make_task("MKT-2")]), MemorySink()
     run_sync(cfg, now=NOW, sources=[src], sink=sink)
     src.tasks = [make_task("MKT-2")]
-    r = run_sync(cfg, now=NOW + timedelta(hours=1), sources=[src], sink=sink, full=True)
+    r = run_sync(cfg, RunOptions(full=True), now=NOW + timedelta(hours=1), sources=[src], sink=sink)
     assert r.run.deleted == 1 and r.plan.tabs[TASKS].removed == 1
     assert [row[1] for row in sink.tabs[TASKS][1:]] == ["MKT-2"]
 
@@ -125,14 +130,14 @@ def test_full_sync_every_turns_an_incremental_run_full(cfg):
 
 def test_dry_run_writes_nothing_anywhere(cfg):
     src, sink = FakeSource("web", [make_task("MKT-1")]), MemorySink()
-    r = run_sync(cfg, now=NOW, sources=[src], sink=sink, dry_run=True)
+    r = run_sync(cfg, RunOptions(dry_run=True), now=NOW, sources=[src], sink=sink)
     assert r.run.mode == "dry-run" and r.plan.tabs[TASKS].added == 1
     assert sink.tabs == {} and sink.log == []
     assert not cfg.state.path.exists() and not cfg.state.path.with_name("state.db.lock").exists()
     run_sync(cfg, now=NOW, sources=[src], sink=sink)
     before = cfg.state.path.read_bytes()
     src.tasks = [make_task("MKT-1", title="new"), make_task("MKT-2")]
-    r = run_sync(cfg, now=NOW + timedelta(hours=1), sources=[src], sink=sink, dry_run=True)
+    r = run_sync(cfg, RunOptions(dry_run=True), now=NOW + timedelta(hours=1), sources=[src], sink=sink)
     assert (r.plan.tabs[TASKS].added, r.plan.tabs[TASKS].changed) == (1, 1)  # planned against the stored state
     assert cfg.state.path.read_bytes() == before and len(sink.log) == 1
 
@@ -190,7 +195,7 @@ def test_unknown_source_name_is_a_config_error(cfg):
     from syncer.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--source nope: no such source"):
-        run_sync(cfg, now=NOW, only=["nope"], sink=MemorySink())
+        run_sync(cfg, RunOptions(only=tuple(["nope"])), now=NOW, sink=MemorySink())
 
 
 def test_secrets_never_reach_logs_or_errors(cfg, caplog, tmp_path, raw_config, env, monkeypatch, capsys):

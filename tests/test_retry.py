@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from syncer.retry import MAX_ATTEMPTS, RetryPolicy, classify, retry_after_of
+from syncer.retry import MAX_ATTEMPTS, RetryPolicy, Verdict, classify, retry_after_of
 
 URL = "https://acme.atlassian.net/rest/api/3/myself"
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -49,7 +49,7 @@ def test_retry_table(statuses, outcome, requests_made, waits):
     else:
         with pytest.raises(requests.HTTPError) as exc:
             policy.call(get)
-        assert classify(exc.value) == outcome
+        assert classify(exc.value) is Verdict(outcome)
     assert len(responses.calls) == requests_made
     assert len(slept) == requests_made - 1
     if waits is not None:

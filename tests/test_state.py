@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from syncer.errors import LockedError
-from syncer.model import Issue, Stage, StageChange, Task, Worklog
+from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.state import State, encode, run_lock, task_from_dict, task_to_dict
 from syncer.tables import RunRecord
 
@@ -20,7 +20,7 @@ def sample() -> Task:
         created_stage=Stage.BACKLOG, due_date=date(2026, 6, 3), planned_cost=10.5, labels=("a", "b"),
         history=[StageChange(NOW, Stage.BACKLOG, Stage.DONE, "To Do", "Done")],
         worklogs=[Worklog("ana", NOW, 1.25)], amount_first_seen={"committed_amount": NOW},
-        problems=[Issue("amount_unparseable", "committed_amount", "cannot read")],
+        problems=[Problem("amount_unparseable", "committed_amount", "cannot read")],
         defaulted_statuses=[("Done", Stage.DONE)],
     )
 

@@ -6,18 +6,16 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from syncer.amounts import AmountError, parse_amount
+from syncer.config import BudgetConfig
 from syncer.domain.periods import period_kind
 from syncer.errors import ConfigError
 from syncer.tables import Cell, Table
-
-if TYPE_CHECKING:
-    from syncer.config import BudgetConfig
 
 COLUMNS = ("Campaign", "Activity", "G/L account", "Period", "Amount")
 _KEYS = ("campaign", "activity", "glaccount", "period", "amount")  # the header names, normalised
@@ -149,8 +147,10 @@ def read_budget_csv(path: str | Path) -> tuple[list[BudgetLine], list[str]]:
     return budget_from_rows(rows, origin=p.name)
 
 
-def load_budget(budget: BudgetConfig | None, sink: Any) -> tuple[list[BudgetLine], list[str]]:
-    """Budget lines from `budget.file` (CSV) or the sink's `budget.tab` (finance's; read, never written).
+def load_budget(
+    budget: BudgetConfig | None, read_tab: Callable[[str], Table | None]
+) -> tuple[list[BudgetLine], list[str]]:
+    """Budget lines from `budget.file` (CSV) or the sink's `budget.tab` via `read_tab` (finance's; never written).
 
     A missing file or tab is a ConfigError naming the key; a malformed row is a warning, and the row is skipped.
     """
@@ -160,7 +160,7 @@ def load_budget(budget: BudgetConfig | None, sink: Any) -> tuple[list[BudgetLine
         if not budget.file.is_file():
             raise ConfigError(f"budget.file: {budget.file} does not exist")
         return read_budget_csv(budget.file)
-    rows = sink.read_tab(budget.tab)
+    rows = read_tab(budget.tab)
     if rows is None:
         raise ConfigError(f"budget.tab: the sink has no tab named {budget.tab!r}")
     return budget_from_rows(rows)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from syncer.domain.intake import Violation
 from syncer.model import Stage, Task
@@ -125,54 +124,3 @@ def marks_after(marks: Mapping[tuple[str, str], Mark], done: Iterable[WriteBack]
         else:
             out[(w.source, w.key)] = Mark(w.action == ADD_LABEL, old.digest)
     return out
-
-
-def write_back(
-    writes: Sequence[WriteBack], sources: Sequence[Any], cfg: Any, policy: Any
-) -> tuple[list[WriteBack], list[str], int]:
-    """Send the writes per source; returns (writes done, warnings, HTTP requests). Never raises a SyncerError:
-
-    a source that refuses (401/403) or fails is a warning, and its remaining writes wait for the next run.
-    """
-    from syncer.errors import ConfigError, SyncerError
-
-    by_source: dict[str, list[WriteBack]] = {}
-    for w in writes:
-        by_source.setdefault(w.source, []).append(w)
-    index = {s.name: i for i, s in enumerate(cfg.sources)}
-    live = {s.name: s for s in sources}
-    done: list[WriteBack] = []
-    warnings: list[str] = []
-    requests = 0
-    for name, todo in by_source.items():
-        i = index[name]
-        writer = _writer(cfg.sources[i], f"sources[{i}]", policy, live.get(name))
-        failed = 0
-        try:
-            for w in todo:
-                try:
-                    writer.apply(w)
-                    done.append(w)
-                except ConfigError:
-                    raise
-                except SyncerError as e:
-                    failed += 1
-                    if failed <= 3:
-                        warnings.append(f"intake write-back to {name} {w.key} failed: {e}")
-        except ConfigError as e:
-            left = len(todo) - len([w for w in done if w.source == name]) - failed
-            warnings.append(f"intake write-back to {name} stopped ({left} writes left for the next run): {e}")
-        if failed > 3:
-            warnings.append(f"intake write-back to {name}: {failed - 3} more writes failed")
-        requests += writer.requests
-    return done, warnings, requests
-
-
-def _writer(src_cfg: Any, where: str, policy: Any, source: Any) -> Any:
-    if src_cfg.kind == "jira":
-        from syncer.sources.jira.writeback import JiraWriter
-
-        return JiraWriter(src_cfg, where, policy, getattr(source, "client", None))
-    from syncer.sources.asana.writeback import AsanaWriter
-
-    return AsanaWriter(src_cfg, where, policy, source)

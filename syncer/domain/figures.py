@@ -1,4 +1,4 @@
-"""Per-task figures of SPEC §5, as pure functions of a task, `now` and the timezone."""
+"""Per-task figures of SPEC §5: pure functions of a task, `as_of` (the reference time) and the timezone."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _days(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / SECONDS_PER_DAY
 
 
-def stage_spells(task: Task, now: datetime) -> list[tuple[Stage, datetime, datetime]]:
-    """The task's stages as (stage, from, to) spells, the last one open until `now`."""
+def stage_spells(task: Task, as_of: datetime) -> list[tuple[Stage, datetime, datetime]]:
+    """The task's stages as (stage, from, to) spells, the last one open until `as_of`."""
     spells: list[tuple[Stage, datetime, datetime]] = []
     stage, since = task.created_stage, task.created_at
     for ch in task.history:
@@ -42,7 +42,7 @@ def stage_spells(task: Task, now: datetime) -> list[tuple[Stage, datetime, datet
             spells.append((stage, since, ch.at))
             since = ch.at
         stage = ch.to_stage
-    spells.append((stage, since, max(since, now)))
+    spells.append((stage, since, max(since, as_of)))
     return spells
 
 
@@ -58,9 +58,9 @@ def labour_cost(task: Task, rates: Mapping[str, float], default_rate: float) -> 
 
 
 def task_figures(
-    task: Task, now: datetime, tz: tzinfo, rates: Mapping[str, float] | None = None, default_rate: float = 0.0
+    task: Task, as_of: datetime, tz: tzinfo, rates: Mapping[str, float] | None = None, default_rate: float = 0.0
 ) -> TaskFigures:
-    """Compute SPEC §5 for one task. `now` bounds open spells; `tz` decides the local completion date."""
+    """Compute SPEC §5 for one task. `as_of` bounds open spells; `tz` decides the local completion date."""
     if task.created_stage in STARTED_STAGES:  # created straight into work: it started when it was created
         started_at: datetime | None = task.created_at
     else:
@@ -74,7 +74,7 @@ def task_figures(
         if completed_at is None:
             completed_at = task.created_at  # created directly in done (or history unavailable)
     review = blocked = 0.0
-    for stage, start, end in stage_spells(task, now):
+    for stage, start, end in stage_spells(task, as_of):
         if stage is Stage.REVIEW:
             review += _days(start, end)
         elif stage is Stage.BLOCKED:

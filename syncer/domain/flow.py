@@ -129,12 +129,12 @@ def _groups(
     figures: Mapping[tuple[str, str], TaskFigures],
     intake_ok: Mapping[tuple[str, str], bool],
     cal: LocalCalendar,
-    now: datetime,
+    as_of: datetime,
 ) -> dict[tuple[str, str, str], _Group]:
     tasks = list(tasks)
     if not tasks:
         return {}
-    today = cal.day(now)
+    today = cal.day(as_of)
     bounds = _Boundaries(cal, min(cal.day(min(t.created_at for t in tasks)), today), today)
     # per (source, category): per period label: tallies
     by_group: defaultdict[tuple[str, str], defaultdict[str, _Group]] = defaultdict(lambda: defaultdict(_Group))
@@ -213,11 +213,11 @@ def flow_table(
     figures: Mapping[tuple[str, str], TaskFigures],
     intake_ok: Mapping[tuple[str, str], bool],
     cal: LocalCalendar,
-    now: datetime,
+    as_of: datetime,
 ) -> Table:
     """The Flow metrics tab: header, then per period the `All` row and one row per (source, category) with any
     activity (completed, WIP at the period's end, created, or due and already judged), sorted by period."""
-    groups = _groups(tasks, figures, intake_ok, cal, now)
+    groups = _groups(tasks, figures, intake_ok, cal, as_of)
     totals: dict[str, _Group] = {}
     for (period, _, _), grp in groups.items():
         totals.setdefault(period, _Group()).merge(grp)

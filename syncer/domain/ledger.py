@@ -63,20 +63,21 @@ def postings(
     if labour is None:
         labour = worklog_totals(tasks, cal, rates, default_rate).labour
     book: Book = {}
+    warnings = _post_budget(book, lines, cal)
+    _post_tasks(book, tasks, figures, labour, cal)
+    return book, warnings
+
+
+def _post(months: dict[YearMonth, list[int]], ym: YearMonth, col: int, cents: int) -> None:
+    cell = months.get(ym)
+    if cell is None:
+        cell = months[ym] = [0, 0, 0, 0, 0, 0]
+    cell[col] += cents
+
+
+def _post_budget(book: Book, lines: Iterable[BudgetLine], cal: LocalCalendar) -> list[str]:
+    """Each month's share of each budget line, in cents; a line whose period cannot be read is a warning."""
     warnings: list[str] = []
-
-    def post(months: dict[YearMonth, list[int]], ym: YearMonth, col: int, cents: int) -> None:
-        cell = months.get(ym)
-        if cell is None:
-            cell = months[ym] = [0, 0, 0, 0, 0, 0]
-        cell[col] += cents
-
-    def month_of(d: date) -> YearMonth:
-        return (d.year, d.month)
-
-    def day(when: datetime | None) -> date | None:
-        return None if when is None else cal.labels(when).day
-
     for ln in lines:
         try:
             months = period_months(ln.period, cal.fy_start)
@@ -85,7 +86,18 @@ def postings(
             continue
         acct = book.setdefault((ln.campaign.strip(), _text(ln.activity), _text(ln.gl_account)), {})
         for ym, part in zip(months, spread_evenly(to_cents(ln.amount), len(months)), strict=True):
-            post(acct, ym, BUDGETED, part)
+            _post(acct, ym, BUDGETED, part)
+    return warnings
+
+
+def _post_tasks(book: Book, tasks: list[Task], figures: Mapping[tuple[str, str], TaskFigures],
+                labour: Sequence[Mapping[YearMonth, float]], cal: LocalCalendar) -> None:
+    """Each task's planned, invoiced, committed and open amounts in cents, and labour once per account-month."""
+    def month_of(d: date) -> YearMonth:
+        return (d.year, d.month)
+
+    def day(when: datetime | None) -> date | None:
+        return None if when is None else cal.labels(when).day
 
     accounts: dict[tuple[str | None, str | None, str | None], Key] = {}
     labour_sum: dict[tuple[Key, YearMonth], float] = {}  # unrounded: labour is rounded once per account-month
@@ -96,24 +108,23 @@ def postings(
             key = accounts[raw] = task_key(t)
         acct = book.setdefault(key, {})
         if t.planned_cost is not None:
-            post(acct, month_of(_first(t.due_date, day(t.created_at))), PLANNED, to_cents(t.planned_cost))
+            _post(acct, month_of(_first(t.due_date, day(t.created_at))), PLANNED, to_cents(t.planned_cost))
         invoiced = 0
         seen = t.amount_first_seen
         if t.invoiced_amount is not None:
             invoiced = to_cents(t.invoiced_amount)
             completed = figures[(t.source, t.key)].completed_at
             when = _first(t.invoice_date, day(seen.get("invoiced_amount")), day(completed), day(t.created_at))
-            post(acct, month_of(when), INVOICED, invoiced)
+            _post(acct, month_of(when), INVOICED, invoiced)
         if t.committed_amount is not None:
             committed = to_cents(t.committed_amount)
             ym = month_of(_first(t.po_date, day(seen.get("committed_amount")), day(t.created_at)))
-            post(acct, ym, COMMITTED, committed)
-            post(acct, ym, OPEN, max(committed - invoiced, 0))
+            _post(acct, ym, COMMITTED, committed)
+            _post(acct, ym, OPEN, max(committed - invoiced, 0))
         for ym, cost in by_month.items():
             labour_sum[(key, ym)] = labour_sum.get((key, ym), 0.0) + cost
     for (key, ym), cost in labour_sum.items():
-        post(book[key], ym, LABOUR, to_cents(cost))
-    return book, warnings
+        _post(book[key], ym, LABOUR, to_cents(cost))
 
 
 def remaining(v: list[int], labour_in_budget: bool) -> int:

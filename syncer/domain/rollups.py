@@ -36,11 +36,11 @@ def build_domain(
     tasks: list[Task],
     figures: Mapping[tuple[str, str], TaskFigures],
     cfg: Config,
-    now: datetime,
+    as_of: datetime,
     budget_lines: list[BudgetLine],
     rates: Mapping[str, float] | None = None,
 ) -> DomainResult:
-    """Check intake rules and roll up flow metrics, capacity and the budget ledger (pure; `now` is the sync time).
+    """Check intake rules and roll up flow metrics, capacity and the budget ledger (pure, at reference time `as_of`).
 
     `figures` holds SPEC §5 per task (missing entries are computed here). `budget_lines` come from
     `budget.read_budget_csv` or `budget.budget_from_rows`; their warnings are the caller's to report.
@@ -55,7 +55,7 @@ def build_domain(
     if missing:
         figs = dict(figures)
         for t in missing:
-            figs[(t.source, t.key)] = task_figures(t, now, tz, rates, cfg.rates.default)
+            figs[(t.source, t.key)] = task_figures(t, as_of, tz, rates, cfg.rates.default)
 
     budget = None
     if cfg.budget is not None:
@@ -77,7 +77,7 @@ def build_domain(
     frames = frames_from_tasks(tasks, figs, intake_ok)  # what the columnar tabs below read
     tables = {
         BUDGET_ROLLUP: led.table,
-        FLOW_METRICS: flow_table(tasks, figs, intake_ok, cal, now),
+        FLOW_METRICS: flow_table(tasks, figs, intake_ok, cal, as_of),
         CAPACITY: capacity_table(tasks, cfg.capacity, cal, worklogs.logged),
         INTAKE: intake_table(violations, tz),
     }

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from syncer.config import Config
 from syncer.errors import ConfigError, LockedError, SyncerError
+from syncer.pipeline import run_sync
 
 log = logging.getLogger("syncer.ops.daemon")
 
@@ -135,16 +137,14 @@ def stop_on_signals(stop: threading.Event, signals: tuple[int, ...] = STOP_SIGNA
             signal.signal(s, h)
 
 
-def sync_once(cfg: Any) -> str:
+def sync_once(cfg: Config) -> str:
     """One `syncer run`, summarised on one line."""
-    from syncer.pipeline import run_sync
-
     r = run_sync(cfg).run
     return (f"{r.mode} sync, fetched {r.fetched}, changed {r.changed}, deleted {r.deleted}, rows written "
             f"{r.rows_written}, {r.api_requests} API request(s), {len(r.warnings)} warning(s)")
 
 
-def serve(cfg: Any, every: float, verbose: bool = False) -> int:
+def serve(cfg: Config, every: float, verbose: bool = False) -> int:
     """The `syncer daemon` command: the loop around `sync_once`, stopped by SIGTERM/SIGINT; returns 0."""
     # Each run's outcome is the point of a daemon's log, so this logger speaks at INFO even without -v.
     log.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -24,7 +24,8 @@ def format_summary(result: Any, cfg: Config) -> str:
     verb = "would change" if run.mode == "dry-run" else "changed"
     for tab, ch in plan.tabs.items():
         lines.append(f"  tab {tab:<14} {verb}: +{ch.added} added, ~{ch.changed} changed, -{ch.removed} removed")
-    target = getattr(cfg.sink, "path", None) or f"Google Sheet {getattr(cfg.sink, 'spreadsheet_id', '')}"
+    assert cfg.sink is not None
+    target = cfg.sink.target
     lines.append(f"  rows {'to write' if run.mode == 'dry-run' else 'written'}: {run.rows_written} -> {target}")
     s = result.summary or {}
     remaining = s.get("budget_remaining") or {}

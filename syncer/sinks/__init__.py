@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syncer.checks import Inspection
 from syncer.plugins import load_ref, registry
 from syncer.tables import Cell, Table
 
@@ -42,6 +43,10 @@ class Sink(Protocol):
     @property
     def requests(self) -> int:
         """API requests made so far (0 for files)."""
+        ...
+
+    def inspect(self) -> Inspection:
+        """`syncer doctor`'s look: access, writability, syncer's tabs and their headers (never raises for a finding)."""
         ...
 
     def read_tab(self, title: str) -> Table | None:

@@ -19,9 +19,11 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from syncer.checks import Inspection, Level
 from syncer.errors import ConfigError, SinkError
 from syncer.sinks import Plan
 from syncer.sinks.diff import NormRow, diff_table, normalise_cell, normalise_table
+from syncer.sinks.headers import MINE, header_findings
 from syncer.tables import (
     HEADERS,
     KEY_COLUMNS,
@@ -68,6 +70,8 @@ class XlsxSink:
     warnings on.
     """
 
+    requests = 0  # a file: no API requests
+
     def __init__(self, path: Path, tz: tzinfo | None = None):
         self.path = Path(path)
         if self.path.suffix.lower() != ".xlsx":
@@ -78,6 +82,34 @@ class XlsxSink:
     def from_config(cls, sink: XlsxSinkConfig, cfg: Config, policy: object = None) -> XlsxSink:
         """The sink for a config's `sink:` section (`kind: xlsx`); a local file needs no retry policy."""
         return cls(sink.path, cfg.tz)
+
+    def inspect(self) -> Inspection:
+        """`syncer doctor`: the path is writable, the file (if any) readable with syncer's tabs."""
+        out, path = Inspection(), self.path
+        # The workbook is rewritten through a temporary file beside it (its folder is made if missing): the nearest
+        # existing folder must be writable, and the file too if it exists.
+        folder, exists = next(p for p in path.absolute().parents if p.exists()), path.exists()
+        if not (os.access(folder, os.W_OK | os.X_OK) and (not exists or os.access(path, os.W_OK))):
+            out.add(Level.FAIL, "path", f"{path} is not writable (check it and {folder})")
+        else:
+            out.add(Level.OK, "path", f"{path} is writable" if exists else f"{path} will be created ({folder} is "
+                                                                            "writable)")
+        if not exists:
+            return out
+        try:
+            wb = load_workbook(path, read_only=True)
+        except Exception as e:  # openpyxl reports a damaged file with many exception types
+            out.add(Level.FAIL, "workbook", f"{path} is not a readable xlsx workbook ({type(e).__name__}: {e})")
+            return out
+        try:
+            tabs = list(wb.sheetnames)
+            first = {t: next(wb[t].iter_rows(max_row=1, values_only=True), None) for t in MINE if t in tabs}
+        finally:
+            wb.close()
+        out.add(Level.OK, "workbook", f"readable, {len(tabs)} tab(s)")
+        out.notes.append(f"tabs: {', '.join(tabs)}")
+        header_findings(out, first)
+        return out
 
     def read_tab(self, title: str) -> Table | None:
         """Cached values of any tab (formulas as last calculated), or None when the file or tab is missing.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
-from syncer.model import Task
+from syncer.checks import Inspection
+from syncer.domain.enforce import WriteBack
+from syncer.model import Stage, Task
 from syncer.plugins import load_ref, registry
 
 
@@ -20,36 +22,107 @@ class Page:
     body: Any
 
 
+@dataclass(frozen=True, slots=True)
+class MapContext:
+    """What mapping one source's raw pages needs besides the pages: the same for a live read and a replay."""
+
+    source: str  # the source's name
+    fields: Mapping[str, str]  # canonical field -> the source's field (name or id)
+    stages: Mapping[str, Stage]  # status / section name -> stage
+    tz: tzinfo
+    where: str = "sources"  # the config key path, for errors
+    currency: str | None = None  # amounts in another currency are refused, not booked as this one
+    base_url: str = ""  # Jira: the site, for task URLs
+    projects: tuple[str, ...] = ()  # Asana: the projects whose sections are the stages
+
+
+Checkpoint = dict[str, Any]  # a source's own JSON-able data for its next incremental read, saved with the cursor
+
+
+@dataclass(slots=True)
+class FetchOutcome:
+    """What a fetch learned besides its pages: the return value of `Source.fetch_pages`."""
+
+    complete: bool  # the read provably saw the whole source: tasks it did not return are gone
+    requests: int = 0  # HTTP requests made, retries included
+    warnings: list[str] = field(default_factory=list)
+    deleted_keys: list[str] = field(default_factory=list)  # explicit deletions seen by an incremental read
+    checkpoint: Checkpoint | None = None  # what the next incremental read needs (None: nothing)
+
+
+PageStream = Generator[Page, None, FetchOutcome]
+
+
+def drain(stream: PageStream) -> tuple[list[Page], FetchOutcome]:
+    """Every page of a fetch, and its outcome."""
+    pages: list[Page] = []
+    while True:
+        try:
+            pages.append(next(stream))
+        except StopIteration as end:
+            return pages, end.value
+
+
 @dataclass(slots=True)
 class FetchResult:
-    """What one source returned in one run."""
+    """What one source returned in one run: the mapped tasks and the fetch's outcome."""
 
     tasks: list[Task]
     complete: bool  # True: this is the whole source (a full read); tasks not in it are gone
     requests: int = 0
     warnings: list[str] = field(default_factory=list)
     deleted_keys: list[str] = field(default_factory=list)  # explicit deletions seen by an incremental read
+    checkpoint: Checkpoint | None = None
+
+
+class IntakeWriter(Protocol):
+    """Writes intake labels and comments back to a source (`intake.enforce: label | comment`)."""
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests this writer made (retries included)."""
+        ...
+
+    def apply(self, write: WriteBack) -> None:
+        """Send one write; raises ConfigError on 401/403 (stop writing), another SyncerError on other failures."""
+        ...
 
 
 class Source(Protocol):
-    """A source of tasks: Jira Cloud, Asana, or a replay of saved raw pages."""
+    """A source of tasks: Jira Cloud, Asana, or a replay of saved raw pages. Everything the pipeline, `syncer fetch`
+    and `syncer doctor` call is declared here."""
 
     name: str
 
-    def read(self, since: datetime | None, now: datetime) -> FetchResult:
-        """Fetch and map tasks changed since `since` (None: everything)."""
+    def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
+        """The raw pages of a full (`since` None) or incremental read, in fetch order; returns the outcome."""
         ...
 
-    def fetch_pages(self, since: datetime | None, now: datetime) -> Iterator[Page]:
-        """The raw pages a read would map, for `syncer fetch`."""
+    def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
+        """Fetch and map tasks changed since `since` (None: everything), from the last run's `checkpoint`."""
+        ...
+
+    def replay_meta(self) -> dict[str, Any]:
+        """What `syncer fetch` records in the manifest so a replay maps the pages like this source."""
+        ...
+
+    def inspect(self) -> Inspection:
+        """`syncer doctor`'s look: credentials, reachability, the fields and statuses offered. Never raises a
+        SyncerError for what it finds (a finding says it)."""
+        ...
+
+    def intake_writer(self) -> IntakeWriter | None:
+        """The write-back writer, or None where the source cannot be written to (a replay)."""
         ...
 
 
 BUILTIN_SOURCES = {
-    "jira": "syncer.sources.jira:JiraSource",
+    "jira": "syncer.sources.jira.source:JiraSource",
     "asana": "syncer.sources.asana.source:AsanaSource",
     "replay": "syncer.sources.replay:ReplaySource",
 }
+
+
 def source_class(kind: str) -> Any:
     """The Source class for a config `kind` (built in, or added by a package's `syncer.sources` entry point)."""
     return load_ref(registry("syncer.sources", BUILTIN_SOURCES)[kind])

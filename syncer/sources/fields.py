@@ -8,7 +8,7 @@ from typing import Any
 
 from syncer.amounts import AmountError, parse_amount
 from syncer.config import AMOUNT_FIELDS
-from syncer.model import Issue
+from syncer.model import Problem
 
 DATE_FIELDS = ("po_date", "invoice_date", "due_date")
 TEXT_FIELDS = ("campaign", "activity", "gl_account", "category", "brief", "owner", "requester")
@@ -40,7 +40,7 @@ def parse_day(value: Any, tz: tzinfo | None = None) -> date | None:
 
 
 def apply_fields(
-    values: dict[str, Any], problems: list[Issue], tz: tzinfo | None = None, currency: str | None = None
+    values: dict[str, Any], problems: list[Problem], tz: tzinfo | None = None, currency: str | None = None
 ) -> dict[str, Any]:
     """Turn raw canonical values into typed ones; bad amounts and dates become problems, never zeros."""
     out: dict[str, Any] = {}
@@ -50,13 +50,13 @@ def apply_fields(
                 out[name] = parse_amount(raw, currency if name in AMOUNT_FIELDS else None)
             except AmountError as e:
                 rule = "amount_unparseable" if name in AMOUNT_FIELDS else "estimate_unparseable"
-                problems.append(Issue(rule, name, f"cannot read {name.replace('_', ' ')}: {e}"))
+                problems.append(Problem(rule, name, f"cannot read {name.replace('_', ' ')}: {e}"))
                 out[name] = None
         elif name in DATE_FIELDS:
             try:
                 out[name] = parse_day(raw, tz)
             except ValueError:
-                problems.append(Issue("date_unparseable", name, f"cannot read {name.replace('_', ' ')}: {raw!r}"))
+                problems.append(Problem("date_unparseable", name, f"cannot read {name.replace('_', ' ')}: {raw!r}"))
                 out[name] = None
         else:
             if isinstance(raw, float) and raw.is_integer():

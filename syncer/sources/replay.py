@@ -8,13 +8,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from syncer.checks import Inspection, Level
 from syncer.config import Config, ReplaySourceConfig
-from syncer.errors import ConfigError, SourceError
-from syncer.sources import FetchResult, Page
+from syncer.errors import ConfigError, SourceError, SyncerError
+from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain
 from syncer.sources.asana import mapping as asana
+from syncer.sources.asana.inspect import listing as asana_listing
 from syncer.sources.jira import mapping as jira
+from syncer.sources.jira.inspect import listing as jira_listing
+from syncer.sources.jira.settings import FIELD_PATH, STATUS_PATH
 
 MANIFEST = "manifest.json"
+MAPPERS = {"jira": jira.map_pages, "asana": asana.map_pages}  # one mapping per API, shared with the live sources
 FORMAT = 1
 
 
@@ -79,31 +84,56 @@ def _dump(body: Any) -> str:
 class ReplaySource:
     """A source that is a folder of saved pages; every read is complete (it is the whole source)."""
 
-    def __init__(self, cfg: ReplaySourceConfig, settings: Config, where: str = "sources", **_: Any):
+    def __init__(self, cfg: ReplaySourceConfig, settings: Config, where: str = "sources", policy: object = None):
         self.name, self.cfg, self.settings, self.where = cfg.name, cfg, settings, where
 
-    def fetch_pages(self, since: datetime | None = None, now: datetime | None = None) -> Iterator[Page]:
-        manifest = read_manifest(self.cfg.path, self.where)
-        return read_pages(self.cfg.path, manifest)
+    def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
+        yield from read_pages(self.cfg.path, read_manifest(self.cfg.path, self.where))
+        return FetchOutcome(complete=True)
 
     def replay_meta(self) -> dict[str, Any]:
         """What `syncer fetch` records about this source (a replay of a replay keeps the original API)."""
         m = read_manifest(self.cfg.path, self.where)
         return {k: m[k] for k in ("api", "base_url", "projects") if k in m}
 
-    def read(self, since: datetime | None, now: datetime) -> FetchResult:
+    def intake_writer(self) -> None:
+        return None  # saved pages are read-only
 
+    def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
         manifest = read_manifest(self.cfg.path, self.where)
-        pages = list(read_pages(self.cfg.path, manifest))
-        tz = self.settings.tz
-        if manifest["api"] == "jira":
-            tasks, warnings = jira.tasks_from_pages(
-                pages, self.name, manifest.get("base_url", ""), self.cfg.fields, self.cfg.stages, tz, self.where,
-                self.settings.currency,
-            )
-        else:
-            tasks, warnings = asana.tasks_from_pages(
-                pages, self.name, self.cfg.fields, self.cfg.stages, tz, manifest.get("projects") or (),
-                self.settings.currency,
-            )
-        return FetchResult(tasks=tasks, complete=True, requests=0, warnings=warnings)
+        pages, out = drain(self.fetch_pages(since, now))
+        mc = MapContext(self.name, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
+                        self.settings.currency, manifest.get("base_url", ""), tuple(manifest.get("projects") or ()))
+        tasks, warnings = MAPPERS[manifest["api"]](pages, mc)
+        return FetchResult(tasks=tasks, complete=out.complete, warnings=warnings)
+
+    def inspect(self) -> Inspection:
+        """The saved pages' manifest, and the fields and statuses (or sections) the pages carry."""
+        out = Inspection()
+        try:
+            manifest = read_manifest(self.cfg.path, self.where)
+            pages = list(read_pages(self.cfg.path, manifest))
+        except SyncerError as e:
+            out.add(Level.FAIL, "saved pages", "; ".join(e.problems) if isinstance(e, ConfigError) else str(e),
+                    config=isinstance(e, ConfigError))
+            return out
+        api = manifest["api"]
+        out.add(Level.OK, "saved pages",
+                f"{len(pages)} page(s) of {api}, fetched {manifest.get('fetched_at') or '(time unknown)'}")
+        bodies = {p.endpoint.partition(" ")[2]: p.body for p in pages}
+        if api == "jira" and FIELD_PATH in bodies and STATUS_PATH in bodies:
+            out.api, out.item = "Jira", "status"
+            return jira_listing(out, bodies[FIELD_PATH], bodies[STATUS_PATH])
+        if api == "asana":  # no field or section list is saved: what the saved tasks carry stands in for them
+            out.api, out.item = "Asana custom", "section"
+            return asana_listing(out, *_asana_fields_and_sections(pages, manifest))
+        return out
+
+
+def _asana_fields_and_sections(pages: Iterable[Page], manifest: dict[str, Any]) -> tuple[list, list[str]]:
+    projects, custom, sections = set(manifest.get("projects") or ()), {}, []
+    for t in (t for p in pages if p.endpoint.endswith("/tasks") for t in (p.body or {}).get("data") or []):
+        custom.update({str(c["gid"]): str(c.get("name", "")) for c in t.get("custom_fields") or [] if "gid" in c})
+        sections += [str(m["section"].get("name")) for m in t.get("memberships") or [] if m.get("section")
+                     and (not projects or (m.get("project") or {}).get("gid") in projects)]
+    return sorted(custom.items()), sorted(set(sections))

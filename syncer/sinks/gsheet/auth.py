@@ -15,7 +15,7 @@ from google.auth.exceptions import GoogleAuthError, RefreshError
 from gspread.exceptions import APIError
 
 from syncer.errors import ConfigError, SinkError
-from syncer.retry import classify, status_of
+from syncer.retry import Verdict, classify, status_of
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]  # this sheet's API only, not the user's whole Drive
 TIMEOUT = (10, 120)  # connect, read (s): a hung connection must end in a retry, not hang the cron job
@@ -88,12 +88,12 @@ def _api_error(what: str, exc: APIError, *, email: str, spreadsheet_id: str, att
         return ConfigError(f"sink: the Google Sheets API is not enabled in the Google Cloud project of service "
                            f"account {email} ({said}); enable it (Google Cloud console > APIs & Services > "
                            "Library > Google Sheets API), wait a few minutes and run again")
-    if classify(exc) == "config" or status == 404:
+    if classify(exc) is Verdict.CONFIG or status == 404:
         return ConfigError(
             f"sink: Google Sheets refused the {what} of spreadsheet {spreadsheet_id} ({said}). Share the sheet with "
             f"the service account {email} as an Editor (Share button in the sheet) and check sink.spreadsheet_id"
         )
-    again = f" still failing after {attempts} attempts" if classify(exc) == "retry" else " failed"
+    again = f" still failing after {attempts} attempts" if classify(exc) is Verdict.RETRY else " failed"
     return SinkError(f"Google Sheets {what}{again} ({said}); nothing more was written")
 
 

@@ -12,8 +12,9 @@ import requests
 from google.auth.exceptions import GoogleAuthError
 from gspread.exceptions import APIError
 
-from syncer.errors import SinkError
-from syncer.retry import RetryPolicy, classify, status_of
+from syncer.checks import Inspection, Level
+from syncer.errors import ConfigError, SinkError, SyncerError
+from syncer.retry import RetryPolicy, Verdict, classify, status_of
 from syncer.sinks import Plan, diff
 from syncer.sinks.diff import NormRow
 from syncer.sinks.gsheet.auth import error_summary, load_service_account, service_account_client, sheets_error
@@ -29,11 +30,13 @@ from syncer.sinks.gsheet.writes import (
     value_chunks,
     value_runs,
 )
+from syncer.sinks.headers import MINE, header_findings
 from syncer.tables import HEADERS, KEY_COLUMNS, OWNED_TABS, SYNC_LOG, SYNC_LOG_KEEP, Cell, Table
 
 __all__ = ["GsheetSink", "load_service_account"]  # load_service_account lives in gsheet_auth, re-exported here
 
 # Limits: https://developers.google.com/sheets/api/limits and https://support.google.com/drive/answer/37603
+DOCTOR_FIELDS = "properties.title,sheets.properties(title,sheetType)"  # what doctor reads, nothing more
 MAX_CELLS = 10_000_000  # per spreadsheet, all tabs together, counted as grid rows x columns
 MAX_CELL_CHARS = 50_000
 CELLS_WARN = 0.8
@@ -110,6 +113,26 @@ class GsheetSink:
         policy, failing with the errors a run gives (naming the service account)."""
         return self._call("metadata read", self.http.fetch_sheet_metadata, self.id,
                           {"includeGridData": "false", "fields": fields})
+
+    def inspect(self) -> Inspection:
+        """`syncer doctor`: access to the sheet (the errors a run gives, naming the account) and syncer's tabs."""
+        out = Inspection()
+        out.add(Level.OK, "credentials", f"service account {self.email}")
+        try:
+            meta = self.read_metadata(DOCTOR_FIELDS)
+        except SyncerError as e:
+            out.add(Level.FAIL, "sheet", str(e), config=isinstance(e, ConfigError))
+            out.reachable = False
+            return out
+        tabs = [s.get("properties", {}).get("title", "") for s in meta.get("sheets", [])]
+        out.add(Level.OK, "sheet", f"{self.email} can open {meta.get('properties', {}).get('title', self.id)!r} "
+                                   "(write access shows at the first run)")
+        out.notes.append(f"tabs ({len(tabs)}): {', '.join(tabs)}")
+        try:
+            header_findings(out, {t: (self.read_tab(t) or [None])[0] for t in MINE if t in tabs})
+        except SyncerError as e:
+            out.add(Level.FAIL, "tabs", str(e), config=isinstance(e, ConfigError))
+        return out
 
     def read_tab(self, title: str) -> Table | None:
         """Values of any tab (formulas as computed, dates as serial numbers), served from the run's one read, its
@@ -266,7 +289,7 @@ class GsheetSink:
             try:
                 return fn(*args)
             except (APIError, requests.RequestException) as exc:
-                if once and classify(exc) == "retry" and status_of(exc) != 429 \
+                if once and classify(exc) is Verdict.RETRY and status_of(exc) != 429 \
                         and not isinstance(exc, requests.ConnectTimeout):  # a SinkError is never retried
                     raise SinkError(f"Google Sheets {what} failed ({error_summary(exc)}) and may have been carried "
                                     "out all the same, so it was not repeated; nothing more was written, and the next "

@@ -1,0 +1,1 @@
+"""Asana source: `source` pages the official client (endpoints in `settings`), `mapping` maps the pages."""

@@ -8,29 +8,10 @@ from datetime import tzinfo
 from typing import Any
 
 from syncer.domain.stages import asana_stage
-from syncer.model import Issue, Stage, StageChange, Task, Worklog
-from syncer.sources import Page
+from syncer.model import Problem, Stage, StageChange, Task, Worklog
+from syncer.sources import MapContext, Page
 from syncer.sources.fields import MappingError, apply_fields, local_midnight, parse_day, parse_ts
 
-TASKS_PATH = "/projects/{project}/tasks"
-MODIFIED_TASKS_PATH = "/tasks"  # ?project=...&modified_since=...: the incremental read
-STORIES_PATH = "/tasks/{task}/stories"
-TIME_ENTRIES_PATH = "/tasks/{task}/time_tracking_entries"
-PAGE_LIMIT = 100  # Asana's largest `limit`
-TASK_OPT_FIELDS = (
-    "gid,name,resource_subtype,assignee.name,assignee.email,created_by.name,created_by.email,created_at,"
-    "completed,completed_at,due_on,due_at,notes,tags.name,parent.gid,permalink_url,modified_at,actual_time_minutes,"
-    "memberships.project.gid,memberships.project.name,memberships.section.gid,memberships.section.name,"
-    "custom_fields.gid,custom_fields.name,custom_fields.resource_subtype,custom_fields.type,"
-    "custom_fields.number_value,custom_fields.text_value,custom_fields.enum_value.name,"
-    "custom_fields.multi_enum_values.name,custom_fields.date_value,custom_fields.display_value,"
-    "custom_fields.format,custom_fields.people_value.name"
-)
-STORY_OPT_FIELDS = (
-    "gid,created_at,resource_subtype,created_by.name,created_by.email,project.gid,"
-    "old_section.name,old_section.project.gid,new_section.name,new_section.project.gid"
-)
-TIME_ENTRY_OPT_FIELDS = "gid,duration_minutes,entered_on,created_at,created_by.name,created_by.email"
 STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
 COMPLETED = "Completed"
 
@@ -185,7 +166,7 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
         try:
             worklogs.append(to_worklog(entry, ctx.tz))
         except (MappingError, ValueError, TypeError) as e:  # one bad entry must not drop the task's amounts
-            problems.append(Issue("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}"))
+            problems.append(Problem("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}"))
     return Task(
         source=ctx.source,
         key=str(t["gid"]),
@@ -206,10 +187,7 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     )
 
 
-def tasks_from_pages(
-    pages: Iterable[Page], source: str, fields: Mapping[str, str], stages: Mapping[str, Stage], tz: tzinfo,
-    projects: Iterable[str] = (), currency: str | None = None,
-) -> tuple[list[Task], list[str]]:
+def map_pages(pages: Iterable[Page], mc: MapContext) -> tuple[list[Task], list[str]]:
     """Assemble saved or freshly fetched pages into tasks. Unusable tasks are skipped and reported."""
     tasks_raw: dict[str, dict] = {}
     stories: dict[str, dict[str, dict]] = {}
@@ -225,7 +203,8 @@ def tasks_from_pages(
             stories.setdefault(parts[1], {}).update({str(s.get("gid")): s for s in data})
         elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "time_tracking_entries":
             entries.setdefault(parts[1], {}).update({str(e.get("gid")): e for e in data})
-    ctx = AsanaContext(source, fields, stages, tuple(projects), tz, currency)
+    source = mc.source
+    ctx = AsanaContext(source, mc.fields, mc.stages, mc.projects, mc.tz, mc.currency)
     out, warnings = [], []
     for gid, t in tasks_raw.items():
         bundle = {

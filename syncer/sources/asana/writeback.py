@@ -12,20 +12,21 @@ from asana.rest import ApiException
 from syncer.config import AsanaSourceConfig
 from syncer.domain.enforce import ADD_LABEL, COMMENT, LABEL, WriteBack
 from syncer.errors import ConfigError, SourceError
-from syncer.retry import RetryPolicy, classify, status_of
-from syncer.sources.asana.source import REQUEST_TIMEOUT, build_api_client, error_detail, paginate
-
-TAG_PAGE = 100
+from syncer.retry import RetryPolicy, Verdict, classify, status_of
+from syncer.sources.asana.client import build_api_client, error_detail, paginate
+from syncer.sources.asana.settings import (
+    REQUEST_TIMEOUT,
+    TAG_PAGE,
+)
 
 
 class AsanaWriter:
     """Adds/removes the tag (found or created once per run in the first project's workspace) and posts comments."""
 
-    def __init__(self, cfg: AsanaSourceConfig, where: str, policy: RetryPolicy, source: Any = None):
+    def __init__(self, cfg: AsanaSourceConfig, where: str, policy: RetryPolicy):
         self.cfg, self.where, self.policy = cfg, where, policy
         self.requests = 0
-        getter = getattr(source, "api_client", None)
-        self.client = getter() if callable(getter) else build_api_client(cfg)
+        self.client = build_api_client(cfg)
         self._tag: str | None = None
 
     def apply(self, w: WriteBack) -> None:
@@ -83,7 +84,7 @@ class AsanaWriter:
             out = self.policy.call(once)
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
             status, detail = status_of(e), error_detail(e)
-            if classify(e) == "config":
+            if classify(e) is Verdict.CONFIG:
                 raise ConfigError(
                     f"{self.where} ({self.cfg.name}): Asana refused {endpoint} ({detail}). intake.enforce writes "
                     f"back to Asana: {self.where}.token must belong to a user who can edit these projects' tasks "

@@ -10,13 +10,17 @@ from jira import JIRA, JIRAError
 
 from syncer.config import JiraSourceConfig
 from syncer.errors import ConfigError, SourceError, SyncerError
-from syncer.retry import RetryPolicy, classify, is_connection_error, status_of
-from syncer.sources.jira.mapping import FIELD_PATH, SEARCH_PATH, STATUS_PATH
+from syncer.retry import RetryPolicy, Verdict, classify, is_connection_error, status_of
+from syncer.sources.jira.settings import (
+    API,
+    FIELD_PATH,
+    MYSELF_PATH,
+    SEARCH_PATH,
+    SERVER_INFO_PATH,
+    STATUS_PATH,
+    TIMEOUT_S,
+)
 
-API = "/rest/api/3"
-SERVER_INFO_PATH = f"{API}/serverInfo"
-MYSELF_PATH = f"{API}/myself"
-TIMEOUT_S = (10.0, 60.0)  # connect, read
 API_TOKENS_URL = "https://id.atlassian.com/manage-profile/security/api-tokens"
 SEARCH_DOCS_URL = "https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/"
 DETAIL_CHARS = 300
@@ -129,7 +133,7 @@ class JiraClient:
                                f"({type(exc).__name__})")
         if status is None:
             return SourceError(f"Jira at {site}: {endpoint} gave an answer syncer cannot read ({type(exc).__name__})")
-        if classify(exc) == "retry":
+        if classify(exc) is Verdict.RETRY:
             return SourceError(f"Jira at {site}: {endpoint} still answered HTTP {status} after {self.policy.attempts} "
                                "attempts; try again later")
         return SourceError(f"Jira at {site}: {endpoint} answered HTTP {status}" + (f": {detail}" if detail else ""))

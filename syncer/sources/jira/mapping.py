@@ -5,21 +5,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from syncer.domain.stages import jira_stage
 from syncer.errors import ConfigError
-from syncer.model import Issue, Stage, StageChange, Task, Worklog
-from syncer.sources import Page
+from syncer.model import Problem, Stage, StageChange, Task, Worklog
+from syncer.sources import MapContext, Page
 from syncer.sources.fields import MappingError, apply_fields, hours, parse_ts
-
-FIELD_PATH = "/rest/api/3/field"
-STATUS_PATH = "/rest/api/3/status"
-SEARCH_PATH = "/rest/api/3/search/jql"
-BULK_CHANGELOG_PATH = "/rest/api/3/changelog/bulkfetch"
-ISSUE_CHANGELOG_PATH = "/rest/api/3/issue/{key}/changelog"
-ISSUE_WORKLOG_PATH = "/rest/api/3/issue/{key}/worklog"
+from syncer.sources.jira.settings import (
+    BULK_CHANGELOG_PATH,
+    FIELD_PATH,
+    SEARCH_PATH,
+    STATUS_PATH,
+)
 
 # Canonical fields that map to a Jira system field unless the config says otherwise.
 DEFAULT_FIELDS = {
@@ -30,9 +29,6 @@ DEFAULT_FIELDS = {
     "brief": "description",
 }
 # Always requested from search, whatever the mapping.
-BASE_FIELDS = ("summary", "issuetype", "status", "created", "updated", "labels", "parent", "worklog", "resolutiondate")
-
-
 @dataclass(slots=True)
 class JiraContext:
     """Everything `to_task` needs besides the issue: resolved field ids, statuses and the stage map."""
@@ -185,29 +181,10 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         for at, a, b in sorted(_status_events(histories, ctx), key=lambda e: e[0])
     ]
     created_at = parse_ts(f.get("created"))
-    resolved = f.get("resolutiondate")
-    if stage is Stage.DONE and resolved and not any(
-        c.to_stage is Stage.DONE and c.from_stage is not Stage.DONE for c in history
-    ):
-        # Done, but no entry into done in the history (changelog unavailable or filtered): Jira's resolution date
-        # says when it was completed, rather than completing it at creation with a lead time of zero.
-        before = (history[-1].to_stage, history[-1].to_status) if history else (Stage.BACKLOG, "")
-        at = max(parse_ts(resolved), history[-1].at if history else created_at)
-        history.append(StageChange(at, before[0], Stage.DONE, before[1], status_name))
+    _complete_by_resolution(history, stage, status_name, f.get("resolutiondate"), created_at)
     problems: list = []
-    values = {c: field_value(f.get(fid)) for c, fid in ctx.field_ids.items() if c != "estimate_hours"}
-    est_id = ctx.field_ids.get("estimate_hours")
-    est = f.get(est_id) if est_id else None
-    if est_id == "timeoriginalestimate" and est is not None:
-        est = hours(est) if isinstance(est, int | float) else est
-    values["estimate_hours"] = field_value(est)
-    typed = apply_fields(values, problems, ctx.tz, ctx.currency)
-    worklogs = []
-    for w in _worklogs(raw, f):
-        try:
-            worklogs.append(to_worklog(w))
-        except (MappingError, ValueError, TypeError, AttributeError) as e:  # one bad worklog must not drop the task
-            problems.append(Issue("worklog_unreadable", "worklogs", f"worklog {w.get('id', '?')} was skipped: {e}"))
+    typed = apply_fields(_field_values(f, ctx), problems, ctx.tz, ctx.currency)
+    worklogs = _map_worklogs(_worklogs(raw, f), problems)
     first_seen = {}
     for amount in ("committed_amount", "invoiced_amount"):
         fid = ctx.field_ids.get(amount)
@@ -237,6 +214,40 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     )
 
 
+def _complete_by_resolution(history: list[StageChange], stage: Stage, status: str, resolved: Any,
+                            created_at: datetime) -> None:
+    """Done, but no entry into done in the history (changelog unavailable or filtered): Jira's resolution date
+    says when it was completed, rather than completing it at creation with a lead time of zero."""
+    if stage is not Stage.DONE or not resolved or any(
+        c.to_stage is Stage.DONE and c.from_stage is not Stage.DONE for c in history
+    ):
+        return
+    before = (history[-1].to_stage, history[-1].to_status) if history else (Stage.BACKLOG, "")
+    at = max(parse_ts(resolved), history[-1].at if history else created_at)
+    history.append(StageChange(at, before[0], Stage.DONE, before[1], status))
+
+
+def _field_values(f: Mapping[str, Any], ctx: JiraContext) -> dict[str, Any]:
+    """The raw value of every mapped field; Jira's own estimate comes in seconds."""
+    values = {c: field_value(f.get(fid)) for c, fid in ctx.field_ids.items() if c != "estimate_hours"}
+    est_id = ctx.field_ids.get("estimate_hours")
+    est = f.get(est_id) if est_id else None
+    if est_id == "timeoriginalestimate" and est is not None:
+        est = hours(est) if isinstance(est, int | float) else est
+    values["estimate_hours"] = field_value(est)
+    return values
+
+
+def _map_worklogs(raw: list[dict], problems: list[Problem]) -> list[Worklog]:
+    worklogs = []
+    for w in raw:
+        try:
+            worklogs.append(to_worklog(w))
+        except (MappingError, ValueError, TypeError, AttributeError) as e:  # one bad worklog must not drop the task
+            problems.append(Problem("worklog_unreadable", "worklogs", f"worklog {w.get('id', '?')} was skipped: {e}"))
+    return worklogs
+
+
 def _worklogs(raw: Mapping[str, Any], f: Mapping[str, Any]) -> list[dict]:
     if raw.get("worklogs") is not None:
         return raw["worklogs"]
@@ -256,10 +267,7 @@ def _split(endpoint: str) -> tuple[str, str]:
     return method, path
 
 
-def tasks_from_pages(
-    pages: Iterable[Page], source: str, base_url: str, fields: Mapping[str, str], stages: Mapping[str, Stage],
-    tz: tzinfo, where: str = "sources", currency: str | None = None,
-) -> tuple[list[Task], list[str]]:
+def map_pages(pages: Iterable[Page], mc: MapContext) -> tuple[list[Task], list[str]]:
     """Assemble saved or freshly fetched pages into tasks. Unusable issues are skipped and reported."""
     jira_fields: list[dict] = []
     statuses: dict[str, tuple[str, str]] = {}
@@ -294,7 +302,9 @@ def tasks_from_pages(
         st = (issue.get("fields") or {}).get("status") or {}
         if st.get("id") is not None and str(st["id"]) not in statuses:
             statuses[str(st["id"])] = status_entry(st)
-    ctx = JiraContext(source, base_url, resolve_fields(fields, jira_fields, where), statuses, stages, tz, currency)
+    source = mc.source
+    ctx = JiraContext(source, mc.base_url, resolve_fields(mc.fields, jira_fields, mc.where), statuses, mc.stages,
+                      mc.tz, mc.currency)
     tasks, warnings = [], []
     for issue_id, issue in issues.items():
         key = str(issue.get("key"))

@@ -9,10 +9,12 @@ from syncer.config import JiraSourceConfig
 from syncer.domain.enforce import ADD_LABEL, COMMENT, LABEL, WriteBack
 from syncer.errors import ConfigError, SyncerError
 from syncer.retry import RetryPolicy, status_of
-from syncer.sources.jira.client import API, JiraClient
-
-ISSUE_PATH = f"{API}/issue/{{key}}"
-COMMENT_PATH = f"{API}/issue/{{key}}/comment"
+from syncer.sources.jira.client import JiraClient
+from syncer.sources.jira.settings import (
+    API,
+    COMMENT_PATH,
+    ISSUE_PATH,
+)
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -35,11 +37,12 @@ def _para(text: str) -> dict[str, Any]:
 
 
 class JiraWriter:
-    """Writes labels and comments through a JiraClient (the source's own when it is connected)."""
+    """Writes labels and comments through its own JiraClient."""
 
-    def __init__(self, cfg: JiraSourceConfig, where: str, policy: RetryPolicy, client: JiraClient | None = None):
+    def __init__(self, cfg: JiraSourceConfig, where: str, policy: RetryPolicy):
         self.cfg, self.where = cfg, where
-        self.client = client if client is not None else JiraClient(cfg, where, policy)
+        self.client = JiraClient(cfg, where, policy)
+        self.client.connect(check_cloud=False)  # the run's read checked the site already
         self._start = self.client.requests
 
     @property

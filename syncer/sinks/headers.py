@@ -1,0 +1,25 @@
+"""Whether syncer may write a tab: its header must be one syncer wrote (or the tab empty)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from syncer.checks import Inspection, Level
+from syncer.sinks.diff import normalise_row
+from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG
+
+MINE = (*OWNED_TABS, SYNC_LOG)
+
+
+def header_findings(out: Inspection, first_rows: Mapping[str, Sequence[Any] | None]) -> None:
+    """syncer's tabs that exist must carry syncer's header (or be empty): the run refuses to overwrite others."""
+    present = [t for t in MINE if t in first_rows]
+    missing = [t for t in MINE if t not in first_rows]
+    out.add(Level.OK, "tabs", (f"syncer's {', '.join(present)} present" if present else "no syncer tab yet")
+            + (f"; {', '.join(missing)} will be created" if missing else ""))
+    for title in present:
+        row = first_rows[title]
+        if row and list(normalise_row(row)) != HEADERS[title]:
+            out.add(Level.FAIL, f"tab {title!r}", "has a header syncer did not write, so a run would refuse to "
+                                                  "overwrite it: rename that tab")
