@@ -63,7 +63,7 @@ HEADERS: dict[str, list[str]] = {
 }
 # Tabs whose rows are replaced by each run (the Sync log is appended to instead). A new tab joins this tuple
 # when the domain produces it.
-OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE)
+OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW)
 SYNC_LOG_KEEP = 1000
 # The columns that identify a row (for diffs: a row whose key survives is "changed", not removed + added).
 KEY_COLUMNS: dict[str, tuple[int, ...]] = {

@@ -97,3 +97,13 @@ def capacity_table(
     rows = [capacity_row(*key, cell, cfg) for key, cell in cells.items()]
     rows.sort(key=_sort_key)
     return [list(HEADERS[CAPACITY]), *rows]
+
+
+def teams_as_one(logged: LoggedByWeek) -> LoggedByWeek:
+    """The same worklog time with every team as one, team `All` (the Weekly review's `All` row): fed to
+    `capacity_table`, it gives that row's Logged h and Utilization, each person counted once."""
+    out: LoggedByWeek = {}
+    for (week, _, cat, person), ms in logged.items():
+        key = (week, ALL, cat, person)
+        out[key] = out.get(key, 0) + ms
+    return out

@@ -9,15 +9,16 @@ from typing import Any
 
 from syncer.config import Config
 from syncer.domain.budget import BudgetLine
-from syncer.domain.capacity import capacity_table, worklog_totals
+from syncer.domain.capacity import capacity_table, teams_as_one, worklog_totals
 from syncer.domain.figures import TaskFigures, rate_table, task_figures
 from syncer.domain.flow import flow_table, intake_complete, p50
 from syncer.domain.frames import Frames, frames_from_tasks
 from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_table
 from syncer.domain.ledger import ledger_table, remaining
 from syncer.domain.periods import LocalCalendar
+from syncer.domain.weekly import weekly_table
 from syncer.model import Task
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, Table, money, num
+from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, WEEKLY_REVIEW, Table, money, num
 
 
 @dataclass(slots=True)
@@ -81,6 +82,8 @@ def build_domain(
         CAPACITY: capacity_table(tasks, cfg.capacity, cal, worklogs.logged),
         INTAKE: intake_table(violations, tz),
     }
+    every_team = capacity_table([], cfg.capacity, cal, teams_as_one(worklogs.logged))
+    tables[WEEKLY_REVIEW] = weekly_table(frames, now, cfg, tables[CAPACITY] + every_team[1:])
     cycles = [f.cycle_days for key, f in figs.items() if f.cycle_days is not None and key in intake_ok]
     summary: dict[str, Any] = {
         "budget_remaining": {c: money(remaining(v, cfg.labour_in_budget) / 100)
