@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -24,8 +25,18 @@ from syncer.pipeline import RunOptions, run_sync, save_pages
 log = logging.getLogger("syncer")
 
 
-def _fail(message: str, code: int, redact: RedactFilter | None) -> None:
-    click.echo(redact.redact(message) if redact else message, err=True)
+def github_error(message: str, title: str) -> str:
+    """A GitHub Actions `::error` workflow command: the runner shows `message` as an annotation on the run."""
+    data = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    prop = title.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace(":", "%3A").replace(",", "%2C")
+    return f"::error title={prop}::{data}"
+
+
+def _fail(message: str, code: int, redact: RedactFilter | None, command: str | None = None) -> None:
+    text = redact.redact(message) if redact else message
+    click.echo(text, err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # in a workflow, the same message as an error annotation
+        click.echo(github_error(text, f"syncer {command or ''} failed".replace("  ", " ")))
     sys.exit(code)
 
 
@@ -43,12 +54,12 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ConfigError as e:
             lines = "\n".join(f"  - {p}" for p in e.problems)
             _fail(f"config error ({len(e.problems)} problem{'s' * (len(e.problems) != 1)}):\n{lines}", 2,
-                  obj.get("redact"))
+                  obj.get("redact"), ctx.info_name)
         except SyncerError as e:
-            _fail(f"sync failed: {e}", e.exit_code, obj.get("redact"))
+            _fail(f"{e.headline}: {e}", e.exit_code, obj.get("redact"), ctx.info_name)
         except Exception as e:  # an unexpected failure: still no secrets, traceback only with -v
             detail = traceback.format_exc() if obj.get("verbose") else "run with -v for the traceback"
-            _fail(f"unexpected error: {type(e).__name__}: {e}\n{detail}", 1, obj.get("redact"))
+            _fail(f"unexpected error: {type(e).__name__}: {e}\n{detail}", 1, obj.get("redact"), ctx.info_name)
 
     return wrapper
 
@@ -145,3 +156,19 @@ def doctor(ctx: click.Context, config: str | None) -> None:
     report = check(cfg)
     click.echo(ctx.obj["redact"].redact(report.format()))
     sys.exit(report.exit_code)
+
+
+@main.command()
+@config_option
+@click.option("--week", "week", default=None, metavar="2026-W48",
+              help="The ISO week to review (default: the last complete week).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+              help="markdown: for chat and the GitHub Actions step summary.")
+@click.pass_context
+@handles_errors
+def report(ctx: click.Context, config: str | None, week: str | None, fmt: str) -> None:
+    """The weekly review of one week, from the state file (no API request): what moved, what got stuck, what
+    caused rework, what to look at next."""
+    from syncer.ops.report import weekly_report
+
+    click.echo(weekly_report(_load(ctx, config), week, fmt), nl=False)

@@ -7,6 +7,7 @@ class SyncerError(Exception):
     """Base of every expected failure; `exit_code` is what the CLI returns."""
 
     exit_code = 1
+    headline = "sync failed"  # how the CLI introduces the message
 
 
 class ConfigError(SyncerError):
