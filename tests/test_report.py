@@ -1,0 +1,196 @@
+"""`syncer report` (SPEC §2, §10): the weekly review from the state file alone, in text and markdown."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from test_demo_e2e import demo_keys
+from test_weekly import AS_OF, config, scenario
+
+from syncer.cli import main
+from syncer.config import load_config
+from syncer.domain.review_notes import SEPARATOR
+from syncer.ops import report
+from syncer.pipeline import run_sync
+from syncer.state import State
+from syncer.tables import WEEKLY_REVIEW
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("What moved", "What got stuck", "What caused rework", "What to look at next")
+
+
+def demo_config(tmp: Path) -> Path:
+    cfg = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    for src in cfg["sources"]:
+        src["path"] = str(ROOT / src["path"])
+    cfg["budget"]["file"] = str(ROOT / cfg["budget"]["file"])
+    cfg["sink"]["path"] = str(tmp / "demo.xlsx")
+    cfg["state"]["path"] = str(tmp / "state.db")
+    path = tmp / "demo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo synced twice; the second run's plan (nothing changed in between)."""
+    tmp = tmp_path_factory.mktemp("report")
+    path = demo_config(tmp)
+    first = CliRunner().invoke(main, ["run", "--config", str(path)])
+    assert first.exit_code == 0, first.output
+    second = run_sync(load_config(path))
+    return path, first, second
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No source may be constructed and no connection opened."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("syncer report must not reach a source or the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr("syncer.pipeline.source_class", refuse)
+    monkeypatch.setattr("syncer.pipeline.make_sources", refuse)
+
+
+def invoke(*args: str, env: dict | None = None):
+    return CliRunner().invoke(main, ["report", *args], env=env)
+
+
+def split_sections(out: str) -> dict[str, str]:
+    """Section title -> its text, for text (UPPER CASE headings) and markdown (### headings)."""
+    parts: dict[str, str] = {}
+    current = None
+    for line in out.splitlines():
+        title = line.removeprefix("### ")
+        named = next((s for s in SECTIONS if title.upper().startswith(s.upper())), None)
+        if named and (line.startswith("### ") or line.isupper()):
+            current = named
+            parts[current] = ""
+        elif current:
+            parts[current] += line + "\n"
+    return parts
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_demo_report_names_real_tasks_in_every_section(demo, offline, fmt):
+    path, _, _ = demo
+    done = invoke("--config", str(path), "--format", fmt)
+    assert done.exit_code == 0, done.output
+    assert "Weekly review 2026-W46" in done.output  # the snapshot is of Friday 20 Nov: last complete week is 46
+    keys = {k for _, k in demo_keys()}
+    parts = split_sections(done.output)
+    assert list(parts) == list(SECTIONS)
+    for title, text in parts.items():
+        named = {k for k in re.findall(r"[\w-]+", text) if k in keys}
+        assert named, f"{title} names no demo task:\n{text}"
+
+
+def test_report_agrees_with_the_weekly_review_tab(demo, offline):
+    path, _, second = demo
+    review = report.build_review(load_config(path))
+    tab = [r for r in second.tables[WEEKLY_REVIEW] if r[0] == "2026-W46"]
+    assert [r[1] for r in tab] == [r["Team"] for r in review.rows] == ["All", "content", "web"]
+    completed = review.moved.filter(review.moved["what"] == "completed")
+    assert completed.height == tab[0][2] and review.rework.height == tab[0][6]
+    assert review.notes == tab[0][15].split(SEPARATOR)
+    assert (review.stuck["reason"] == "overdue").sum() == tab[0][10]
+
+
+def test_markdown_tables_and_lists_are_well_formed(demo, offline):
+    path, _, _ = demo
+    out = invoke("--config", str(path), "--format", "markdown").output
+    check_markdown(out)
+
+
+def check_markdown(out: str) -> None:
+    lines = out.splitlines()
+    assert lines[0].startswith("## Weekly review")
+    tables = 0
+    for i, line in enumerate(lines):
+        if line.startswith("|"):
+            cells = re.split(r"(?<!\\)\|", line)
+            assert cells[0] == "" and cells[-1] == "", line  # starts and ends with an unescaped pipe
+            if i and not lines[i - 1].startswith("|"):  # a table's header: its separator row follows
+                tables += 1
+                width = len(cells)
+                assert re.fullmatch(r"\|(---\|)+", lines[i + 1]) and lines[i + 1].count("|") == width - 1
+            assert len(cells) == width, line
+        elif line.strip():
+            assert line.startswith(("## ", "### ", "_", "- ", "  - ")) or line[0].isdigit() or line[0].isupper(), line
+    assert tables >= 2
+
+
+def test_no_hours_per_person(demo, offline):
+    path, _, _ = demo
+    for fmt in ("text", "markdown"):
+        out = invoke("--config", str(path), "--format", fmt).output
+        for line in out.splitlines():
+            if "@" in line:  # a line naming a person never carries hours
+                assert not re.search(r"\d h\b|Logged|Utilization|Capacity", line), line
+
+
+def test_unchanged_rerun_changes_no_weekly_review_row(demo):
+    _, first, second = demo
+    assert re.search(r"tab Weekly review\s+changed: \+\d+ added", first.output)
+    change = second.plan.tabs[WEEKLY_REVIEW]
+    assert (change.added, change.changed, change.removed) == (0, 0, 0)
+
+
+def test_past_week_and_bad_weeks(demo, offline):
+    path, _, _ = demo
+    past = invoke("--config", str(path), "--week", "2026-W44")
+    assert past.exit_code == 0 and "Weekly review 2026-W44" in past.output
+    running = invoke("--config", str(path), "--week", "2026-W47")
+    assert "reads so far" in running.output and "what got stuck (so far)" in running.output.lower()
+    for bad, says in (("2026-W60", "expected an ISO week"), ("2025-W53", "expected an ISO week"),
+                      ("2026-W49", "has not begun")):
+        done = invoke("--config", str(path), "--week", bad)
+        assert done.exit_code == 2 and says in done.output, done.output
+
+
+def test_no_state_yet_is_a_clear_error_and_an_annotation_in_actions(tmp_path, offline):
+    path = demo_config(tmp_path)
+    done = invoke("--config", str(path), env={"GITHUB_ACTIONS": "true"})
+    assert done.exit_code == 2
+    message = f"report: the state file {tmp_path / 'state.db'} holds no tasks yet: run `syncer run` first"
+    assert message in done.output
+    assert f"::error title=syncer report failed::{message}" in done.output
+    assert not (tmp_path / "state.db").exists()  # reading created nothing
+    assert "::error" not in invoke("--config", str(path)).output  # outside Actions: the message only
+
+
+def test_source_text_is_escaped_in_markdown():
+    tasks = scenario()
+    for t in tasks:
+        t.title = f"Ads | {t.key} *bold* [link](x)"
+        t.owner = "Zoë | Ops_Team"
+    review = report.review_of(tasks, config(), "2026-W43", AS_OF)
+    out = report.FORMATS["markdown"](review)
+    check_markdown(out)
+    assert r"Ads \| MKT-1 \*bold\* \[link\](x) — Zoë \| Ops\_Team" in out
+    text = report.FORMATS["text"](review)
+    assert "Ads | MKT-1 *bold* [link](x) — Zoë | Ops_Team" in text
+    # Week 43 of the hand-computed scenario: MKT-4 blocked and overdue at the week's end, MKT-2 overdue,
+    # MKT-1 back from review twice and MKT-2 back from done.
+    parts = split_sections(text)
+    assert "Blocked: 1" in parts["What got stuck"] and "Overdue: 2" in parts["What got stuck"]
+    assert "Uncategorised: 3 went back (2 from review, 1 from done)" in parts["What caused rework"]
+    assert "Budget flags not shown: no budget is configured." in parts["What to look at next"]
+
+
+def test_state_is_only_read(demo, offline):
+    path, _, _ = demo
+    cfg = load_config(path)
+    before = State(cfg.state.path, read_only=True)
+    runs = before.db.execute("SELECT count(*) FROM runs").fetchone()
+    before.close()
+    assert invoke("--config", str(path)).exit_code == 0
+    after = State(cfg.state.path, read_only=True)
+    assert after.db.execute("SELECT count(*) FROM runs").fetchone() == runs
+    after.close()
