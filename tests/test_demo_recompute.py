@@ -51,6 +51,9 @@ HEADERS = {
                      "Rework rate", "Blocked share", "Late rate", "Reliability", "Estimate ratio", "Intake complete"],
     "Capacity": ["Week", "Team", "Person", "Category", "Logged h", "Capacity h", "Utilization", "Overloaded"],
     "Intake": ["Source", "Key", "Title", "Stage", "Owner", "Rule", "Field", "Problem", "Since", "URL"],
+    "Weekly review": ["Week", "Team", "Completed", "Started", "Created", "Newly blocked", "Reworked", "Review rounds",
+                      "First-pass yield", "Late", "Overdue at end", "Over estimate", "Intake gaps", "Logged h",
+                      "Utilization", "Notes"],
     "Sync log": ["Run at", "Mode", "Duration s", "Fetched", "Changed", "Deleted", "Rows written", "API requests",
                  "Warnings", "Version"],
 }
@@ -628,6 +631,72 @@ class Demo:
             out[key] = [hours, capacity, utilization, utilization > 1]  # Overloaded = Utilization > 1
         return out
 
+    # ---- Weekly review (SPEC §10) -----------------------------------------------------------------------------
+    @cached_property
+    def weekly(self) -> dict[tuple[str, str], list]:
+        """(week, team) -> [Completed .. Utilization]; team = source, plus `All`; weeks up to today's."""
+        now_week = iso_week(self.today)
+        seen: dict[tuple[str, str], dict[str, list[RawTask]]] = defaultdict(lambda: defaultdict(list))
+
+        def add(kind: str, when: date, t: RawTask) -> None:
+            if iso_week(when) <= now_week:
+                for team in (t.source, ALL):
+                    if t not in seen[(iso_week(when), team)][kind]:  # each task once per week
+                        seen[(iso_week(when), team)][kind].append(t)
+
+        weeks = sorted({iso_week(d) for d in (self.day(t.created) for t in self.tasks)} | {now_week})
+        first = date.fromisocalendar(int(weeks[0][:4]), int(weeks[0][6:]), 1)
+        mondays = [first + timedelta(days=7 * i) for i in range((self.today - first).days // 7 + 1)]
+        for t in self.tasks:
+            f = self.fig[(t.source, t.key)]
+            for kind, when in (("completed", f.completed), ("started", f.started), ("created", t.created)):
+                if when:
+                    add(kind, self.day(when), t)
+            for (_, before), (at, stage) in zip(t.timeline, t.timeline[1:], strict=False):
+                if stage == "blocked":  # entered blocked (the timeline holds only real stage changes)
+                    add("blocked", self.day(at), t)
+                if before in REWORK_FROM and stage in REWORK_TO:  # a rework move (SPEC §5)
+                    add("reworked", self.day(at), t)
+            if t.timeline[0][1] == "blocked":
+                add("blocked", self.day(t.created), t)
+            for monday in mondays:  # open at the week's end, due by its Sunday (Decision: current week so far)
+                sunday, end = monday + timedelta(days=6), week_end(iso_week(monday), self.tz)
+                held = t.stage if end > self.now else stage_just_before(t, end)
+                due_by = sunday if end <= self.now else self.today - timedelta(days=1)
+                if t.due and held not in (None, "done", "cancelled") and t.due <= due_by:
+                    add("overdue", monday, t)
+        return {key: self.weekly_row(key, m) for key, m in seen.items()}
+
+    def weekly_row(self, key: tuple[str, str], m: dict[str, list[RawTask]]) -> list:
+        done = [(t, self.fig[(t.source, t.key)]) for t in m["completed"]]
+        rounds = [sum(s == "review" for _, s in t.timeline) for t, f in done if f.entered_review]
+        # Over estimate: estimate > 0 and logged > review.over_estimate_ratio (SPEC default 1.25) × estimate
+        over = [t for t, f in done if t.estimate_h and t.estimate_h > 0 and f.logged_h > Fraction(5, 4) * t.estimate_h]
+        return [
+            len(done), len(m["started"]), len(m["created"]), len(m["blocked"]), len(m["reworked"]),
+            ratio(sum(rounds), len(rounds)),  # Review rounds: mean over completed that entered review
+            ratio(sum(not f.reworked for _, f in done), len(done)),  # First-pass yield
+            sum(f.late for _, f in done), len(m["overdue"]), len(over),
+            sum(not self.intake_ok[(t.source, t.key)] for t in m["created"]),  # Intake gaps: break a rule now
+            *self.week_hours(*key),
+        ]
+
+    def week_hours(self, week: str, team: str) -> list:
+        """Logged h and Utilization: the Capacity `All` row of the team and week; for `All`, every team at once
+        with each person counted once (Decision: docs/metrics.md)."""
+        if team != ALL:
+            got = self.capacity.get((week, team, ALL, ALL))
+            return got[0:1] + got[2:3] if got else [None, None]
+        logged, people = Fraction(0), set()
+        for t in self.tasks:
+            for who, started, hours in t.worklogs:
+                if iso_week(self.day(started)) == week:
+                    logged += hours
+                    people.add(who.lower())
+        caps = {p.lower(): h for p, h in self.cfg["capacity"]["people"].items()}
+        capacity = sum(caps.get(p, self.cfg["capacity"]["hours_per_week"]) for p in people)
+        return [logged, ratio(logged, capacity)] if people else [None, None]
+
     # ---- Budget rollup (SPEC §8) ------------------------------------------------------------------------------
     @cached_property
     def ledger(self) -> list[tuple[tuple, list[int]]]:
@@ -732,7 +801,7 @@ def demo() -> Demo:
 # Tests
 # --------------------------------------------------------------------------------------------------------------------
 
-def test_all_six_tabs_are_written(written):
+def test_all_seven_tabs_are_written(written):
     assert set(written) == set(HEADERS)
     assert all(written[tab] for tab in HEADERS), "every tab has rows"
 
@@ -800,6 +869,22 @@ def test_every_capacity_row(written, demo):
         assert row["Capacity h"] == capacity, key
         assert is_rounding_of(row["Utilization"], utilization, 4), (key, row["Utilization"], utilization)
         assert row["Overloaded"] is overloaded, key
+
+
+def test_every_weekly_review_row(written, demo):
+    rows = {(r["Week"], r["Team"]): r for r in written["Weekly review"]}
+    expected = {k: v for k, v in demo.weekly.items() if any(x for x in v[:11]) or v[11] is not None}
+    assert set(rows) == set(expected), (set(rows) ^ set(expected))
+    columns = HEADERS["Weekly review"][2:-1]
+    places = {"Review rounds": 2, "First-pass yield": 4, "Logged h": 2, "Utilization": 4}
+    for key, values in expected.items():
+        row = rows[key]
+        for col, exact in zip(columns, values, strict=True):
+            if col in places:
+                assert is_rounding_of(row[col], exact, places[col]), (key, col, row[col], exact)
+            else:
+                assert row[col] == exact, (key, col, row[col], exact)
+    assert max(w for w, _ in rows) == "2026-W47" and any(r["Notes"] for r in rows.values())
 
 
 MONEY = ["Budgeted", "Planned", "Committed", "Invoiced", "Labour", "Open commitments"]

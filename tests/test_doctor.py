@@ -237,7 +237,8 @@ def test_a_shared_sheet_lists_its_tabs_and_finds_the_budget_tab(tmp_path):
     assert result.exit_code == 0, out
     assert f"OK    sheet: {SA_EMAIL} can open 'Marketing ops'" in out
     assert "tabs (2): Sheet1, Budget" in out
-    assert "no syncer tab yet; Tasks, Budget rollup, Flow metrics, Capacity, Intake, Sync log will be created" in out
+    assert ("no syncer tab yet; Tasks, Budget rollup, Flow metrics, Capacity, Intake, Weekly review, Sync log will be "
+            "created") in out
     assert "OK    budget: 1 budget line(s)" in out
     assert info["private_key"] not in out and "BEGIN PRIVATE KEY" not in out
 

@@ -14,7 +14,7 @@ from syncer.domain.figures import task_figures
 from syncer.domain.periods import fiscal_year
 from syncer.domain.rollups import build_domain
 from syncer.model import Stage, StageChange, Task, Worklog
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, HEADERS, INTAKE
+from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, HEADERS, INTAKE, WEEKLY_REVIEW
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -235,7 +235,7 @@ def test_build_domain_entry_point():
     cfg = config()
     figs = {("web", "MKT-1"): task_figures(t1, NOW, cfg.tz)}  # the other task's figures are computed inside
     result = build_domain([t1, t2], figs, cfg, NOW, [BudgetLine("Spring", None, None, "2026-05", 1000.0)])
-    assert set(result.tables) == {BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE}
+    assert set(result.tables) == {BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW}
     assert all(tab[0] == HEADERS[name] for name, tab in result.tables.items())
     assert result.intake_ok == {("web", "MKT-1"): True, ("content", "123"): False}
     assert {v.rule for v in result.violations} == {"required"}
