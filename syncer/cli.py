@@ -19,6 +19,7 @@ from syncer.errors import ConfigError, LockedError, SyncerError
 from syncer.log import RedactFilter, secrets_of, setup_logging
 from syncer.ops.daemon import serve
 from syncer.ops.doctor import doctor as check
+from syncer.ops.report import weekly_report
 from syncer.ops.summary import format_summary
 from syncer.pipeline import RunOptions, run_sync, save_pages
 
@@ -169,6 +170,4 @@ def doctor(ctx: click.Context, config: str | None) -> None:
 def report(ctx: click.Context, config: str | None, week: str | None, fmt: str) -> None:
     """The weekly review of one week, from the state file (no API request): what moved, what got stuck, what
     caused rework, what to look at next."""
-    from syncer.ops.report import weekly_report
-
     click.echo(weekly_report(_load(ctx, config), week, fmt), nl=False)

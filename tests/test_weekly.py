@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from syncer.config import Config
 from syncer.domain.rollups import build_domain
-from syncer.model import Issue, Spell, Stage, StageChange, Task, Worklog
+from syncer.model import Problem, Spell, Stage, StageChange, Task, Worklog
 from syncer.tables import HEADERS, WEEKLY_REVIEW
 
 ANA, BEN, CARA = "ana@acme.com", "ben@acme.com", "cara@acme.com"
@@ -47,7 +47,7 @@ def scenario() -> list[Task]:
         # Over its estimate (8 h against 2 h), reviewed once; created in week 43 breaking an intake rule.
         task("MKT-3", at(10, 21, 10), N, [(at(10, 26), P), (at(10, 27), R), (at(10, 28), D)],
              due_date=date(2026, 11, 5), estimate_hours=2.0, worklogs=[Worklog(BEN, at(10, 27, 10), 8.0)],
-             problems=[Issue("amount_unparseable", "planned_cost", "Planned cost 'about 2k' is not an amount")]),
+             problems=[Problem("amount_unparseable", "planned_cost", "Planned cost 'about 2k' is not an amount")]),
         # Created in progress; blocked on Sunday 25 Oct 23:30 CET (week 43) and still blocked, due 22 Oct.
         task("MKT-4", at(10, 19, 10), P, [(at(10, 25, 22, 30), X)], due_date=date(2026, 10, 22),
              worklogs=[Worklog(BEN, at(10, 25, 22, 30), 2.0)]),  # Sunday 23:30 CET: week 43

@@ -9,7 +9,7 @@ from typing import Any
 
 from syncer.config import Config
 from syncer.domain.budget import BudgetLine
-from syncer.domain.capacity import capacity_table, teams_as_one, worklog_totals
+from syncer.domain.capacity import LoggedByWeek, capacity_table, teams_as_one, worklog_totals
 from syncer.domain.figures import TaskFigures, rate_table, task_figures
 from syncer.domain.flow import flow_table, intake_complete, p50
 from syncer.domain.frames import Frames, frames_from_tasks
@@ -57,7 +57,6 @@ def build_domain(
         figs = dict(figures)
         for t in missing:
             figs[(t.source, t.key)] = task_figures(t, as_of, tz, rates, cfg.rates.default)
-
     budget = None
     if cfg.budget is not None:
         if budget_lines:
@@ -82,8 +81,7 @@ def build_domain(
         CAPACITY: capacity_table(tasks, cfg.capacity, cal, worklogs.logged),
         INTAKE: intake_table(violations, tz),
     }
-    every_team = capacity_table([], cfg.capacity, cal, teams_as_one(worklogs.logged))
-    tables[WEEKLY_REVIEW] = weekly_table(frames, now, cfg, tables[CAPACITY] + every_team[1:])
+    tables[WEEKLY_REVIEW] = _weekly_review(frames, as_of, cfg, cal, tables[CAPACITY], worklogs.logged)
     cycles = [f.cycle_days for key, f in figs.items() if f.cycle_days is not None and key in intake_ok]
     summary: dict[str, Any] = {
         "budget_remaining": {c: money(remaining(v, cfg.labour_in_budget) / 100)
@@ -95,3 +93,11 @@ def build_domain(
         "median_cycle_days": num(p50(cycles)),
     }
     return DomainResult(tables, intake_ok, violations, summary, frames, warnings)
+
+
+def _weekly_review(frames: Frames, as_of: datetime, cfg: Config, cal: LocalCalendar, capacity: Table,
+                   logged: LoggedByWeek) -> Table:
+    """The Weekly review tab; its Logged h and Utilization come from the Capacity computation (the `All` team's
+    by the same computation over every team at once)."""
+    every_team = capacity_table([], cfg.capacity, cal, teams_as_one(logged))
+    return weekly_table(frames, as_of, cfg, capacity + every_team[1:])

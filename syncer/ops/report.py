@@ -7,11 +7,8 @@ workbook of an xlsx sink), and the reference time is that of the figures (a repl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-import polars as pl
 
 from syncer.config import Config
 from syncer.domain.budget import BudgetLine, load_budget
@@ -21,7 +18,7 @@ from syncer.domain.review_notes import SEPARATOR
 from syncer.domain.rollups import build_domain
 from syncer.errors import SyncerError
 from syncer.model import Task
-from syncer.ops.report_format import FORMATS
+from syncer.ops.report_format import FORMATS, Review
 from syncer.pipeline import snapshot_time
 from syncer.sinks.xlsx import XlsxSink
 from syncer.state import State
@@ -36,23 +33,6 @@ class ReportError(SyncerError):
 
     exit_code = 2
     headline = "report"
-
-
-@dataclass(frozen=True, slots=True)
-class Review:
-    """Everything the report says about one week (rendered by `report_format`)."""
-
-    week: Week
-    as_of: datetime  # the figures' reference time
-    cfg: Config
-    rows: list[dict[str, Any]]  # the Weekly review rows of the week, `All` first
-    moved: pl.DataFrame
-    stuck: pl.DataFrame
-    rework: pl.DataFrame
-    notes: list[str]
-    campaigns: list[dict[str, Any]] = field(default_factory=list)  # Campaigns rows delayed or at risk
-    budget_over: list[dict[str, Any]] = field(default_factory=list)
-    budget_unread: str | None = None  # why budget flags are not shown
 
 
 def reference_time(cfg: Config, now: datetime | None = None) -> datetime:

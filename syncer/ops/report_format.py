@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import Any
 
-if TYPE_CHECKING:  # the Review type only: report.py imports this module to render
-    from syncer.ops.report import Review
+import polars as pl
+
+from syncer.config import Config
+from syncer.domain.review import Week
 
 SHOWN = 8  # items listed per group before "and N more"
 FIGURES = ("Completed", "Started", "Created", "Newly blocked", "Reworked", "Review rounds", "First-pass yield",
@@ -21,6 +23,23 @@ PERCENT = frozenset({"First-pass yield", "Utilization"})
 # and digits need no escape, and parentheses only form a link after `]`.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 Escape = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Everything the report says about one week (rendered by `report_format`)."""
+
+    week: Week
+    as_of: datetime  # the figures' reference time
+    cfg: Config
+    rows: list[dict[str, Any]]  # the Weekly review rows of the week, `All` first
+    moved: pl.DataFrame
+    stuck: pl.DataFrame
+    rework: pl.DataFrame
+    notes: list[str]
+    campaigns: list[dict[str, Any]] = field(default_factory=list)  # Campaigns rows delayed or at risk
+    budget_over: list[dict[str, Any]] = field(default_factory=list)
+    budget_unread: str | None = None  # why budget flags are not shown
 
 
 @dataclass(slots=True)
