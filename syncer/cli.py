@@ -22,6 +22,7 @@ from syncer.ops.doctor import doctor as check
 from syncer.ops.report import weekly_report
 from syncer.ops.summary import format_summary
 from syncer.pipeline import RunOptions, run_sync, save_pages
+from syncer.preflight import load_checked
 
 log = logging.getLogger("syncer")
 
@@ -65,8 +66,9 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _load(ctx: click.Context, config: str | None) -> Any:
-    cfg = load_config(config)
+def _load(ctx: click.Context, config: str | None, files: bool = False) -> Any:
+    """The config; with `files`, also every file and folder a sync needs (all problems at once, exit 2)."""
+    cfg = load_checked(config) if files else load_config(config)
     ctx.obj["redact"] = setup_logging(ctx.obj.get("verbose", False), secrets_of(cfg))
     return cfg
 
@@ -92,8 +94,8 @@ config_option = click.option(
 @click.pass_context
 @handles_errors
 def validate(ctx: click.Context, config: str | None) -> None:
-    """Load and check the config; print every problem at once."""
-    cfg = _load(ctx, config)
+    """Load and check the config and the files and folders it names; print every problem at once."""
+    cfg = _load(ctx, config, files=True)
     kinds = ", ".join(f"{s.name} ({s.kind})" for s in cfg.sources)
     click.echo(f"config OK: {len(cfg.sources)} source(s): {kinds}; sink: {cfg.sink.kind}")
 
@@ -107,7 +109,7 @@ def validate(ctx: click.Context, config: str | None) -> None:
 @handles_errors
 def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...]) -> None:
     """One sync: fetch, map, store, check rules, roll up, write the sink, record the run."""
-    cfg = _load(ctx, config)
+    cfg = _load(ctx, config, files=True)
     result = run_sync(cfg, RunOptions(full=full, dry_run=dry_run, only=only))
     click.echo(format_summary(result, cfg))
 
@@ -143,7 +145,7 @@ def _every(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @handles_errors
 def daemon(ctx: click.Context, config: str | None, every: float) -> None:
     """Run forever: sync, sleep with jitter, back off after failures; SIGTERM/SIGINT stop it between steps."""
-    cfg = _load(ctx, config)
+    cfg = _load(ctx, config, files=True)
     serve(cfg, every, ctx.obj.get("verbose", False))
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from syncer.config_file import read_config_file, with_line
 from syncer.errors import ConfigError
 from syncer.model import Stage
 
@@ -43,6 +43,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 SINK_KINDS = ("gsheet", "xlsx", "warehouse")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Checks = Callable[[dict[str, Any]], list[str]]  # problems of files and folders named in a config tree
 
 
 def parse_duration(text: str | int | float) -> timedelta:
@@ -83,12 +84,19 @@ class _SourceBase(_Model):
     max_in_flight: Annotated[int, Field(ge=1, le=32)] = 4
 
 
+def _jql(query: str) -> str:
+    if not query.strip():
+        raise ValueError("set a query such as 'project = MKT' (Jira Cloud refuses unbounded searches)")
+    return query
+
+
 class JiraSourceConfig(_SourceBase):
     kind: Literal["jira"]
     url: Annotated[str, Field(pattern=r"^https?://")]
     email: str
     token: Token
-    jql: str = ""
+    # Jira Cloud refuses unbounded searches: an empty query is a config error here, not at the first request.
+    jql: Annotated[str, Field(validate_default=True), AfterValidator(_jql)] = ""
     page_size: Annotated[int, Field(ge=1, le=5000)] = 100
 
 
@@ -190,6 +198,12 @@ class CapacityConfig(_Model):
     per_person: bool = False
 
 
+def _xlsx_path(path: Path) -> Path:
+    if path.suffix.lower() != ".xlsx":
+        raise ValueError(f"{path} must end in .xlsx (syncer writes Excel workbooks)")
+    return path
+
+
 class GsheetSinkConfig(_Model):
     kind: Literal["gsheet"]
     spreadsheet_id: Annotated[str, Field(min_length=1)]
@@ -203,7 +217,7 @@ class GsheetSinkConfig(_Model):
 
 class XlsxSinkConfig(_Model):
     kind: Literal["xlsx"]
-    path: Path
+    path: Annotated[Path, AfterValidator(_xlsx_path)]
 
     @property
     def target(self) -> str:
@@ -350,14 +364,18 @@ def format_errors(err: ValidationError) -> list[str]:
     return lines
 
 
-def parse_config(data: Any, env: Mapping[str, str] | None = None) -> Config:
-    """Validate an already-loaded YAML tree; raise ConfigError listing every problem."""
+def parse_config(
+    data: Any, env: Mapping[str, str] | None = None, checks: Checks | None = None, problems: Sequence[str] = ()
+) -> Config:
+    """Validate an already-loaded YAML tree; raise ConfigError listing every problem (those given, the schema's and
+    those `checks` finds in the tree with its variables filled in)."""
     env = os.environ if env is None else env
     if not isinstance(data, dict):
-        raise ConfigError("(top level): the config must be a mapping of keys (see config/example.yaml)")
-    problems: list[str] = []
+        raise ConfigError([*problems, "(top level): the config must be a mapping of keys (see config/example.yaml)"])
+    problems = list(problems)
     data = _interpolate(data, env, (), problems)
     problems.extend(_duplicate_names(data.get("sources")))
+    problems.extend(checks(data) if checks else ())
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
@@ -384,17 +402,14 @@ def resolve_config_path(path: str | Path | None, env: Mapping[str, str] | None =
     raise ConfigError("no config found: pass --config PATH, set SYNCER_CONFIG, or create ./syncer.yaml")
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read, interpolate and validate the config file."""
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None, checks: Checks | None = None
+) -> Config:
+    """Read, interpolate and validate the config file; `checks` (files and folders, see `syncer.preflight`) adds its
+    problems to the rest, so every problem is listed at once, each with its line in the file."""
     p = resolve_config_path(path, env)
+    text = read_config_file(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    return parse_config(data, env)
+        return parse_config(text.data, env, checks, text.problems)
+    except ConfigError as e:
+        raise ConfigError([with_line(problem, text.lines, p) for problem in e.problems]) from None

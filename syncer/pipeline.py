@@ -135,6 +135,32 @@ class Reads:
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
 
 
+def merge_read(tasks: dict[tuple[str, str], Task], fresh: set[tuple[str, str]], name: str,
+               result: FetchResult) -> list[str]:
+    """Fold one source's read into `tasks` (and `fresh`); returns its warnings for the Sync log.
+
+    Deletions come only from a read that provably saw everything (SPEC §9), or from the source saying a task is
+    gone; a record the read saw but could not map keeps its last good version.
+    """
+    notes = list(result.anomalies)
+    if result.saw_everything:
+        seen = {t.key for t in result.tasks} | set(result.kept)
+        for key in [k for k in tasks if k[0] == name and k[1] not in seen]:
+            del tasks[key]
+    elif result.complete:
+        notes.append(f"{name}: this full read may have missed tasks (see above), so no task was removed; "
+                     "the next run reads everything again")
+    for key in result.deleted_keys:
+        tasks.pop((name, key), None)
+    for t in result.tasks:
+        tasks[(t.source, t.key)] = t
+        fresh.add((t.source, t.key))
+    for key, why in sorted(result.kept.items()):
+        kept = "kept its last good version" if (name, key) in tasks else "not added (no earlier version to keep)"
+        notes.append(f"{name} {key}: {why}; {kept}")
+    return notes
+
+
 def run_sync(
     cfg: Config,
     opts: RunOptions = RunOptions(),
@@ -176,15 +202,9 @@ def _read_sources(ctx: RunContext) -> Reads:
         reads.fetched += len(result.tasks)
         reads.requests += result.requests
         reads.warnings.extend(result.warnings)
-        if result.complete:  # deletions only from a read that saw the whole source
-            for key in [k for k in reads.tasks if k[0] == src.name]:
-                del reads.tasks[key]
-        for key in result.deleted_keys:
-            reads.tasks.pop((src.name, key), None)
-        for t in result.tasks:
-            reads.tasks[(t.source, t.key)] = t
-            reads.fresh.add((t.source, t.key))
-        reads.cursors[src.name] = (ctx.now, is_full or result.complete)
+        reads.warnings.extend(merge_read(reads.tasks, reads.fresh, src.name, result))
+        # A full read that went wrong somewhere does not count as one: the next run reads everything again.
+        reads.cursors[src.name] = (ctx.now, (is_full or result.complete) and not result.anomalies)
         if result.checkpoint is not None:
             reads.checkpoints[src.name] = result.checkpoint
     return reads

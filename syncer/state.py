@@ -128,7 +128,7 @@ class State:
             self.db = sqlite3.connect(self.path)
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as e:
-            raise StateError(f"state file {self.path}: {e}") from None
+            raise StateError(f"state.path: cannot open the state file {self.path} ({e})") from None
 
     def close(self) -> None:
         self.db.close()
@@ -220,15 +220,20 @@ class State:
                      run.rows_written, run.api_requests, json.dumps(list(run.warnings), ensure_ascii=False)),
                 )
         except sqlite3.Error as e:
-            raise StateError(f"state file {self.path}: could not save this run ({e})") from None
+            raise StateError(f"state.path: could not save this run in {self.path} ({e}); nothing of it was kept, "
+                             "the next run repeats it") from None
 
 
 @contextmanager
 def run_lock(state_path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside the state file; a second holder gets LockedError (exit 0)."""
     lock_path = Path(f"{state_path}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise StateError(f"state.path: cannot create the lock file {lock_path} beside the state file "
+                         f"({e.strerror or e}); the folder must be writable") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

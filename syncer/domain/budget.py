@@ -85,22 +85,31 @@ def _amount(cell: Cell) -> float:
     return -value if negative else value
 
 
+def find_header(rows: Table, origin: str) -> tuple[int, str | None]:
+    """(index of the header row, None), or (-1, what is wrong) when no row is a header with the needed columns."""
+    header_at = next((i for i, r in enumerate(rows) if any(_text(c) for c in r)), None)
+    if header_at is None:
+        return -1, f"{origin}: no rows, so there is no budget (expected columns {', '.join(COLUMNS)})"
+    # Finance may keep a title or notes above the header: the header is the first row naming the needed columns.
+    header_at = next((i for i, r in enumerate(rows[:20])
+                      if all(k in {_norm(c) for c in r} for k in _REQUIRED)), header_at)
+    cols = {_norm(h) for h in rows[header_at]}
+    missing = [name for name, key in zip(COLUMNS, _KEYS, strict=True) if key in _REQUIRED and key not in cols]
+    if missing:
+        return -1, (f"{origin} row {header_at + 1}: the header has no {', '.join(missing)} column "
+                    f"(expected {', '.join(COLUMNS)}); budget ignored")
+    return header_at, None
+
+
 def budget_from_rows(rows: Table, origin: str = "Budget tab") -> tuple[list[BudgetLine], list[str]]:
     """Budget lines from rows under a header row (Campaign, Activity, G/L account, Period, Amount; any order, case and
     spacing; rows above it are ignored). A bad row is skipped with a warning naming its row number; never fatal."""
     warnings: list[str] = []
     lines: list[BudgetLine] = []
-    header_at = next((i for i, r in enumerate(rows) if any(_text(c) for c in r)), None)
-    if header_at is None:
-        return [], [f"{origin}: no rows, so there is no budget (expected columns {', '.join(COLUMNS)})"]
-    # Finance may keep a title or notes above the header: the header is the first row naming the needed columns.
-    header_at = next((i for i, r in enumerate(rows[:20])
-                      if all(k in {_norm(c) for c in r} for k in _REQUIRED)), header_at)
+    header_at, problem = find_header(rows, origin)
+    if problem:
+        return [], [problem]
     cols = {_norm(h): i for i, h in reversed(list(enumerate(rows[header_at])))}
-    missing = [name for name, key in zip(COLUMNS, _KEYS, strict=True) if key in _REQUIRED and key not in cols]
-    if missing:
-        return [], [f"{origin} row {header_at + 1}: the header has no {', '.join(missing)} column "
-                    f"(expected {', '.join(COLUMNS)}); budget ignored"]
 
     def cell(row: list[Cell], key: str) -> Cell:
         i = cols.get(key)
@@ -131,10 +140,7 @@ def budget_from_rows(rows: Table, origin: str = "Budget tab") -> tuple[list[Budg
     return lines, warnings
 
 
-def read_budget_csv(path: str | Path) -> tuple[list[BudgetLine], list[str]]:
-    """Read the budget CSV (UTF-8, Excel's BOM accepted, `,` `;` or tab separated). A file that cannot be read is a
-    config error; a malformed row is a warning and is skipped."""
-    p = Path(path)
+def _csv_rows(p: Path) -> Table:
     try:
         text = p.read_text(encoding="utf-8-sig")
     except OSError as e:
@@ -143,8 +149,31 @@ def read_budget_csv(path: str | Path) -> tuple[list[BudgetLine], list[str]]:
         raise ConfigError(f"budget.file: {p} is not UTF-8 text (save it as CSV UTF-8)") from None
     first = text.splitlines()[0] if text.strip() else ""
     delimiter = max((",", ";", "\t"), key=first.count) if first else ","
-    rows: Table = [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    return budget_from_rows(rows, origin=p.name)
+    try:
+        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    except csv.Error as e:
+        raise ConfigError(f"budget.file: {p} is not a readable CSV file ({e})") from None
+
+
+def read_budget_csv(path: str | Path) -> tuple[list[BudgetLine], list[str]]:
+    """Read the budget CSV (UTF-8, Excel's BOM accepted, `,` `;` or tab separated). A file that cannot be read is a
+    config error; a malformed row is a warning and is skipped."""
+    p = Path(path)
+    return budget_from_rows(_csv_rows(p), origin=p.name)
+
+
+def check_budget_file(path: Path) -> list[str]:
+    """What `validate` (and `run`, first) reports about `budget.file`: missing, a folder, not UTF-8 CSV, no header."""
+    if not path.exists():
+        return [f"budget.file: {path} does not exist"]
+    if not path.is_file():
+        return [f"budget.file: {path} is a folder, not a CSV file"]
+    try:
+        rows = _csv_rows(path)
+    except ConfigError as e:
+        return e.problems
+    _, problem = find_header(rows, path.name)
+    return [f"budget.file: {problem.removesuffix('; budget ignored')}"] if problem else []
 
 
 def load_budget(

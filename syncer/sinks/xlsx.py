@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import glob
+import io
 import os
 import shutil
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -237,20 +239,38 @@ class XlsxSink:
         return rows
 
     def _save(self, wb: Workbook) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "xb") as fh:
-                wb.save(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            if self.path.exists():
-                shutil.copymode(self.path, tmp)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            reason = exc.strerror or exc
-            raise SinkError(f"cannot write {self.path}: {reason} (is it open in another program?)") from exc
-        finally:
+        save_atomically(wb, self.path)
+
+
+def save_atomically(wb: Workbook, path: Path) -> None:
+    """Replace the file by the workbook in one rename; on any failure the old file stays as it was.
+
+    A symlinked path is written through the link (the file it points at is replaced, the link stays). Temp files
+    a killed run left beside the file are removed first. The workbook is serialised in memory: openpyxl leaves its
+    ZipFile open when a write fails (a full disk), and that ZipFile retrying at exit printed a traceback.
+    """
+    target = Path(os.path.realpath(path))
+    prefix = f".{target.name}."
+    tmp = target.with_name(f"{prefix}{uuid.uuid4().hex[:8]}.tmp")
+    data = io.BytesIO()
+    try:
+        wb.save(data)  # openpyxl spools worksheets through temp files: this can fail on a full disk too
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            stale.unlink(missing_ok=True)
+        with open(tmp, "xb") as fh:
+            fh.write(data.getbuffer())
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            shutil.copymode(target, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise SinkError(f"cannot write {path}: {reason} (is it open in another program, or the folder read-only?)"
+                        ) from None
+    finally:
+        with suppress(OSError):  # on a read-only disk even removing a file that is not there fails
             tmp.unlink(missing_ok=True)
 
 

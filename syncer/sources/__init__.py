@@ -65,14 +65,27 @@ def drain(stream: PageStream) -> tuple[list[Page], FetchOutcome]:
 
 @dataclass(slots=True)
 class FetchResult:
-    """What one source returned in one run: the mapped tasks and the fetch's outcome."""
+    """What one source returned in one run.
+
+    Deletions rest on `saw_everything`: a full read (`complete`) in which nothing went wrong. Any anomaly (a page
+    that should exist does not, a body of the wrong shape, a record without an identity) clears that verdict, so
+    no task is removed for being absent from such a read. A record the read saw but could not map is `kept`: the
+    state keeps its last good version.
+    """
 
     tasks: list[Task]
-    complete: bool  # True: this is the whole source (a full read); tasks not in it are gone
+    complete: bool  # the source read everything it holds (a full read), not just what changed
     requests: int = 0
     warnings: list[str] = field(default_factory=list)
     deleted_keys: list[str] = field(default_factory=list)  # explicit deletions seen by an incremental read
     checkpoint: Checkpoint | None = None
+    anomalies: list[str] = field(default_factory=list)  # why this read may lack records that still exist
+    kept: dict[str, str] = field(default_factory=dict)  # key -> why it could not be mapped (last good version kept)
+
+    @property
+    def saw_everything(self) -> bool:
+        """True only for a full read without an anomaly: tasks absent from it are gone from the source."""
+        return self.complete and not self.anomalies
 
 
 class IntakeWriter(Protocol):

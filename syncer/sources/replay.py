@@ -24,17 +24,70 @@ FORMAT = 1
 
 
 def read_manifest(folder: Path, where: str) -> dict[str, Any]:
-    """Load and check `manifest.json`; a missing folder is a config error naming the key path."""
+    """Load and check `manifest.json`; a missing folder is a config error naming the key path, a damaged manifest a
+    SourceError naming the file and the JSON path of what is wrong."""
     path = folder / MANIFEST
     if not path.is_file():
         raise ConfigError(f"{where}.path: {folder} holds no {MANIFEST} (make one with `syncer fetch`)")
+    manifest = _load_json(path)
+    problems = manifest_problems(manifest)
+    if problems:
+        raise SourceError(f"{path}: {'; '.join(problems)} (expected {{'api': 'jira'|'asana', 'pages': "
+                          "[{'file': ..., 'endpoint': ..., 'params': {...}}]}, as `syncer fetch` writes it)")
+    return manifest
+
+
+def manifest_problems(manifest: Any) -> list[str]:
+    """What is wrong with a manifest, each named by its JSON path (`$.pages[2].file: missing`)."""
+    if not isinstance(manifest, dict):
+        return [f"$: expected an object, found {_kind(manifest)}"]
+    out = [] if manifest.get("api") in ("jira", "asana") else [f"$.api: expected 'jira' or 'asana', found "
+                                                                f"{manifest.get('api')!r}"]
+    pages = manifest.get("pages")
+    if not isinstance(pages, list):
+        return [*out, f"$.pages: expected a list of pages, found {_kind(pages)}"]
+    for i, entry in enumerate(pages):
+        if not isinstance(entry, dict):
+            out.append(f"$.pages[{i}]: expected an object, found {_kind(entry)}")
+            continue
+        for key in ("file", "endpoint"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                out.append(f"$.pages[{i}].{key}: expected a text, found {_kind(entry.get(key))}")
+        if not isinstance(entry.get("params") or {}, dict):
+            out.append(f"$.pages[{i}].params: expected an object, found {_kind(entry['params'])}")
+    return out
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else {dict: "an object", list: "a list", str: "a text"}.get(
+        type(value), f"{type(value).__name__} {value!r}"[:60])
+
+
+def _load_json(path: Path) -> Any:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise SourceError(f"{path}: the JSON is nested too deeply to be an API page") from None
     except (OSError, ValueError) as e:
         raise SourceError(f"{path}: not readable JSON ({e})") from None
-    if manifest.get("api") not in ("jira", "asana") or not isinstance(manifest.get("pages"), list):
-        raise SourceError(f"{path}: expected {{'api': 'jira'|'asana', 'pages': [...]}}")
-    return manifest
+
+
+def check_folder(folder: Path, where: str) -> list[str]:
+    """What `validate` (and `run`, first) reports about a replay folder: missing, not a folder, no readable
+    manifest, page files it lists that are not there."""
+    if not folder.exists():
+        return [f"{where}.path: {folder} does not exist (save a source there with `syncer fetch --out {folder}`)"]
+    if not folder.is_dir():
+        return [f"{where}.path: {folder} is a file, not a folder of saved pages"]
+    try:
+        manifest = read_manifest(folder, where)
+    except (ConfigError, SourceError) as e:
+        return [f"{where}.path: {p}" if not p.startswith(f"{where}.") else p for p in str(e).splitlines()]
+    missing = [e["file"] for e in manifest["pages"] if not (folder / e["file"]).is_file()]
+    if missing:
+        return [f"{where}.path: {folder / MANIFEST} lists page files that are not there: {', '.join(missing[:5])}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")]
+    return []
 
 
 def fetched_at(folder: Path) -> datetime | None:
@@ -42,19 +95,37 @@ def fetched_at(folder: Path) -> datetime | None:
     try:
         stamp = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("fetched_at")
         return datetime.fromisoformat(stamp) if stamp else None
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         return None
 
 
 def read_pages(folder: Path, manifest: dict[str, Any]) -> Iterator[Page]:
     """The saved pages, in the order they were fetched."""
     for entry in manifest["pages"]:
-        path = folder / entry["file"]
-        try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise SourceError(f"{path}: not readable JSON ({e})") from None
-        yield Page(entry["endpoint"], entry.get("params") or {}, body)
+        yield Page(entry["endpoint"], entry.get("params") or {}, _load_json(folder / entry["file"]))
+
+
+def missing_pages(files: list[str], pages: list[Page]) -> list[str]:
+    """Pages that promise a next page (a `nextPageToken`, Asana's `next_page.offset`) the save does not hold: the
+    folder is not the whole source, so nothing may be inferred from what it lacks."""
+    sent = {(p.endpoint, name, str(p.params.get(name))) for p in pages for name in ("nextPageToken", "offset")
+            if p.params.get(name)}
+    out = []
+    for file, page in zip(files, pages, strict=True):
+        name, token = _promise(page.body)
+        if token and (page.endpoint, name, token) not in sent:
+            out.append(f"{file}: promises a next page ({name} {token[:40]!r}) that the saved folder does not hold; "
+                       "the save is incomplete (save it again with `syncer fetch`)")
+    return out
+
+
+def _promise(body: Any) -> tuple[str, str | None]:
+    if not isinstance(body, dict):
+        return "", None
+    if body.get("nextPageToken") and body.get("isLast") is not True:
+        return "nextPageToken", str(body["nextPageToken"])
+    nxt = body.get("next_page")
+    return ("offset", str(nxt["offset"])) if isinstance(nxt, dict) and nxt.get("offset") else ("", None)
 
 
 def write_pages(folder: Path, api: str, pages: Iterable[Page], **meta: Any) -> int:
@@ -105,7 +176,9 @@ class ReplaySource:
         mc = MapContext(self.name, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
                         self.settings.currency, manifest.get("base_url", ""), tuple(manifest.get("projects") or ()))
         tasks, warnings = MAPPERS[manifest["api"]](pages, mc)
-        return FetchResult(tasks=tasks, complete=out.complete, warnings=warnings)
+        files = [str(self.cfg.path / e["file"]) for e in manifest["pages"]]
+        return FetchResult(tasks=tasks, complete=out.complete, warnings=warnings,
+                           anomalies=missing_pages(files, pages))
 
     def inspect(self) -> Inspection:
         """The saved pages' manifest, and the fields and statuses (or sections) the pages carry."""
