@@ -375,7 +375,6 @@ def parse_config(
     problems = list(problems)
     data = _interpolate(data, env, (), problems)
     problems.extend(_duplicate_names(data.get("sources")))
-    problems.extend(checks(data) if checks else ())
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
@@ -383,6 +382,8 @@ def parse_config(
         missing = {p.split(": ", 1)[0] for p in problems}
         problems.extend(p for p in format_errors(e) if p.split(": ", 1)[0] not in missing)
         cfg = None
+    reported = {p.split(": ", 1)[0] for p in problems}  # a file is checked where its key is otherwise right
+    problems.extend(p for p in (checks(data) if checks else ()) if p.split(": ", 1)[0] not in reported)
     if problems:
         raise ConfigError(problems)
     assert cfg is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import sys
 from collections.abc import Iterable
@@ -38,6 +39,17 @@ class RedactFilter(logging.Filter):
         return True
 
 
+def clip(text: str, secrets: Iterable[str], limit: int | None = None) -> str:
+    """`text` with `secrets` masked, then cut to `limit` characters (cut first, a secret across the cut would be
+    printed minus its last characters, which no later redaction recognises)."""
+    return RedactFilter(secrets).redact(text)[:limit]
+
+
+def basic_auth(user: str, secret: str) -> str:
+    """The base64 `user:secret` an HTTP Basic header carries: a secret in another form."""
+    return base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (click's test runner and pytest swap it)."""
 
@@ -70,14 +82,13 @@ def secrets_of(model: BaseModel) -> list[str]:
 
 def _derived(cfg: BaseModel) -> list[str]:
     """Secrets that travel in another form: Jira's basic-auth header, a service account's private key."""
-    import base64
     import json
 
     out: list[str] = []
     for src in getattr(cfg, "sources", []) or []:
         email, token = getattr(src, "email", None), getattr(src, "token", None)
         if email and isinstance(token, SecretStr):
-            out.append(base64.b64encode(f"{email}:{token.get_secret_value()}".encode()).decode())
+            out.append(basic_auth(email, token.get_secret_value()))
     creds = getattr(getattr(cfg, "sink", None), "credentials", None)
     if isinstance(creds, SecretStr):
         try:

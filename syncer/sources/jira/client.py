@@ -10,6 +10,7 @@ from jira import JIRA, JIRAError
 
 from syncer.config import JiraSourceConfig
 from syncer.errors import ConfigError, SourceError, SyncerError
+from syncer.log import basic_auth, clip
 from syncer.retry import RetryPolicy, Verdict, classify, is_connection_error, status_of
 from syncer.sources.jira.settings import (
     API,
@@ -32,7 +33,7 @@ class SearchRejected(SourceError):
     """HTTP 400 from /search/jql. Whose fault it is (the user's JQL, the clause syncer added, an expired page
     token) only the caller knows, so it decides what the user is told; `text` is Jira's full message."""
 
-    def __init__(self, site: str, text: str):
+    def __init__(self, site: str, text: str):  # `text` already redacted (see JiraClient.error)
         self.text, self.detail = text, text[:DETAIL_CHARS] or "HTTP 400"
         super().__init__(f"Jira at {site} rejected a search: {self.detail}")
 
@@ -102,11 +103,16 @@ class JiraClient:
             return self.policy.call(attempt)
         except (JIRAError, requests.RequestException) as e:
             raise (errors or self.error)(endpoint, e) from None
+        except RecursionError:  # JSON nested deeper than any API page: the decoder gives up
+            raise SourceError(f"Jira at {self.site}: {endpoint} answered with JSON nested too deeply to read") from None
 
     def error(self, endpoint: str, exc: BaseException) -> SyncerError:
         """The message a user sees for a failed request: names the site and the key to fix, never a secret."""
         status, where, site = status_of(exc), self.where, self.site
-        detail = str(getattr(exc, "text", "") or "")[:DETAIL_CHARS]
+        token = self.cfg.token.get_secret_value()
+        # Jira may echo the request (its headers too) in an error body: secrets are masked before anything is cut.
+        text = clip(str(getattr(exc, "text", "") or ""), [token, basic_auth(self.cfg.email, token)])
+        detail = text[:DETAIL_CHARS]
         if status == 401:
             return ConfigError(
                 f"{where}: Jira at {site} rejected the credentials (HTTP 401). Check {where}.email "
@@ -125,7 +131,7 @@ class JiraClient:
                 f"(see {SEARCH_DOCS_URL}); upgrade syncer"
             )
         if status == 400 and endpoint.endswith(SEARCH_PATH):
-            return SearchRejected(site, str(getattr(exc, "text", "") or ""))
+            return SearchRejected(site, text)
         if status == 404:
             return NotFound(f"Jira at {site}: {endpoint} answered HTTP 404" + (f": {detail}" if detail else ""))
         if status is None and is_connection_error(exc):
