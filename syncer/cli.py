@@ -19,10 +19,10 @@ from syncer.errors import ConfigError, LockedError, SyncerError
 from syncer.log import RedactFilter, secrets_of, setup_logging
 from syncer.ops.daemon import serve
 from syncer.ops.doctor import doctor as check
+from syncer.ops.preflight import load_checked
 from syncer.ops.report import weekly_report
 from syncer.ops.summary import format_summary
 from syncer.pipeline import RunOptions, run_sync, save_pages
-from syncer.preflight import load_checked
 
 log = logging.getLogger("syncer")
 

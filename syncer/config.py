@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from syncer.config_file import read_config_file, with_line
+from syncer.config_file import interpolate, key_path, read_config_file, with_line
 from syncer.errors import ConfigError
 from syncer.model import Stage
 
@@ -42,7 +42,6 @@ INTAKE_FIELDS = (
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 SINK_KINDS = ("gsheet", "xlsx", "warehouse")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Checks = Callable[[dict[str, Any]], list[str]]  # problems of files and folders named in a config tree
 
 
@@ -305,29 +304,6 @@ class Config(_Model):
         raise ConfigError(f"--source {name}: no such source (known: {', '.join(s.name for s in self.sources)})")
 
 
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _interpolate(node: Any, env: Mapping[str, str], loc: tuple, problems: list[str]) -> Any:
-    """Replace `${VAR}` in every string; a missing variable is a problem at that key path."""
-    if isinstance(node, dict):
-        return {k: _interpolate(v, env, (*loc, k), problems) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate(v, env, (*loc, i), problems) for i, v in enumerate(node)]
-    if isinstance(node, str) and "${" in node:
-        def sub(m: re.Match) -> str:
-            if m.group(1) not in env:
-                problems.append(f"{_path(loc)}: environment variable {m.group(1)} is not set")
-                return ""
-            return env[m.group(1)]
-        return _VAR.sub(sub, node)
-    return node
-
-
 def _duplicate_names(sources: Any) -> list[str]:
     """Source names must be unique; checked on the raw list so it is reported even when a source has other errors."""
     names = [s.get("name") for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
@@ -356,7 +332,7 @@ def format_errors(err: ValidationError) -> list[str]:
     """One line per problem: `key.path: what is wrong` (input values are never echoed: they may be secrets)."""
     lines = []
     for e in err.errors(include_input=False, include_url=False):
-        where = _path(_strip_tags(e["loc"])) or "(top level)"
+        where = key_path(_strip_tags(e["loc"])) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see config/example.yaml)"
@@ -373,7 +349,7 @@ def parse_config(
     if not isinstance(data, dict):
         raise ConfigError([*problems, "(top level): the config must be a mapping of keys (see config/example.yaml)"])
     problems = list(problems)
-    data = _interpolate(data, env, (), problems)
+    data = interpolate(data, env, (), problems)
     problems.extend(_duplicate_names(data.get("sources")))
     try:
         cfg = Config.model_validate(data)
@@ -406,7 +382,7 @@ def resolve_config_path(path: str | Path | None, env: Mapping[str, str] | None =
 def load_config(
     path: str | Path | None = None, env: Mapping[str, str] | None = None, checks: Checks | None = None
 ) -> Config:
-    """Read, interpolate and validate the config file; `checks` (files and folders, see `syncer.preflight`) adds its
+    """Read, interpolate and validate the config file; `checks` (files and folders, see `syncer.ops.preflight`) adds its
     problems to the rest, so every problem is listed at once, each with its line in the file."""
     p = resolve_config_path(path, env)
     text = read_config_file(p)

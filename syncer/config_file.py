@@ -1,8 +1,10 @@
-"""Reading the config file: UTF-8 text, YAML without duplicate keys or alias bombs, and the line of every key."""
+"""Reading the config file: UTF-8 text, YAML without duplicate keys or alias bombs, the line of every key, and
+`${VAR}` filled in from the environment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from syncer.errors import ConfigError
 # ("billion laughs") expand to billions, and every later step (variables, validation) would walk each copy.
 MAX_NODES = 20_000
 _MERGE = "tag:yaml.org,2002:merge"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(slots=True)
@@ -100,6 +103,30 @@ def key_lines(node: yaml.Node | None) -> dict[str, int]:
     if node is not None:
         walk(node, "", set())
     return out
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    """('sources', 0, 'url') -> `sources[0].url`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def interpolate(node: Any, env: Mapping[str, str], loc: tuple, problems: list[str]) -> Any:
+    """Replace `${VAR}` in every string; a missing variable is a problem at that key path."""
+    if isinstance(node, dict):
+        return {k: interpolate(v, env, (*loc, k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolate(v, env, (*loc, i), problems) for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+        def sub(m: re.Match) -> str:
+            if m.group(1) not in env:
+                problems.append(f"{key_path(loc)}: environment variable {m.group(1)} is not set")
+                return ""
+            return env[m.group(1)]
+        return _VAR.sub(sub, node)
+    return node
 
 
 def with_line(problem: str, lines: dict[str, int], path: Path) -> str:
