@@ -153,7 +153,8 @@ def top_keys(df: pl.DataFrame, name: str, cond: pl.Expr, by: str | None = None) 
     natural = pl.col("key").str.extract(r"(\d+)$").cast(pl.Int64, strict=False)
     order = ([pl.col(by)] if by else []) + [natural, pl.col("key")]
     desc = ([True] if by else []) + [False, False]
-    # Sort, then take the first rows of each group (group_by keeps the order within a group).
+    # Sort, then take the first rows of each group (group_by keeps the order within a group). Filtering and
+    # sorting inside the aggregation instead crashed polars 2.1 now and then (a segfault in `iter_rows`).
     ranked = df.filter(cond).sort(order, descending=desc, nulls_last=True)
     return ranked.group_by(GROUP, maintain_order=True).agg(pl.col("key").head(3).alias(name))
 

@@ -66,7 +66,7 @@ def _value(name: str, v: Any) -> str:
         return "–"
     if name in PERCENT:
         return f"{v:.0%}"
-    return f"{v:.2f}" if isinstance(v, float) and not v.is_integer() else f"{v:g}" if isinstance(v, float) else str(v)
+    return f"{v:.2f}" if name == "Review rounds" else f"{v:g}"
 
 
 def _day(d: date) -> str:
