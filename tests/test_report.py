@@ -14,6 +14,7 @@ from test_weekly import AS_OF, config, scenario
 
 from syncer.cli import main
 from syncer.config import load_config
+from syncer.domain.figures import task_figures
 from syncer.domain.review_notes import SEPARATOR
 from syncer.ops import report
 from syncer.pipeline import run_sync
@@ -194,3 +195,42 @@ def test_state_is_only_read(demo, offline):
     after = State(cfg.state.path, read_only=True)
     assert after.db.execute("SELECT count(*) FROM runs").fetchone() == runs
     after.close()
+
+
+def test_what_got_stuck_is_judged_at_the_weeks_end():
+    from test_weekly import at, task
+
+    from syncer.domain.frames import frames_from_tasks
+    from syncer.domain.periods import LocalCalendar
+    from syncer.domain.review import Week, stuck_at
+    from syncer.model import Spell, Stage
+
+    B, P, R, X, D, C = (Stage.BACKLOG, Stage.IN_PROGRESS, Stage.REVIEW, Stage.BLOCKED, Stage.DONE,
+                        Stage.CANCELLED)
+    tasks = [
+        task("MKT-10", at(10, 19), B, [(at(10, 20), P)], depends_on=("MKT-11", "MKT-12", "MKT-13")),
+        task("MKT-11", at(10, 19), R, []),  # still in review at the week's end: MKT-10 waits on it
+        task("MKT-12", at(10, 19), P, [(at(10, 21), D)]),  # done: not waited on
+        task("MKT-13", at(10, 19), P, [(at(10, 21), C)]),  # cancelled: not waited on
+        # In review since 1 Oct (stale) and flagged from Saturday 24 Oct 10:00 UTC over the week's end.
+        task("MKT-14", at(9, 30), P, [(at(10, 1), R)], flagged=[Spell(at(10, 24, 10), at(10, 27))]),
+        # Flagged until exactly the week's end (Sunday 23:00 UTC): still flagged at it.
+        task("MKT-15", at(10, 19), P, [], flagged=[Spell(at(10, 20), at(10, 25, 23))]),
+        task("MKT-16", at(10, 19), P, [(at(10, 22), X), (at(10, 26), P)]),  # blocked at the end, not a day later
+    ]
+    figs = {(t.source, t.key): task_figures(t, AS_OF, config().tz) for t in tasks}
+    frames = frames_from_tasks(tasks, figs, {})
+    cal = LocalCalendar(config().tz)
+    got = stuck_at(frames, Week.of("2026-W43", AS_OF, cal), config())
+    assert got.select("reason", "key", "days", "detail").rows() == [
+        ("blocked", "MKT-15", 5.58, "flagged as impediment"),  # 20 Oct 09:00 -> 25 Oct 23:00 UTC
+        ("blocked", "MKT-16", 3.58, None),
+        ("blocked", "MKT-14", 1.54, "flagged as impediment"),
+        ("waiting on", "MKT-10", None, "MKT-11"),
+        ("stale", "MKT-14", 24.58, "no change since 2026-10-01"),
+    ]
+    later = stuck_at(frames, Week.of("2026-W44", AS_OF, cal), config())
+    # A week later (1 Nov 23:00 UTC): no flag and nothing blocked; more than 10 days without a change for MKT-10
+    # (12.6 d), MKT-11 and MKT-15 (since creation, 13.6 d) and MKT-14.
+    assert set(later.select("reason", "key").rows()) == {
+        ("waiting on", "MKT-10"), ("stale", "MKT-10"), ("stale", "MKT-11"), ("stale", "MKT-14"), ("stale", "MKT-15")}

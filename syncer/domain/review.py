@@ -71,41 +71,57 @@ def _days_since(col: str, when: datetime) -> pl.Expr:
     return ((pl.lit(when) - pl.col(col)).dt.total_seconds() / SECONDS_PER_DAY).round(2)
 
 
+def frames_at(frames: Frames, instant: datetime) -> Frames:
+    """The frames as they stood at `instant`: the tasks created before it, each in the stage it then had
+    (`stage_since`: when it entered that stage), and the changes, worklogs and flags before it (a flag still set
+    then has no end). The §5 figures are not recomputed: read only what comes from the history."""
+    spells = stage_spells(frames)
+    held = spells.filter((pl.col("start") < instant) & (pl.col("end").is_null() | (pl.col("end") >= instant)))
+    return Frames(
+        tasks=frames.tasks.drop("stage").join(held.select(*TASK, "stage", stage_since=pl.col("start")), on=TASK),
+        changes=frames.changes.filter(pl.col("at") < instant),
+        worklogs=frames.worklogs.filter(pl.col("started_at") < instant),
+        flags=frames.flags.filter(pl.col("start") < instant).with_columns(
+            end=pl.when(pl.col("end") < instant).then(pl.col("end"))),
+    )
+
+
+def _reason(df: pl.DataFrame, reason: str, since: pl.Expr, days: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
+    return df.select(pl.lit(reason).alias("reason"), *TASK, "title", "owner", "stage", since.alias("since"),
+                     days.alias("days"), "due_date", detail.alias("detail")).cast(STUCK_SCHEMA)  # type: ignore[arg-type]
+
+
 def stuck_at(frames: Frames, week: Week, cfg: Config) -> pl.DataFrame:
-    """What got stuck, as it stood when the week is judged: one row per (task, reason), reasons in the Attention
-    tab's order, then the longest first.
-
-    Issue 11's Attention tab judges the same reasons for today; the review judges them at the week's end from the
-    history, which the Attention function cannot be asked for. When it can, call it here instead."""
+    """What got stuck, as it stood when the week is judged: one row per (task, reason) for the Attention tab's
+    reasons `blocked`, `waiting on`, `overdue` and `stale` (SPEC §12), judged at that instant instead of today;
+    sorted by reason, then the longest first."""
     e = week.judged_at
-    spells = stage_spells(frames).filter((pl.col("start") < e) & (pl.col("end").is_null() | (pl.col("end") >= e)))
-    now = spells.select(*TASK, "stage", since=pl.col("start")).join(_tasks(frames), on=TASK, suffix="_now")
-    open_ = now.filter(~pl.col("stage").is_in(CLOSED))
-    flags = frames.flags.filter((pl.col("start") < e) & (pl.col("end").is_null() | (pl.col("end") >= e)))
-    blocked = pl.concat([
-        open_.filter(pl.col("stage") == Stage.BLOCKED).select(*TASK, "since"),
-        open_.join(flags.select(*TASK, since=pl.col("start")), on=TASK, suffix="_flag").select(*TASK, "since_flag")
-        .rename({"since_flag": "since"}),
-    ]).group_by(TASK).agg(pl.col("since").min())
-    done_at_end = now.filter(pl.col("stage") == Stage.DONE).select("source", dep=pl.col("key"))
-    waiting = (open_.select(*TASK, dep=pl.col("depends_on")).explode("dep").drop_nulls("dep")
-               .join(done_at_end, on=["source", "dep"], how="anti")
-               .group_by(TASK).agg(detail=pl.format("waiting on {}", pl.col("dep").sort().str.join(", "))))
-    # Overdue as the Weekly review's "Overdue at end" counts it: due on or before Sunday (so far: before today).
-    day = week.sunday if week.complete else e.astimezone(cfg.tz).date() - timedelta(days=1)
-    stale = pl.col("stage").is_in([Stage.IN_PROGRESS, Stage.REVIEW]) & (
-        pl.col("since") < e - timedelta(days=cfg.attention.stale_days))
+    then = frames_at(frames, e)
+    today = e.astimezone(cfg.tz).date()  # for a past week: the Monday after it, so due on Sunday is overdue
+    open_ = then.tasks.filter(~pl.col("stage").is_in(CLOSED))
+    flagged = then.flags.filter(pl.col("end").is_null()).group_by(TASK).agg(flag_since=pl.col("start").min())
+    blocked = open_.join(flagged, on=TASK, how="left").filter(
+        (pl.col("stage") == Stage.BLOCKED) | pl.col("flag_since").is_not_null()
+    ).with_columns(since=pl.min_horizontal(
+        pl.when(pl.col("stage") == Stage.BLOCKED).then(pl.col("stage_since")), "flag_since"))
+    deps = then.tasks.select("source", dep=pl.col("key"), dep_stage=pl.col("stage"))
+    waiting = (open_.select(*TASK, dep=pl.col("depends_on")).explode("dep").join(deps, on=["source", "dep"])
+               .filter(~pl.col("dep_stage").is_in(CLOSED)).group_by(TASK).agg(pl.col("dep").sort()))
+    last = then.changes.group_by(TASK).agg(last_change=pl.col("at").max())
+    stale = (open_.filter(pl.col("stage").is_in([Stage.IN_PROGRESS, Stage.REVIEW])).join(last, on=TASK, how="left")
+             .with_columns(last_change=pl.coalesce("last_change", "created_at"))
+             .filter(pl.col("last_change") < e - timedelta(days=cfg.attention.stale_days)))
+    overdue = open_.filter(pl.col("due_date") < today)
+    none = pl.lit(None)
     rows = [
-        open_.join(blocked, on=TASK, suffix="_b").with_columns(
-            reason=pl.lit("blocked"), since=pl.col("since_b"), days=_days_since("since_b", e), detail=pl.lit(None)),
-        open_.join(waiting, on=TASK).with_columns(reason=pl.lit("waiting on"), days=_days_since("since", e)),
-        open_.filter(pl.col("due_date") <= day).with_columns(
-            reason=pl.lit("overdue"), days=(pl.lit(day) - pl.col("due_date")).dt.total_days().cast(pl.Float64),
-            detail=pl.format("due {}", pl.col("due_date"))),
-        open_.filter(stale).with_columns(reason=pl.lit("stale"), days=_days_since("since", e),
-                                         detail=pl.format("no stage change since {}", pl.col("since").dt.date())),
+        _reason(blocked, "blocked", pl.col("since"), _days_since("since", e),
+                pl.when(pl.col("flag_since").is_not_null()).then(pl.lit("flagged as impediment"))),
+        _reason(open_.join(waiting, on=TASK), "waiting on", none, none, pl.col("dep").list.join(", ")),
+        _reason(overdue, "overdue", none, (pl.lit(today) - pl.col("due_date")).dt.total_days(),
+                pl.format("due {}", pl.col("due_date"))),
+        _reason(stale, "stale", pl.col("last_change"), _days_since("last_change", e),
+                pl.format("no change since {}", pl.col("last_change").dt.convert_time_zone(cfg.timezone).dt.date())),
     ]
-    out = pl.concat([r.select(list(STUCK_SCHEMA)).cast(STUCK_SCHEMA) for r in rows])
     order = pl.col("reason").replace_strict(list(STUCK_REASONS), list(range(len(STUCK_REASONS))))
-    return out.sort(order, pl.col("days"), *TASK, descending=[False, True, False, False])
-
+    return pl.concat(rows).sort(order, pl.col("days"), *TASK, descending=[False, True, False, False],
+                                nulls_last=True)

@@ -112,7 +112,7 @@ def _stuck(review: Review, esc: Escape) -> Section:
     for (reason,), group in review.stuck.group_by("reason", maintain_order=True):
         rows = group.to_dicts()
         shown, more = _more(rows)
-        subs = [f"{_task(r, esc)}, {_stage(r['stage'])}, {r['days']:g} d"
+        subs = [f"{_task(r, esc)}, {_stage(r['stage'])}" + (f", {r['days']:g} d" if r["days"] is not None else "")
                 + (f", {esc(r['detail'])}" if r["detail"] else "") for r in shown]
         sec.items.append((f"{str(reason).capitalize()}: {len(rows)}", subs + ([more] if more else [])))
     if not sec.items:
