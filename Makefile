@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Quiet bootstrap: errors only (-qq), no "new pip available" notice. A failed install still fails the target;
+# our own packaging is checked for warnings by tests/test_packaging.py, which builds verbosely.
+PIP := $(BIN)/python -m pip --disable-pip-version-check -qq
 
-.PHONY: demo test lint bench clean demo-data
+.PHONY: demo test lint bench clean demo-data dist-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,5 +32,17 @@ demo-data: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/rollups.py --tasks 10000
 
+# Release check: an isolated sdist + wheel build, then the wheel and `pip install .` each in a clean venv.
+dist-check: $(STAMP)
+	rm -rf dist .dist-check
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m build --outdir dist .
+	$(PYTHON) -m venv .dist-check/wheel
+	.dist-check/wheel/bin/python -m pip --disable-pip-version-check -qq install dist/*.whl
+	.dist-check/wheel/bin/syncer --version
+	$(PYTHON) -m venv .dist-check/source
+	.dist-check/source/bin/python -m pip --disable-pip-version-check -qq install .
+	.dist-check/source/bin/syncer --version
+	rm -rf build
+
 clean:
-	rm -rf $(VENV) out .syncer .pytest_cache
+	rm -rf $(VENV) out .syncer .pytest_cache dist .dist-check build
