@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # our own packaging is checked for warnings by tests/test_packaging.py, which builds verbosely.
 PIP := $(BIN)/python -m pip --disable-pip-version-check -qq
 
-.PHONY: demo test lint bench clean demo-data dist-check
+.PHONY: demo test lint bench clean demo-data dist-check schema
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Regenerate the committed JSON Schema of the config after changing the config models (a test fails while it is stale).
+schema: $(STAMP)
+	$(BIN)/syncer schema > config/syncer.schema.json
 
 # Regenerate the bundled demo data (deterministic: same seed, same bytes).
 demo-data: $(STAMP)

@@ -23,6 +23,7 @@ from syncer.ops.preflight import load_checked
 from syncer.ops.report import weekly_report
 from syncer.ops.summary import format_summary
 from syncer.pipeline import RunOptions, run_sync, save_pages
+from syncer.schema import schema_text
 
 log = logging.getLogger("syncer")
 
@@ -173,3 +174,11 @@ def report(ctx: click.Context, config: str | None, week: str | None, fmt: str) -
     """The weekly review of one week, from the state file (no API request): what moved, what got stuck, what
     caused rework, what to look at next."""
     click.echo(weekly_report(_load(ctx, config), week, fmt), nl=False)
+
+
+@main.command()
+@click.pass_context
+@handles_errors
+def schema(ctx: click.Context) -> None:
+    """Print the config file's JSON Schema (for editors: `# yaml-language-server: $schema=PATH`)."""
+    click.echo(schema_text(), nl=False)
