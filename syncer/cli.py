@@ -17,6 +17,7 @@ from syncer import __version__
 from syncer.config import load_config, parse_duration
 from syncer.errors import ConfigError, LockedError, SyncerError
 from syncer.log import RedactFilter, secrets_of, setup_logging
+from syncer.ops.console import run_progress
 from syncer.ops.daemon import serve
 from syncer.ops.doctor import doctor as check
 from syncer.ops.preflight import load_checked
@@ -77,10 +78,11 @@ def _load(ctx: click.Context, config: str | None, files: bool = False) -> Any:
 @click.group()
 @click.version_option(__version__, prog_name="syncer")
 @click.option("-v", "--verbose", is_flag=True, help="Show detail (and tracebacks of unexpected errors).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr: only the summary (and errors).")
 @click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
+def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Sync Jira Cloud and Asana work into one budget and flow-metrics sheet."""
-    ctx.ensure_object(dict)["verbose"] = verbose
+    ctx.ensure_object(dict).update(verbose=verbose, quiet=quiet)
     ctx.obj["redact"] = setup_logging(verbose)
 
 
@@ -106,12 +108,17 @@ def validate(ctx: click.Context, config: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Write nothing anywhere; print what would change per tab.")
 @click.option("--full", is_flag=True, help="Read every task (also drops tasks the source no longer returns).")
 @click.option("--source", "only", multiple=True, help="Sync only this source (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr: only the summary (and errors).")
 @click.pass_context
 @handles_errors
-def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...]) -> None:
-    """One sync: fetch, map, store, check rules, roll up, write the sink, record the run."""
+def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...],
+        quiet: bool) -> None:
+    """One sync: fetch, map, store, check rules, roll up, write the sink, record the run.
+
+    Progress goes to stderr: a live line per phase on a terminal, one line per phase otherwise."""
     cfg = _load(ctx, config, files=True)
-    result = run_sync(cfg, RunOptions(full=full, dry_run=dry_run, only=only))
+    with run_progress(quiet or ctx.obj.get("quiet", False)) as progress:
+        result = run_sync(cfg, RunOptions(full=full, dry_run=dry_run, only=only), progress=progress)
     click.echo(format_summary(result, cfg))
 
 

@@ -20,6 +20,7 @@ from syncer.domain.rollups import build_domain
 from syncer.domain.tasks_tab import tasks_table
 from syncer.model import Task
 from syncer.perf import paused_gc
+from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink, sink_class
 from syncer.sources import Checkpoint, FetchResult, Source, source_class
@@ -43,14 +44,15 @@ class RunResult:
     tables: dict[str, Table] = field(default_factory=dict)
 
 
-def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | None = None) -> list[Source]:
-    """Instantiate the configured sources (all, or those named)."""
+def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | None = None,
+                 progress: Progress = NO_PROGRESS) -> list[Source]:
+    """Instantiate the configured sources (all, or those named); each reports its pages to `progress`."""
     for name in only:
         cfg.source(name)  # raises a ConfigError naming the known sources
     out = []
     for i, s in enumerate(cfg.sources):
         if not only or s.name in only:
-            out.append(source_class(s.kind)(s, cfg, where=f"sources[{i}]", policy=policy))
+            out.append(source_class(s.kind)(s, cfg, where=f"sources[{i}]", policy=policy, progress=progress))
     return out
 
 
@@ -119,6 +121,7 @@ class RunContext:
     as_of: datetime
     started: float  # time.monotonic() at the start, for the run's duration
     policy: RetryPolicy
+    progress: Progress = NO_PROGRESS
 
 
 @dataclass(slots=True)
@@ -169,21 +172,25 @@ def run_sync(
     sink: Sink | None = None,
     sources: Sequence[Source] | None = None,
     policy: RetryPolicy | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> RunResult:
     """Run one sync under the state lock. The state (cursors, tasks) advances only after the sink succeeded.
 
     A dry run writes nothing anywhere: no lock file, no state file (it reads the state if there is one).
+    Each phase (fetch per source, compute, plan and write the sink) is reported to `progress`, and so are the
+    default policy's retry waits (a policy passed in reports where it was told to).
     """
     started = time.monotonic()
     as_of = now or snapshot_time(cfg)  # an explicit `now` (tests, benchmarks) wins
     now = now or datetime.now(UTC)
-    policy = policy or RetryPolicy()
+    policy = policy or RetryPolicy(on_attempt=progress.request, on_wait=progress.waited)
     with nullcontext() if opts.dry_run else run_lock(cfg.state.path), paused_gc():
         state = State(cfg.state.path, read_only=opts.dry_run)
         try:
             ctx = RunContext(
-                cfg, opts, state, list(sources) if sources is not None else make_sources(cfg, opts.only, policy),
-                sink or make_sink(cfg, policy), now, as_of or now, started, policy,
+                cfg, opts, state, list(sources) if sources is not None else make_sources(cfg, opts.only, policy,
+                                                                                           progress),
+                sink or make_sink(cfg, policy), now, as_of or now, started, policy, progress,
             )
             return _run(ctx)
         finally:
@@ -197,7 +204,9 @@ def _read_sources(ctx: RunContext) -> Reads:
     reads.warnings += [f"previous run: {w}" for w in ctx.state.carried_warnings()]
     for src in ctx.sources:
         is_full, since = _is_full(ctx.cfg, ctx.state, src.name, ctx.now, ctx.opts.full)
+        ctx.progress.start(f"fetch {src.name}")
         result: FetchResult = src.read(since, ctx.now, ctx.state.checkpoint(src.name))
+        ctx.progress.end(tasks=len(result.tasks), requests=result.requests)
         reads.modes.add("full" if is_full or result.complete else "incremental")
         reads.fetched += len(result.tasks)
         reads.requests += result.requests
@@ -220,6 +229,7 @@ def _run(ctx: RunContext) -> RunResult:
     encoded = {k: encode(tasks[k]) for k in reads.fresh if k in tasks}
     upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
 
+    ctx.progress.start("compute")
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
     rates = rate_table(ordered, cfg.rates.people, cfg.rates.default)
     figures: dict[tuple[str, str], TaskFigures] = {
@@ -234,7 +244,10 @@ def _run(ctx: RunContext) -> RunResult:
     decision = _decide(ctx, ordered, domain.violations, marks, reads.fresh)
     warnings.extend(decision.warnings)
     tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
+    ctx.progress.end(tasks=len(ordered))
+    ctx.progress.start(f"plan {cfg.sink.kind}")
     plan = sink.plan(tables)
+    ctx.progress.end(rows=plan.rows_written)
     warnings.extend(plan.warnings)
     mode = "dry-run" if ctx.opts.dry_run else ("full" if "full" in reads.modes else "incremental")
     run = RunRecord(
@@ -252,7 +265,9 @@ def _run(ctx: RunContext) -> RunResult:
     if ctx.opts.dry_run:
         return result
     # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
+    ctx.progress.start(f"write {cfg.sink.kind}")
     run.api_requests = reads.requests + sink.apply(plan, sync_log_row(run, cfg.tz))
+    ctx.progress.end(rows=plan.rows_written, requests=run.api_requests - reads.requests)
     # Intake write-back only once the sheet is written; a failure is a warning (in the next run's Sync log).
     done, carried = _write_back(ctx, decision, run)
     if cfg.intake.enforce != "report":

@@ -114,9 +114,13 @@ class RetryPolicy:
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        on_attempt: Callable[[], None] | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ):
         self.attempts, self.base, self.cap = attempts, base, cap
         self.sleep, self.now = sleep, now
+        # Told of each attempt (one request) and each wait before it starts: the run's progress display.
+        self.on_attempt, self.on_wait = on_attempt, on_wait
         self.rng = rng or random.Random()
         self.retries = 0  # how many times we waited, for the run summary
 
@@ -129,8 +133,14 @@ class RetryPolicy:
         backoff = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
         return backoff / 2 + self.rng.uniform(0, backoff / 2)  # "equal jitter": never zero, never over cap
 
+    def _before(self, state: RetryCallState) -> None:
+        if self.on_attempt is not None:
+            self.on_attempt()
+
     def _before_sleep(self, state: RetryCallState) -> None:
         self.retries += 1
+        if self.on_wait is not None:
+            self.on_wait(state.upcoming_sleep)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call fn, retrying what the error table says to retry; re-raise the last error otherwise."""
@@ -139,6 +149,7 @@ class RetryPolicy:
             wait=self.wait_for,
             retry=retry_if_exception(lambda e: classify(e) is Verdict.RETRY),
             sleep=self.sleep,
+            before=self._before,
             before_sleep=self._before_sleep,
             reraise=True,
         )

@@ -97,7 +97,7 @@ def cli_run(monkeypatch, tmp_path, gsheet_config, tasks: list[Task]):
     raw, env = gsheet_config
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setattr("syncer.pipeline.make_sources", lambda cfg, only=(), policy=None: [Source(tasks)])
+    monkeypatch.setattr("syncer.pipeline.make_sources", lambda *a, **k: [Source(tasks)])
     return CliRunner().invoke(main, ["run", "--config", write_config(tmp_path, raw)])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
@@ -11,6 +11,7 @@ from syncer.checks import Inspection
 from syncer.domain.enforce import WriteBack
 from syncer.model import Stage, Task
 from syncer.plugins import load_ref, registry
+from syncer.progress import Progress
 
 
 @dataclass(slots=True)
@@ -51,6 +52,17 @@ class FetchOutcome:
 
 
 PageStream = Generator[Page, None, FetchOutcome]
+
+
+def reported(stream: PageStream, progress: Progress, tasks_on: Callable[[Page], int]) -> PageStream:
+    """The pages of `stream`, each reported to `progress` once fetched (with the tasks on it); the same outcome."""
+    while True:
+        try:
+            page = next(stream)
+        except StopIteration as end:
+            return end.value
+        progress.page(tasks=tasks_on(page))
+        yield page
 
 
 def drain(stream: PageStream) -> tuple[list[Page], FetchOutcome]:

@@ -11,7 +11,8 @@ from typing import Any
 from syncer.checks import Inspection, Level
 from syncer.config import Config, ReplaySourceConfig
 from syncer.errors import ConfigError, SourceError, SyncerError
-from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain
+from syncer.progress import NO_PROGRESS, Progress
+from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain, reported
 from syncer.sources.asana import mapping as asana
 from syncer.sources.asana.inspect import listing as asana_listing
 from syncer.sources.jira import mapping as jira
@@ -20,6 +21,7 @@ from syncer.sources.jira.settings import FIELD_PATH, STATUS_PATH
 
 MANIFEST = "manifest.json"
 MAPPERS = {"jira": jira.map_pages, "asana": asana.map_pages}  # one mapping per API, shared with the live sources
+TASKS_ON = {"jira": jira.tasks_on, "asana": asana.tasks_on}
 FORMAT = 1
 
 
@@ -155,8 +157,10 @@ def _dump(body: Any) -> str:
 class ReplaySource:
     """A source that is a folder of saved pages; every read is complete (it is the whole source)."""
 
-    def __init__(self, cfg: ReplaySourceConfig, settings: Config, where: str = "sources", policy: object = None):
+    def __init__(self, cfg: ReplaySourceConfig, settings: Config, where: str = "sources", policy: object = None,
+                 progress: Progress = NO_PROGRESS):
         self.name, self.cfg, self.settings, self.where = cfg.name, cfg, settings, where
+        self.progress = progress
 
     def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
         yield from read_pages(self.cfg.path, read_manifest(self.cfg.path, self.where))
@@ -172,7 +176,7 @@ class ReplaySource:
 
     def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
         manifest = read_manifest(self.cfg.path, self.where)
-        pages, out = drain(self.fetch_pages(since, now))
+        pages, out = drain(reported(self.fetch_pages(since, now), self.progress, TASKS_ON[manifest["api"]]))
         mc = MapContext(self.name, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
                         self.settings.currency, manifest.get("base_url", ""), tuple(manifest.get("projects") or ()))
         tasks, warnings = MAPPERS[manifest["api"]](pages, mc)

@@ -187,6 +187,11 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     )
 
 
+def tasks_on(page: Page) -> int:
+    """The tasks a listing page holds (`/projects/{gid}/tasks`, `/tasks`; not stories or time entries)."""
+    return len(page.body.get("data") or []) if page.endpoint.endswith("/tasks") else 0
+
+
 def map_pages(pages: Iterable[Page], mc: MapContext) -> tuple[list[Task], list[str]]:
     """Assemble saved or freshly fetched pages into tasks. Unusable tasks are skipped and reported."""
     tasks_raw: dict[str, dict] = {}

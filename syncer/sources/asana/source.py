@@ -15,8 +15,9 @@ from asana.rest import ApiException
 from syncer.checks import Inspection
 from syncer.config import AsanaSourceConfig, Config
 from syncer.errors import SourceError
+from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
-from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain
+from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain, reported
 from syncer.sources.asana.client import (
     AsanaErrors,
     Getter,
@@ -27,7 +28,7 @@ from syncer.sources.asana.client import (
     paginate,
 )
 from syncer.sources.asana.inspect import inspect_projects
-from syncer.sources.asana.mapping import map_pages
+from syncer.sources.asana.mapping import map_pages, tasks_on
 from syncer.sources.asana.settings import (
     MODIFIED_TASKS_PATH,
     PAGE_LIMIT,
@@ -65,9 +66,11 @@ class AsanaSource:
 
     def __init__(
         self, cfg: AsanaSourceConfig, settings: Config, where: str = "sources", policy: RetryPolicy | None = None,
+        progress: Progress = NO_PROGRESS,
     ):
         self.name, self.cfg, self.settings, self.where = cfg.name, cfg, settings, where
         self.policy = policy or RetryPolicy()
+        self.progress = progress  # told of every page as it arrives
         self.errors = AsanaErrors(cfg, where, self.policy.attempts)
 
     def replay_meta(self) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class AsanaSource:
 
     def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
         """Fetch and map; the very pages `syncer fetch` would save go through the replay mapping."""
-        pages, out = drain(self.fetch_pages(since, now, checkpoint))
+        pages, out = drain(reported(self.fetch_pages(since, now, checkpoint), self.progress, tasks_on))
         tasks, warnings = map_pages(pages, self.map_context())
         return FetchResult(tasks, complete=out.complete, requests=out.requests, warnings=out.warnings + warnings)
 

@@ -267,6 +267,11 @@ def _split(endpoint: str) -> tuple[str, str]:
     return method, path
 
 
+def tasks_on(page: Page) -> int:
+    """The issues a page lists (a search page's), for the progress display."""
+    return len(page.body.get("issues") or []) if page.endpoint.endswith(SEARCH_PATH) else 0
+
+
 def map_pages(pages: Iterable[Page], mc: MapContext) -> tuple[list[Task], list[str]]:
     """Assemble saved or freshly fetched pages into tasks. Unusable issues are skipped and reported."""
     jira_fields: list[dict] = []

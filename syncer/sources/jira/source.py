@@ -10,12 +10,13 @@ from typing import Any
 from syncer.checks import Inspection
 from syncer.config import Config, JiraSourceConfig
 from syncer.errors import ConfigError, SourceError, SyncerError
+from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
-from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain
+from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain, reported
 from syncer.sources.jira.client import JiraClient, NotFound, SearchRejected, site_url
 from syncer.sources.jira.feeds import NUMBER, FeedStalled, incremental_jql, jql_time, since_pages, token_pages
 from syncer.sources.jira.inspect import inspect_site
-from syncer.sources.jira.mapping import map_pages, resolve_fields, status_entry
+from syncer.sources.jira.mapping import map_pages, resolve_fields, status_entry, tasks_on
 from syncer.sources.jira.settings import (
     BASE_FIELDS,
     BULK_CHANGELOG_PATH,
@@ -69,9 +70,11 @@ class JiraSource:
 
     def __init__(
         self, cfg: JiraSourceConfig, settings: Config, where: str = "sources", policy: RetryPolicy | None = None,
+        progress: Progress = NO_PROGRESS,
     ):
         self.name, self.cfg, self.settings, self.where = cfg.name, cfg, settings, where
         self.policy = policy or RetryPolicy()
+        self.progress = progress  # told of every page as it arrives
 
     def replay_meta(self) -> dict[str, Any]:
         return {"api": "jira", "base_url": self.cfg.url}
@@ -88,7 +91,7 @@ class JiraSource:
 
     def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
         """Fetch the pages and map them with the shared `map_pages`; complete when everything was read."""
-        pages, out = drain(self.fetch_pages(since, now, checkpoint))
+        pages, out = drain(reported(self.fetch_pages(since, now, checkpoint), self.progress, tasks_on))
         fetched, site = {p.endpoint for p in pages}, (out.checkpoint or {}).get("site", {})
         # Look-ups this run took from the checkpoint instead of asking Jira: mapped as if fetched, first.
         cached = [Page(f"GET {path}", {}, site[name]) for path, name in ((FIELD_PATH, "fields"),

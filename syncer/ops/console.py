@@ -1,0 +1,117 @@
+"""How a run's progress looks (SPEC §2): a live line per phase on a terminal (rich), one line per phase when the
+output is a log (CI), nothing with `--quiet`. Always on stderr, so stdout keeps only the summary."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import Progress as Bar
+from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from syncer.progress import NO_PROGRESS, PhaseFigures, Progress
+
+
+class _Phases:
+    """The running figures of the current phase, kept under a lock (sources may report from worker threads)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock, self.lock = clock, threading.Lock()
+        self.name, self.figures, self.began = "", PhaseFigures(), clock()
+
+    def start(self, phase: str) -> None:
+        with self.lock:
+            self.name, self.figures, self.began = phase, PhaseFigures(), self.clock()
+        self.shown()
+
+    def page(self, tasks: int = 0) -> None:
+        with self.lock:
+            self.figures.pages += 1
+            self.figures.tasks += tasks
+        self.shown()
+
+    def request(self) -> None:
+        with self.lock:
+            self.figures.requests += 1
+        self.shown()
+
+    def waited(self, seconds: float) -> None:
+        with self.lock:
+            self.figures.waited += seconds
+        self.shown()
+
+    def end(self, *, tasks: int | None = None, requests: int | None = None, rows: int | None = None) -> None:
+        with self.lock:
+            f = self.figures
+            f.tasks, f.requests, f.rows = (f.tasks if tasks is None else tasks, f.requests if requests is None
+                                           else requests, f.rows if rows is None else rows)
+        self.ended(self.clock() - self.began)
+
+    def shown(self) -> None:
+        """The figures changed (a live display redraws)."""
+
+    def ended(self, seconds: float) -> None:
+        """The phase is over, after `seconds`."""
+
+
+class PhaseLines(_Phases):
+    """One line per phase, once it is over: `fetch web: 14 pages, 140 tasks, 37 requests (1.2 s)`."""
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic):
+        super().__init__(clock)
+        self.stream = stream
+
+    def ended(self, seconds: float) -> None:
+        figures = self.figures.text()
+        self.stream.write(f"{self.name}: {figures + ' ' if figures else ''}({seconds:.1f} s)\n")
+        self.stream.flush()
+
+
+class LiveLines(_Phases):
+    """A live line per phase (rich): a spinner, the figures so far, the time spent; finished phases stay listed."""
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic):
+        super().__init__(clock)
+        self.bar = Bar(SpinnerColumn(finished_text="[green]✓"), TextColumn("[bold]{task.description:<12}"),
+                       TextColumn("{task.fields[figures]}"), TimeElapsedColumn(), console=console,
+                       redirect_stdout=False)  # stdout is the summary's; log lines on stderr print above the bar
+        self.task: TaskID | None = None
+
+    def start(self, phase: str) -> None:
+        if self.task is not None:  # a phase left open (the run failed in it): stop its clock
+            self.bar.stop_task(self.task)
+        self.task = self.bar.add_task(phase, total=None, figures="")
+        super().start(phase)
+
+    def shown(self) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, figures=self.figures.text(), refresh=True)
+
+    def ended(self, seconds: float) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, figures=self.figures.text(), total=1, completed=1, refresh=True)
+            self.bar.stop_task(self.task)
+            self.task = None
+
+
+@contextmanager
+def run_progress(quiet: bool = False, stream: TextIO | None = None) -> Iterator[Progress]:
+    """The progress display for one command: live on a terminal, phase lines otherwise, none when `quiet`."""
+    stream = stream or sys.stderr
+    if quiet:
+        yield NO_PROGRESS
+        return
+    if not stream.isatty():
+        yield PhaseLines(stream)
+        return
+    live = LiveLines(Console(file=stream))
+    live.bar.start()
+    try:
+        yield live
+    finally:
+        live.bar.stop()
