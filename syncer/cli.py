@@ -14,12 +14,13 @@ from typing import Any
 import click
 
 from syncer import __version__
-from syncer.config import load_config, parse_duration
+from syncer.config import ASANA_BASE_URL, load_config, parse_duration
 from syncer.errors import ConfigError, LockedError, SyncerError
 from syncer.log import RedactFilter, secrets_of, setup_logging
 from syncer.ops.console import run_progress
 from syncer.ops.daemon import serve
 from syncer.ops.doctor import doctor as check
+from syncer.ops.init import SECRET_VARS, InitRequest, init_config
 from syncer.ops.preflight import load_checked
 from syncer.ops.report import weekly_report
 from syncer.ops.summary import format_summary
@@ -61,6 +62,8 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                   obj.get("redact"), ctx.info_name)
         except SyncerError as e:
             _fail(f"{e.headline}: {e}", e.exit_code, obj.get("redact"), ctx.info_name)
+        except (click.ClickException, click.Abort):  # a usage error (exit 2) or Ctrl-C at a prompt: click's own
+            raise
         except Exception as e:  # an unexpected failure: still no secrets, traceback only with -v
             detail = traceback.format_exc() if obj.get("verbose") else "run with -v for the traceback"
             _fail(f"unexpected error: {type(e).__name__}: {e}\n{detail}", 1, obj.get("redact"), ctx.info_name)
@@ -189,3 +192,52 @@ def report(ctx: click.Context, config: str | None, week: str | None, fmt: str) -
 def schema(ctx: click.Context) -> None:
     """Print the config file's JSON Schema (for editors: `# yaml-language-server: $schema=PATH`)."""
     click.echo(schema_text(), nl=False)
+
+
+def _ask(value: str | None, option: str, text: str, **prompt: Any) -> str:
+    """An option's value, or the answer to a prompt on a terminal; without either it is a usage error (exit 2)."""
+    if value:
+        return value
+    if not _interactive():
+        raise click.UsageError(f"{option} is needed (or run syncer init on a terminal to be asked)")
+    return str(click.prompt(text, **prompt))
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+@main.command()
+@click.option("--source", "kind", type=click.Choice(["jira", "asana"]), help="The kind of site to read.")
+@click.option("--out", "out", default="syncer.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="The config file to write.")
+@click.option("--url", help="Jira: the site, e.g. https://acme.atlassian.net.")
+@click.option("--jql", help="Jira: which issues to sync, e.g. 'project = MKT'.")
+@click.option("--project", "projects", multiple=True, help="Asana: a project gid, the long number in its URL "
+              "(repeatable).")
+@click.option("--base-url", default=None, help="Asana: the API's base URL (default: Asana's own).")
+@click.option("--name", default="", help="The source's name in the config and the sheet (default: its kind).")
+@click.option("--timezone", default="UTC", show_default=True, help="The team's IANA zone (e.g. Europe/Berlin).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@click.pass_context
+@handles_errors
+def init(ctx: click.Context, **options: Any) -> None:
+    """Write a starter config from a live site: its custom fields and statuses (Jira) or sections (Asana),
+    matched to syncer's fields and stages, every guess commented. Credentials come from the environment:
+    JIRA_EMAIL and JIRA_API_TOKEN, or ASANA_TOKEN."""
+    secrets = [os.environ.get(v, "") for names in SECRET_VARS.values() for v in names]
+    ctx.obj["redact"] = setup_logging(ctx.obj.get("verbose", False), secrets)
+    kind = _ask(options["kind"], "--source", "Source kind", type=click.Choice(["jira", "asana"]))
+    url, jql, projects = options["url"], options["jql"], options["projects"]
+    if kind == "jira":
+        url = _ask(url, "--url", "Jira site URL (https://YOUR-SITE.atlassian.net)")
+        jql = _ask(jql, "--jql", "JQL of the issues to sync (e.g. project = MKT)")
+    elif not projects:
+        projects = tuple(_ask(None, "--project", "Asana project gid(s), comma-separated").replace(",", " ").split())
+    out = options["out"]
+    req = InitRequest(kind, Path(out), url or "", jql or "", projects, options["base_url"] or ASANA_BASE_URL,
+                      options["name"], options["timezone"], options["force"])
+    _, site = init_config(req, os.environ)
+    what = "statuses" if kind == "jira" else "sections"
+    click.echo(f"wrote {out}: {len(site.fields)} custom field(s) and {len(site.states)} {what} read; check the "
+               f"commented guesses, then: syncer validate --config {out} && syncer run --dry-run --config {out}")
