@@ -19,7 +19,7 @@ from syncer.domain.review_notes import SEPARATOR
 from syncer.ops import report
 from syncer.pipeline import run_sync
 from syncer.state import State
-from syncer.tables import WEEKLY_REVIEW
+from syncer.tables import CAPACITY, FLOW_METRICS, WEEKLY_REVIEW
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("What moved", "What got stuck", "What caused rework", "What to look at next")
@@ -159,7 +159,8 @@ def test_no_state_yet_is_a_clear_error_and_an_annotation_in_actions(tmp_path, of
     path = demo_config(tmp_path)
     done = invoke("--config", str(path), env={"GITHUB_ACTIONS": "true"})
     assert done.exit_code == 2
-    message = f"report: the state file {tmp_path / 'state.db'} holds no tasks yet: run `syncer run` first"
+    message = (f"report: the state file {tmp_path / 'state.db'} holds no tasks of the configured sources "
+               "(content, web) yet: run `syncer run` first")
     assert message in done.output
     assert f"::error title=syncer report failed::{message}" in done.output
     assert not (tmp_path / "state.db").exists()  # reading created nothing
@@ -234,3 +235,20 @@ def test_what_got_stuck_is_judged_at_the_weeks_end():
     # (12.6 d), MKT-11 and MKT-15 (since creation, 13.6 d) and MKT-14.
     assert set(later.select("reason", "key").rows()) == {
         ("waiting on", "MKT-10"), ("stale", "MKT-10"), ("stale", "MKT-11"), ("stale", "MKT-14"), ("stale", "MKT-15")}
+
+
+def test_weekly_review_agrees_with_flow_metrics_and_capacity(demo):
+    _, _, second = demo
+    tables = second.tables
+    weekly = [dict(zip(tables[WEEKLY_REVIEW][0], r, strict=True)) for r in tables[WEEKLY_REVIEW][1:]]
+    throughput = {r[0]: r[3] for r in tables[FLOW_METRICS][1:] if r[1:3] == ["All", "All"] and "W" in r[0]}
+    logged = {(r[0], r[1]): r[4] for r in tables[CAPACITY][1:] if r[2:4] == ["All", "All"]}
+    teams: dict[str, int] = {}
+    for r in weekly:
+        if r["Team"] == "All":
+            assert r["Completed"] == throughput.get(r["Week"], 0), r["Week"]
+        else:
+            assert r["Logged h"] == logged.get((r["Week"], r["Team"])), (r["Week"], r["Team"])
+            teams[r["Week"]] = teams.get(r["Week"], 0) + r["Completed"]
+    assert teams == {r["Week"]: r["Completed"] for r in weekly if r["Team"] == "All"}
+    assert len(weekly) > 60 and any(r["Notes"] is None for r in weekly) and any(r["Notes"] for r in weekly)

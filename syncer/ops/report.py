@@ -93,7 +93,9 @@ def stored_tasks(cfg: Config) -> list[Task]:
     finally:
         state.close()
     if not tasks:
-        raise ReportError(f"the state file {cfg.state.path} holds no tasks yet: run `syncer run` first")
+        names = ", ".join(sorted(known))
+        raise ReportError(f"the state file {cfg.state.path} holds no tasks of the configured sources ({names}) "
+                          "yet: run `syncer run` first")
     return tasks
 
 
