@@ -12,6 +12,7 @@ from random import Random
 
 from demo.asana import BASE_URL as ASANA_URL
 from demo.asana import PROJECT_GID, render_asana
+from demo.finance import drop_a_po, late_edits
 from demo.jira import BASE_URL as JIRA_URL
 from demo.jira import render_jira
 from demo.scenario import (
@@ -49,6 +50,7 @@ DEMO_SEED = 20261120
 DEMO_TASKS = 220
 DEMO_WORKLOGS = 3
 JIRA_FOLDER, ASANA_FOLDER, BUDGET_FILE = "jira-web", "asana-content", "budget.csv"
+JIRA_BEFORE_CLOSE_FOLDER = "jira-web-before-close"  # the Jira project as it stood when October was closed
 ACTIVITIES = tuple(GL_ACCOUNTS)
 ESTIMATES = (2, 4, 6, 8, 12, 16, 24, 32, 40)
 DONE_PATH = (("To Do", 2), ("In Progress", 5), ("In Review", 1), ("Done", 0))
@@ -89,6 +91,7 @@ class DemoData:
     jira: list[Page]
     asana: list[Page]
     budget_csv: str
+    jira_before_close: list[Page]  # the Jira pages as they stood when October was closed (`demo.finance`)
 
 
 def split_tasks(n_tasks: int) -> tuple[int, int]:
@@ -285,9 +288,22 @@ def budget_csv(plans: Iterable[Plan], rng: Random) -> str:
     return out.getvalue()
 
 
+def jira_plan_versions(n_issues: int, seed: int = DEMO_SEED,
+                       worklogs_per_task: int = DEMO_WORKLOGS) -> tuple[list[Plan], list[Plan]]:
+    """The Jira side's task plans as they stood when October was closed, and now (`demo.finance`); the same
+    plans when there are too few issues for the scripted cases."""
+    plans = plan_tasks(n_issues, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
+    if n_issues < 40:
+        return plans, plans
+    scripted = {n if n > 0 else n_issues + 1 + n for n in JIRA_SPECIALS}
+    drop_a_po(plans, scripted)
+    now, _ = late_edits(plans, scripted)
+    return plans, now
+
+
 def jira_plans(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
-    """The Jira side's task plans (source-neutral; `render_jira` turns them into pages)."""
-    return plan_tasks(n_issues, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
+    """The Jira side's task plans now (source-neutral; `render_jira` turns them into pages)."""
+    return jira_plan_versions(n_issues, seed, worklogs_per_task)[1]
 
 
 def asana_plans(n_tasks: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
@@ -317,21 +333,23 @@ def generate(n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
     """
     n_jira, n_asana = split_tasks(n_tasks)
     with paused_gc():
-        jira = jira_plans(n_jira, seed, worklogs_per_task)
+        before, jira = jira_plan_versions(n_jira, seed, worklogs_per_task)
         asana = asana_plans(n_asana, seed, worklogs_per_task)
         return DemoData(jira=render_jira(jira, Random(f"jira-pages-{seed}")),
                         asana=render_asana(asana, Random(f"asana-pages-{seed}")),
-                        budget_csv=budget_csv(jira + asana, Random(f"budget-{seed}")))
+                        budget_csv=budget_csv(jira + asana, Random(f"budget-{seed}")),
+                        jira_before_close=render_jira(before, Random(f"jira-pages-{seed}")))
 
 
 def write_demo(out: Path | str, n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
                worklogs_per_task: int = DEMO_WORKLOGS) -> DemoData:
-    """Generate and write `out/jira-web/`, `out/asana-content/` and `out/budget.csv`."""
+    """Generate and write `out/jira-web/`, `out/jira-web-before-close/`, `out/asana-content/` and
+    `out/budget.csv`."""
     out = Path(out)
     data = generate(n_tasks, seed, worklogs_per_task)
     stamp = NOW.isoformat()
-    write_pages(out / JIRA_FOLDER, "jira", data.jira, base_url=JIRA_URL, source="web", fetched_at=stamp,
-                projects=[])
+    for folder, pages in ((JIRA_FOLDER, data.jira), (JIRA_BEFORE_CLOSE_FOLDER, data.jira_before_close)):
+        write_pages(out / folder, "jira", pages, base_url=JIRA_URL, source="web", fetched_at=stamp, projects=[])
     write_pages(out / ASANA_FOLDER, "asana", data.asana, base_url=ASANA_URL, source="content", fetched_at=stamp,
                 projects=[PROJECT_GID])
     (out / BUDGET_FILE).write_text(data.budget_csv, encoding="utf-8")

@@ -238,8 +238,12 @@ class _Renderer:
             events.append((p.po_first[0], p.reporter, _item("PO amount", po_id, None, prior)))
         if p.po_at is not None and p.po_text is not None:
             events.append((p.po_at, p.reporter, _item("PO amount", po_id, prior, p.po_text)))
+        prior = None
+        if p.invoice_first:
+            prior = _num(p.invoice_first[1])
+            events.append((p.invoice_first[0], p.reporter, _item("Invoice amount", inv_id, None, prior)))
         if p.invoice_at is not None and p.invoiced is not None:
-            events.append((p.invoice_at, p.reporter, _item("Invoice amount", inv_id, None, _num(p.invoiced))))
+            events.append((p.invoice_at, p.reporter, _item("Invoice amount", inv_id, prior, _num(p.invoiced))))
         events.sort(key=lambda e: e[0])
         out = []
         for at, person, item in events:

@@ -225,6 +225,7 @@ class Plan:
     invoiced: float | None = None
     invoice_date: str | None = None
     invoice_at: int | None = None
+    invoice_first: tuple[int, float] | None = None  # an earlier invoice amount that was later corrected
     worklogs: list[tuple[Person, int, int]] = field(default_factory=list)  # (who, started, seconds)
 
     @property

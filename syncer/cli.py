@@ -23,8 +23,8 @@ from syncer.ops.doctor import doctor as check
 from syncer.ops.init import SECRET_VARS, InitRequest, init_config
 from syncer.ops.preflight import load_checked
 from syncer.ops.report import weekly_report
-from syncer.ops.summary import format_summary
-from syncer.pipeline import RunOptions, run_sync, save_pages
+from syncer.ops.summary import format_period_change, format_summary
+from syncer.pipeline import RunOptions, change_period, run_sync, save_pages
 from syncer.schema import schema_text
 
 log = logging.getLogger("syncer")
@@ -123,6 +123,39 @@ def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only:
     with run_progress(quiet or ctx.obj.get("quiet", False)) as progress:
         result = run_sync(cfg, RunOptions(full=full, dry_run=dry_run, only=only), progress=progress)
     click.echo(format_summary(result, cfg))
+
+
+by_option = click.option("--by", "by", default=None,
+                         help="Who signs it off (default: $GITHUB_ACTOR, else your user name).")
+
+
+@main.command()
+@config_option
+@click.argument("period")
+@by_option
+@click.pass_context
+@handles_errors
+def close(ctx: click.Context, config: str | None, period: str, by: str | None) -> None:
+    """Freeze the Budget rollup of a past PERIOD (2026-10, or FY2027-Q2 with budget_period: quarter).
+
+    From then on the period shows exactly as frozen; later changes to it are adjustment rows in the next open
+    period. Computed from the last sync's data; no source is read.
+    """
+    cfg = _load(ctx, config, files=True)
+    click.echo(format_period_change(change_period(cfg, "close", period, by), cfg))
+
+
+@main.command()
+@config_option
+@click.argument("period")
+@click.option("--reason", "reason", required=True, help="Why the period is reopened (kept in the Closed periods tab).")
+@by_option
+@click.pass_context
+@handles_errors
+def reopen(ctx: click.Context, config: str | None, period: str, reason: str, by: str | None) -> None:
+    """Reopen a closed PERIOD: it is computed afresh, its adjustment rows disappear."""
+    cfg = _load(ctx, config, files=True)
+    click.echo(format_period_change(change_period(cfg, "reopen", period, by, reason), cfg))
 
 
 @main.command()

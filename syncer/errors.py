@@ -32,3 +32,14 @@ class LockedError(SyncerError):
     """Another sync holds the state lock (not a failure: exit 0)."""
 
     exit_code = 0
+
+
+class RefusedError(SyncerError):
+    """A command asked for something that must not be done (closing a month that has not ended, twice, ...);
+    `headline` says what was refused (`cannot close 2026-10`), the message why."""
+
+    exit_code = 2
+
+    def __init__(self, headline: str, why: str):
+        super().__init__(why)
+        self.headline = headline

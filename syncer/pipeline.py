@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from syncer import __version__
 from syncer.config import Config
 from syncer.domain.budget import load_budget
+from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
 from syncer.domain.figures import TaskFigures, rate_table, task_figures
 from syncer.domain.rollups import build_domain
@@ -27,7 +30,16 @@ from syncer.sources import Checkpoint, FetchResult, Source, source_class
 from syncer.sources.replay import fetched_at, write_pages
 from syncer.sources.writeback import send_writes
 from syncer.state import State, encode, run_lock
-from syncer.tables import TASKS, RunRecord, Table, sync_log_row
+from syncer.tables import (
+    BUDGET_ROLLUP,
+    CLOSED_PERIODS,
+    HEADERS,
+    TASKS,
+    RunRecord,
+    Table,
+    iso_local,
+    sync_log_row,
+)
 
 OVERLAP = timedelta(minutes=5)  # SPEC §9: re-read this much before the cursor (minute-precision JQL, clock skew)
 
@@ -105,6 +117,8 @@ class RunOptions:
     full: bool = False
     dry_run: bool = False
     only: tuple[str, ...] = ()
+    # A period close or reopen (SPEC §11): computed from the stored tasks, no source read, written like a sync.
+    action: PeriodAction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +201,8 @@ def run_sync(
     with nullcontext() if opts.dry_run else run_lock(cfg.state.path), paused_gc():
         state = State(cfg.state.path, read_only=opts.dry_run)
         try:
+            if opts.action is not None:
+                sources = ()
             ctx = RunContext(
                 cfg, opts, state, list(sources) if sources is not None else make_sources(cfg, opts.only, policy,
                                                                                            progress),
@@ -244,12 +260,17 @@ def _run(ctx: RunContext) -> RunResult:
     decision = _decide(ctx, ordered, domain.violations, marks, reads.fresh)
     warnings.extend(decision.warnings)
     tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
+    closes = _closes(ctx, tables[BUDGET_ROLLUP])
+    tables.update(closes.tables)
+    warnings.extend(closes.warnings)
     ctx.progress.end(tasks=len(ordered))
     ctx.progress.start(f"plan {cfg.sink.kind}")
     plan = sink.plan(tables)
     ctx.progress.end(rows=plan.rows_written)
     warnings.extend(plan.warnings)
     mode = "dry-run" if ctx.opts.dry_run else ("full" if "full" in reads.modes else "incremental")
+    if ctx.opts.action is not None:
+        mode = f"{ctx.opts.action.action} {ctx.opts.action.period}"
     run = RunRecord(
         run_at=ctx.now, mode=mode, fetched=reads.fetched, changed=len(upserts), deleted=len(deletes),
         rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
@@ -274,8 +295,58 @@ def _run(ctx: RunContext) -> RunResult:
         result.summary["write_back"] = Decision(done).counts()
     marks = marks_after(marks, done)
     stored = {k: (m.labelled, m.digest) for k, m in marks.items() if k in tasks and m != Mark()}
+    state.save_closed_rows(tables.get(CLOSED_PERIODS, [[]])[1:])
     state.commit(upserts, deletes, reads.cursors, run, reads.checkpoints, marks=stored, carried=carried)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Closes:
+    tables: dict[str, Table]  # the Budget rollup as finance sees it, and the Closed periods tab
+    warnings: list[str]
+
+
+def _closes(ctx: RunContext, live: Table) -> _Closes:
+    """Apply the closed periods to the live Budget rollup (SPEC §11), and the run's close or reopen if any.
+
+    The Closed periods tab is the record: when it exists it wins over the state; when it is missing (a new
+    workbook, a deleted tab) the state's copy writes it again, so neither a lost state file nor a lost tab
+    reopens anything. Its rows are written back as read, the new ones after them: appended, never rewritten.
+    """
+    cfg, action, header = ctx.cfg, ctx.opts.action, HEADERS[CLOSED_PERIODS]
+    tab = ctx.sink.read_tab(CLOSED_PERIODS)
+    if tab and list(tab[0]) != header:  # not syncer's tab: the sink's plan refuses it, naming it
+        return _Closes({CLOSED_PERIODS: [list(header)]}, [])
+    rows = [list(r) for r in tab[1:]] if tab else ctx.state.closed_rows()
+    if not rows and action is None and not tab:  # nothing ever closed: no tab to add
+        return _Closes({}, [])
+    periods = Periods(cfg.budget_period, cfg.fiscal_year_start_month)
+    records, warnings = read_records([header, *rows], cfg.budget_period)
+    shown = rollup_with_closes(live, records, periods)
+    if action is not None:
+        today = ctx.as_of.astimezone(cfg.tz).date()
+        rec = record_for(action, records, shown, today, periods, iso_local(ctx.now, cfg.tz) or "")
+        rows += record_rows(rec)
+        shown = rollup_with_closes(live, [*records, rec], periods)
+    return _Closes({BUDGET_ROLLUP: shown, CLOSED_PERIODS: [list(header), *rows]}, warnings)
+
+
+def default_actor(env: Mapping[str, str] | None = None) -> str:
+    """Who closes or reopens a period when `--by` is not given: `$GITHUB_ACTOR`, else the OS user."""
+    env = os.environ if env is None else env
+    if env.get("GITHUB_ACTOR"):
+        return env["GITHUB_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "unknown"
+
+
+def change_period(cfg: Config, action: Literal["close", "reopen"], period: str, by: str | None = None,
+                  reason: str | None = None, **run: Any) -> RunResult:
+    """`syncer close` / `syncer reopen`: one run from the stored tasks that appends the record (SPEC §11); `by`
+    defaults to `default_actor()`, `run` passes `now` and `sink` on to `run_sync`."""
+    return run_sync(cfg, RunOptions(action=PeriodAction(action, period, by or default_actor(), reason)), **run)
 
 
 def _decide(ctx: RunContext, tasks: list[Task], violations: list, marks: dict[tuple[str, str], Mark],

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS intake_marks (
 CREATE TABLE IF NOT EXISTS carried_warnings (
   id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS closed_periods (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, row TEXT NOT NULL
+);
 """
 
 
@@ -165,6 +168,23 @@ class State:
             return [t for (t,) in self.db.execute("SELECT text FROM carried_warnings ORDER BY id")]
         except sqlite3.OperationalError:  # as above
             return []
+
+    def closed_rows(self) -> list[list[Any]]:
+        """The rows of the Closed periods tab as last written (header left out), oldest first."""
+        try:
+            return [json.loads(r) for (r,) in self.db.execute("SELECT row FROM closed_periods ORDER BY id")]
+        except sqlite3.OperationalError:  # a dry run reading a state file from before this table existed
+            return []
+
+    def save_closed_rows(self, rows: Iterable[list[Any]]) -> None:
+        """Replace the stored Closed periods rows by those the sink now holds (the tab wins over the state)."""
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM closed_periods")
+                self.db.executemany("INSERT INTO closed_periods (row) VALUES (?)",
+                                    [(json.dumps(list(r), ensure_ascii=False),) for r in rows])
+        except sqlite3.Error as e:
+            raise StateError(f"state file {self.path}: could not save the closed periods ({e})") from None
 
     def runs(self) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM runs ORDER BY id")

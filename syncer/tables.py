@@ -31,7 +31,7 @@ HEADERS: dict[str, list[str]] = {
     ],
     BUDGET_ROLLUP: [
         "Campaign", "Activity", "G/L account", "Period", "Budgeted", "Planned", "Committed", "Invoiced", "Labour",
-        "Open commitments", "Remaining", "Used %", "Flag",
+        "Open commitments", "Remaining", "Used %", "Flag", "Adjusts",
     ],
     FLOW_METRICS: [
         "Period", "Source", "Category", "Throughput", "WIP", "Cycle p50", "Cycle p85", "Review p50", "Rework rate",
@@ -62,13 +62,15 @@ HEADERS: dict[str, list[str]] = {
     ],
 }
 # Tabs whose rows are replaced by each run (the Sync log is appended to instead). A new tab joins this tuple
-# when the domain produces it.
-OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW)
+# when the domain produces it. Closed periods is only ever appended to: a run writes back the rows it read with
+# the new ones after them, so the diff writes just those.
+OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CLOSED_PERIODS)
 SYNC_LOG_KEEP = 1000
 # The columns that identify a row (for diffs: a row whose key survives is "changed", not removed + added).
 KEY_COLUMNS: dict[str, tuple[int, ...]] = {
-    TASKS: (0, 1), BUDGET_ROLLUP: (0, 1, 2, 3), FLOW_METRICS: (0, 1, 2), CAPACITY: (0, 1, 2, 3), INTAKE: (0, 1, 5, 6),
-    CAMPAIGNS: (0,), ATTENTION: (0, 1, 2), WEEKLY_REVIEW: (0, 1),
+    TASKS: (0, 1), BUDGET_ROLLUP: (0, 1, 2, 3, 13), FLOW_METRICS: (0, 1, 2), CAPACITY: (0, 1, 2, 3),
+    INTAKE: (0, 1, 5, 6),
+    CAMPAIGNS: (0,), ATTENTION: (0, 1, 2), WEEKLY_REVIEW: (0, 1), CLOSED_PERIODS: (0, 1, 2, 5, 6, 7),
 }
 # Number formats sinks apply to the columns that hold money, hours, days or ratios (by header).
 MONEY_COLUMNS = frozenset(

@@ -46,7 +46,7 @@ HEADERS = {
               "Planned", "Committed", "Invoiced", "Cycle days", "Review days", "Blocked days", "Reworked", "Late",
               "Intake OK", "URL"],
     "Budget rollup": ["Campaign", "Activity", "G/L account", "Period", "Budgeted", "Planned", "Committed",
-                      "Invoiced", "Labour", "Open commitments", "Remaining", "Used %", "Flag"],
+                      "Invoiced", "Labour", "Open commitments", "Remaining", "Used %", "Flag", "Adjusts"],
     "Flow metrics": ["Period", "Source", "Category", "Throughput", "WIP", "Cycle p50", "Cycle p85", "Review p50",
                      "Rework rate", "Blocked share", "Late rate", "Reliability", "Estimate ratio", "Intake complete"],
     "Capacity": ["Week", "Team", "Person", "Category", "Logged h", "Capacity h", "Utilization", "Overloaded"],
@@ -76,7 +76,10 @@ AMOUNT_FORM = r"^\s*(?:(?:€|EUR)\s?)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+
 MICROSECONDS_PER_DAY = 86_400 * 10**6
 # intake.required names canonical fields (SPEC §4); the RawTask attribute holding each
 FIELD_OF = {"owner": "owner", "due_date": "due", "campaign": "campaign", "estimate_hours": "estimate_h",
-            "brief": "brief"}
+            "brief": "brief", "planned_cost": "planned", "gl_account": "gl_account", "activity": "activity",
+            "category": "category"}
+# SPEC §3: the spend controls, all on unless `intake.controls` lists fewer
+SPEND_CONTROLS = ("po_over_planned", "invoice_over_po", "invoice_without_po", "po_before_approval")
 ALL, TOTAL, UNCATEGORISED, UNALLOCATED = "All", "Total", "Uncategorised", "Unallocated"
 
 
@@ -521,8 +524,12 @@ class Demo:
         found = set()
         for t in self.tasks:
             rules = set(t.problems)  # amount_unparseable (SPEC §4)
-            field_rules = {("required", name) for name in required if getattr(t, FIELD_OF[name]) in (None, "")}
-            if t.brief and len(t.brief) < min_chars:
+            # SPEC §3 intake.rules: every rule whose `when` matches adds its fields; the longest brief minimum wins
+            extra = [r for r in self.cfg["intake"].get("rules", []) if self.rule_applies(r["when"], t)]
+            names = set(required) | {name for r in extra for name in r.get("required", [])}
+            least = max([min_chars] + [r["brief_min_chars"] for r in extra if "brief_min_chars" in r])
+            field_rules = {("required", name) for name in names if getattr(t, FIELD_OF[name]) in (None, "")}
+            if t.brief and len(t.brief) < least:
                 field_rules.add(("brief_too_short", "brief"))
             if t.due and t.due < self.day(t.created):
                 field_rules.add(("due_before_created", "due_date"))
@@ -538,8 +545,41 @@ class Demo:
             labour = self.fig[(t.source, t.key)].labour if self.cfg["labour_in_budget"] else 0
             if not t.campaign and any([t.planned, t.committed, t.invoiced, labour]):
                 rules.add(("amount_without_campaign", "campaign"))
+            rules |= self.spend_controls(t)
             found |= {(t.source, t.key, rule, fld) for rule, fld in rules}
         return found
+
+    @staticmethod
+    def rule_applies(when: dict, t: RawTask) -> bool:
+        """Every key given matches, case and outer spaces aside (the demo's rules name no issue type)."""
+        assert "type" not in when
+        for key, wanted in when.items():
+            values = [wanted] if isinstance(wanted, str) else wanted
+            if (getattr(t, key) or "").strip().lower() not in {v.strip().lower() for v in values}:
+                return False
+        return True
+
+    def spend_controls(self, t: RawTask) -> set[tuple[str, str]]:
+        """SPEC §8 spend controls (Field = the amount's field); cancelled tasks too, since money was committed.
+        Decision (docs/metrics.md): an amount that could not be read is judged by no control."""
+        on = set(self.cfg["intake"].get("controls", SPEND_CONTROLS))
+        unread = {fld for _, fld in t.problems}
+        planned, po, invoiced = (None if name in unread else v for name, v in (
+            ("planned_cost", t.planned), ("committed_amount", t.committed), ("invoiced_amount", t.invoiced)))
+        out = set()
+        if "po_over_planned" in on and po is not None and planned is not None and po > planned:
+            out.add(("po_over_planned", "committed_amount"))
+        if "invoice_over_po" in on and invoiced is not None and po is not None and invoiced > po:
+            out.add(("invoice_over_po", "invoiced_amount"))
+        if "invoice_without_po" in on and invoiced and po is None and "committed_amount" not in unread:
+            out.add(("invoice_without_po", "invoiced_amount"))
+        if "po_before_approval" in on and t.po_date and t.timeline[0][1] == "intake":
+            # Decision: approval is the first entry into a stage other than intake or cancelled
+            approved = next((self.day(at) for at, stage in t.timeline[1:] if stage not in ("intake", "cancelled")),
+                            None)
+            if approved is None or t.po_date < approved:
+                out.add(("po_before_approval", "po_date"))
+        return out
 
     @cached_property
     def intake_ok(self) -> dict[tuple[str, str], bool]:

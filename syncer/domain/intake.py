@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 
 from syncer.config import IntakeConfig
 from syncer.domain.budget import BudgetLine
+from syncer.domain.controls import requirements, spend_findings
 from syncer.domain.figures import TaskFigures
 from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, Task
@@ -77,14 +78,17 @@ def _core_problems(
     """(rule, field, problem) for every rule the task breaks, before the stage wording is added."""
     out = [(i.rule, i.field, i.problem.rstrip(".")) for i in task.problems] if task.problems else []
     mapped = {i.field for i in task.problems} if task.problems else ()
-    for name in intake.required:
+    need = requirements(task, intake) if intake.rules else None
+    for name, scope in need.fields.items() if need else dict.fromkeys(intake.required).items():
         value = getattr(task, name)
         if (value is None or (value.__class__ is str and not value.strip())) and name not in mapped:
-            out.append((REQUIRED, name, f"{LABELS.get(name, name)} is missing"))
+            why = f" (required for {scope})" if scope else ""
+            out.append((REQUIRED, name, f"{LABELS.get(name, name)} is missing{why}"))
     brief = task.brief.strip() if task.brief else ""
-    if brief and len(brief) < intake.brief_min_chars:
+    least, scope = (need.brief_min_chars, need.brief_scope) if need else (intake.brief_min_chars, None)
+    if brief and len(brief) < least:
         out.append((BRIEF_TOO_SHORT, "brief", f"the brief has {len(brief)} characters; "
-                                              f"at least {intake.brief_min_chars} are needed"))
+                                              f"at least {least} are needed{f' for {scope}' if scope else ''}"))
     if task.due_date is not None:
         created = cal.labels(task.created_at).day
         if task.due_date < created:
@@ -109,6 +113,8 @@ def _core_problems(
         if amounts:
             out.append((AMOUNT_WITHOUT_CAMPAIGN, "campaign", f"it has amounts ({'; '.join(amounts)}) but no "
                                                              "campaign, so they are booked to Unallocated"))
+    if intake.controls:
+        out.extend(spend_findings(task, intake.controls, cal, mapped))
     return out
 
 
@@ -125,6 +131,8 @@ def check_task(
     since = stage_entered_at(task)
     if task.stage is Stage.INTAKE:
         prefix = "Still in intake: "
+    elif task.stage is Stage.CANCELLED:
+        prefix = "Cancelled: "
     else:
         prefix = f"Already accepted (now {task.stage.value.replace('_', ' ')}): "
     seen: set[tuple[str, str]] = set()

@@ -146,7 +146,7 @@ def ledger_row(labels: list[str | None], v: list[int], labour_in_budget: bool) -
     return [
         *labels, money(v[BUDGETED] / 100), money(v[PLANNED] / 100), money(v[COMMITTED] / 100),
         money(v[INVOICED] / 100), money(v[LABOUR] / 100), money(v[OPEN] / 100), money(rem / 100),
-        num(used, 4), flag(v, labour_in_budget),
+        num(used, 4), flag(v, labour_in_budget), None,  # Adjusts: set only on the adjustment rows of a close
     ]
 
 

@@ -177,3 +177,17 @@ def next_month(d: date) -> date:
     """The first day of the month after the one holding `d`."""
     return date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)
 
+
+
+def next_period(label: str, granularity: Granularity, start_month: int) -> str:
+    """The budget period right after `label`: `2026-12` -> `2027-01`, `FY2027-Q4` -> `FY2028-Q1`, `FY2027` ->
+    `FY2028`."""
+    y, m = period_months(label, start_month)[-1]
+    y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return period_label(y, m, granularity, start_month)
+
+
+def period_end(label: str, start_month: int) -> date:
+    """The first day after budget period `label` (a period has ended once that local day has begun)."""
+    y, m = period_months(label, start_month)[-1]
+    return next_month(date(y, m, 1))

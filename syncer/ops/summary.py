@@ -6,6 +6,7 @@ from typing import Any
 
 from syncer.config import Config
 from syncer.model import Stage
+from syncer.tables import CLOSED_PERIODS
 
 
 def _money(x: float, currency: str) -> str:
@@ -50,3 +51,19 @@ def format_summary(result: Any, cfg: Config) -> str:
         if len(run.warnings) > 10:
             lines.append(f"    … and {len(run.warnings) - 10} more")
     return "\n".join(lines)
+
+
+def format_period_change(result: Any, cfg: Config) -> str:
+    """What `syncer close` / `syncer reopen` recorded: the Closed periods rows it appended, and where."""
+    action, period = result.run.mode.split(" ", 1)
+    rows = result.tables[CLOSED_PERIODS]
+    last = rows[-1]
+    by, at = last[3], last[2]
+    target = getattr(cfg.sink, "path", None) or f"Google Sheet {getattr(cfg.sink, 'spreadsheet_id', '')}"
+    if action == "reopen":
+        head = f"reopened {period} (by {by} at {at}: {last[4]}); it is computed afresh from now on"
+    else:
+        frozen = sum(1 for r in rows[1:] if r[0] == period and r[1] == "close" and r[2] == at)
+        head = (f"closed {period} (by {by} at {at}): {frozen} Budget rollup row{'s' * (frozen != 1)} frozen; "
+                "later changes to it show as adjustment rows")
+    return f"{head}\n  recorded in the {CLOSED_PERIODS} tab -> {target} ({result.run.rows_written} rows written)"

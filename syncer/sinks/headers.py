@@ -7,7 +7,7 @@ from typing import Any
 
 from syncer.checks import Inspection, Level
 from syncer.sinks.diff import normalise_row
-from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG
+from syncer.tables import CLOSED_PERIODS, HEADERS, OWNED_TABS, SYNC_LOG
 
 MINE = (*OWNED_TABS, SYNC_LOG)
 
@@ -15,7 +15,7 @@ MINE = (*OWNED_TABS, SYNC_LOG)
 def header_findings(out: Inspection, first_rows: Mapping[str, Sequence[Any] | None]) -> None:
     """syncer's tabs that exist must carry syncer's header (or be empty): the run refuses to overwrite others."""
     present = [t for t in MINE if t in first_rows]
-    missing = [t for t in MINE if t not in first_rows]
+    missing = [t for t in MINE if t not in first_rows and t != CLOSED_PERIODS]  # that one comes with a close
     out.add(Level.OK, "tabs", (f"syncer's {', '.join(present)} present" if present else "no syncer tab yet")
             + (f"; {', '.join(missing)} will be created" if missing else ""))
     for title in present:

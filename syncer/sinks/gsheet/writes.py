@@ -15,7 +15,7 @@ from syncer.tables import HEADERS, MONEY_COLUMNS, RATIO_COLUMNS, Cell, Row, Tabl
 
 MAX_PAYLOAD = 1_900_000  # bytes of JSON per request; Google recommends staying under 2 MB
 # Number formats by column; ISO dates and timestamps are text (SPEC §6): shown as written, sorted as text
-FORMATS = {**{c: {"type": "TEXT"} for c in ("Created", "Started", "Completed", "Due", "Since", "Run at")},
+FORMATS = {**{c: {"type": "TEXT"} for c in ("Created", "Started", "Completed", "Due", "Since", "Run at", "At")},
            **{c: {"type": "PERCENT", "pattern": "0.0%"} for c in RATIO_COLUMNS},
            **{c: {"type": "NUMBER", "pattern": "#,##0.00"} for c in MONEY_COLUMNS}}
 
