@@ -260,20 +260,15 @@ def _run(ctx: RunContext) -> RunResult:
     decision = _decide(ctx, ordered, domain.violations, marks, reads.fresh)
     warnings.extend(decision.warnings)
     tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
-    closes = _closes(ctx, tables[BUDGET_ROLLUP])
-    tables.update(closes.tables)
-    warnings.extend(closes.warnings)
+    tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
     ctx.progress.end(tasks=len(ordered))
     ctx.progress.start(f"plan {cfg.sink.kind}")
     plan = sink.plan(tables)
     ctx.progress.end(rows=plan.rows_written)
     warnings.extend(plan.warnings)
-    mode = "dry-run" if ctx.opts.dry_run else ("full" if "full" in reads.modes else "incremental")
-    if ctx.opts.action is not None:
-        mode = f"{ctx.opts.action.action} {ctx.opts.action.period}"
     run = RunRecord(
-        run_at=ctx.now, mode=mode, fetched=reads.fetched, changed=len(upserts), deleted=len(deletes),
-        rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
+        run_at=ctx.now, mode=_mode(ctx.opts, reads.modes), fetched=reads.fetched, changed=len(upserts),
+        deleted=len(deletes), rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
         warnings=tuple(warnings), version=__version__,
     )
     result = RunResult(
@@ -300,14 +295,16 @@ def _run(ctx: RunContext) -> RunResult:
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class _Closes:
-    tables: dict[str, Table]  # the Budget rollup as finance sees it, and the Closed periods tab
-    warnings: list[str]
+def _mode(opts: RunOptions, modes: set[str]) -> str:
+    """The Sync log's Mode: `full`, `incremental`, `dry-run`, or the period action (`close 2026-10`)."""
+    if opts.action is not None:
+        return f"{opts.action.action} {opts.action.period}"
+    return "dry-run" if opts.dry_run else ("full" if "full" in modes else "incremental")
 
 
-def _closes(ctx: RunContext, live: Table) -> _Closes:
-    """Apply the closed periods to the live Budget rollup (SPEC §11), and the run's close or reopen if any.
+def _closes(ctx: RunContext, live: Table, warnings: list[str]) -> dict[str, Table]:
+    """The Budget rollup as finance sees it and the Closed periods tab (SPEC §11), with the run's close or reopen
+    if any; warnings about the tab's rows go to `warnings`.
 
     The Closed periods tab is the record: when it exists it wins over the state; when it is missing (a new
     workbook, a deleted tab) the state's copy writes it again, so neither a lost state file nor a lost tab
@@ -316,19 +313,20 @@ def _closes(ctx: RunContext, live: Table) -> _Closes:
     cfg, action, header = ctx.cfg, ctx.opts.action, HEADERS[CLOSED_PERIODS]
     tab = ctx.sink.read_tab(CLOSED_PERIODS)
     if tab and list(tab[0]) != header:  # not syncer's tab: the sink's plan refuses it, naming it
-        return _Closes({CLOSED_PERIODS: [list(header)]}, [])
+        return {CLOSED_PERIODS: [list(header)]}
     rows = [list(r) for r in tab[1:]] if tab else ctx.state.closed_rows()
     if not rows and action is None and not tab:  # nothing ever closed: no tab to add
-        return _Closes({}, [])
+        return {}
     periods = Periods(cfg.budget_period, cfg.fiscal_year_start_month)
-    records, warnings = read_records([header, *rows], cfg.budget_period)
+    records, problems = read_records([header, *rows], cfg.budget_period)
+    warnings.extend(problems)
     shown = rollup_with_closes(live, records, periods)
     if action is not None:
         today = ctx.as_of.astimezone(cfg.tz).date()
         rec = record_for(action, records, shown, today, periods, iso_local(ctx.now, cfg.tz) or "")
         rows += record_rows(rec)
         shown = rollup_with_closes(live, [*records, rec], periods)
-    return _Closes({BUDGET_ROLLUP: shown, CLOSED_PERIODS: [list(header), *rows]}, warnings)
+    return {BUDGET_ROLLUP: shown, CLOSED_PERIODS: [list(header), *rows]}
 
 
 def default_actor(env: Mapping[str, str] | None = None) -> str:
