@@ -191,3 +191,66 @@ def test_note_thresholds():
                      gap_keys=["A-6", "A-7"])
     assert [n.split(":")[0] for n in findings(busy, 1.25)] == ["Overdue", "Blocked", "Late", "Intake"]
     assert notes_of(busy, 1.25).count("; ") == 2  # at most three, most important first
+
+
+# ---- property: the polars tab against a plain reading of the same tasks ------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from test_domain_properties import NOW, tasks_strategy  # noqa: E402
+from test_domain_properties import config as property_config  # noqa: E402
+
+from syncer.domain.figures import stage_spells, task_figures  # noqa: E402
+from syncer.domain.periods import iso_week  # noqa: E402
+from syncer.model import REWORK_FROM, REWORK_TO  # noqa: E402
+
+COUNTED = ("Completed", "Started", "Created", "Reworked", "Late", "Overdue at end")
+
+
+def plain_counts(tasks: list[Task], cfg: Config) -> dict[tuple[str, str], dict[str, int]]:
+    """(week, team) -> the counted columns, from task_figures and the history, one task at a time."""
+    tz, today = cfg.tz, NOW.astimezone(cfg.tz).date()
+    out: dict[tuple[str, str], dict[str, int]] = {}
+
+    def add(col: str, when: date, t: Task) -> None:
+        if iso_week(when) <= iso_week(today):
+            for team in (t.source, "All"):
+                cell = out.setdefault((iso_week(when), team), dict.fromkeys(COUNTED, 0))
+                cell[col] += 1
+
+    first = min((t.created_at.astimezone(tz).date() for t in tasks), default=today)
+    mondays = [first - timedelta(days=first.weekday()) + timedelta(days=7 * i)
+               for i in range((today - first).days // 7 + 2)]
+    for t in tasks:
+        f = task_figures(t, NOW, tz)
+        for col, when in (("Completed", f.completed_at), ("Started", f.started_at), ("Created", t.created_at)):
+            if when:
+                add(col, when.astimezone(tz).date(), t)
+        if f.late:
+            add("Late", f.completed_at.astimezone(tz).date(), t)
+        for week in {iso_week(c.at.astimezone(tz).date()) for c in t.history
+                     if c.from_stage in REWORK_FROM and c.to_stage in REWORK_TO}:
+            add("Reworked", date.fromisocalendar(int(week[:4]), int(week[6:]), 1), t)
+        spells = stage_spells(t, NOW)
+        for monday in mondays:
+            end = datetime(*(monday + timedelta(days=7)).timetuple()[:3], tzinfo=tz)
+            current = end > NOW
+            held = spells[-1][0] if current else next((s for s, a, b in spells if a < end <= b), None)
+            if held is None and not current and spells[-1][1] < end:
+                held = spells[-1][0]  # the stage it is still in
+            last_day = today - timedelta(days=1) if current else monday + timedelta(days=6)
+            if (t.created_at < end and t.due_date and t.due_date <= last_day
+                    and held not in (None, Stage.DONE, Stage.CANCELLED)):
+                add("Overdue at end", monday, t)
+    return {k: v for k, v in out.items() if any(v.values())}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tasks_strategy())
+def test_weekly_counts_match_a_plain_reading(tasks):
+    cfg = property_config()
+    table = build_domain(tasks, {}, cfg, NOW, []).tables[WEEKLY_REVIEW]
+    got = {(r[0], r[1]): {c: r[table[0].index(c)] for c in COUNTED} for r in table[1:]}
+    assert {k: v for k, v in got.items() if any(v.values())} == plain_counts(tasks, cfg)
+    for (week, team), row in got.items():  # each team's rows add up to the All row
+        if team == "All":
+            teams = [v for (w, t), v in got.items() if w == week and t != "All"]
+            assert row == {c: sum(v[c] for v in teams) for c in COUNTED}
