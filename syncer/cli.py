@@ -89,6 +89,7 @@ def main(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     ctx.obj["redact"] = setup_logging(verbose)
 
 
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr: only the result (and errors).")
 config_option = click.option(
     "--config", "config", type=click.Path(dir_okay=False), default=None,
     help="Config file (default: $SYNCER_CONFIG, ./syncer.yaml, ./config/syncer.yaml).",
@@ -111,7 +112,7 @@ def validate(ctx: click.Context, config: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Write nothing anywhere; print what would change per tab.")
 @click.option("--full", is_flag=True, help="Read every task (also drops tasks the source no longer returns).")
 @click.option("--source", "only", multiple=True, help="Sync only this source (repeatable).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr: only the summary (and errors).")
+@quiet_option
 @click.pass_context
 @handles_errors
 def run(ctx: click.Context, config: str | None, dry_run: bool, full: bool, only: tuple[str, ...],
@@ -162,12 +163,14 @@ def reopen(ctx: click.Context, config: str | None, period: str, reason: str, by:
 @config_option
 @click.option("--source", "name", required=True, help="The source whose raw pages to save.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@quiet_option
 @click.pass_context
 @handles_errors
-def fetch(ctx: click.Context, config: str | None, name: str, out: str) -> None:
+def fetch(ctx: click.Context, config: str | None, name: str, out: str, quiet: bool) -> None:
     """Save a source's raw API pages as JSON files the `replay` source reads back."""
     cfg = _load(ctx, config)
-    count = save_pages(cfg, name, Path(out))
+    with run_progress(quiet or ctx.obj.get("quiet", False)) as progress:
+        count = save_pages(cfg, name, Path(out), progress=progress)
     click.echo(f"saved {count} page(s) of {name} to {out}")
 
 

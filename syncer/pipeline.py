@@ -26,8 +26,8 @@ from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink, sink_class
-from syncer.sources import Checkpoint, FetchResult, Source, source_class
-from syncer.sources.replay import fetched_at, write_pages
+from syncer.sources import Checkpoint, FetchResult, Source, reported, source_class
+from syncer.sources.replay import TASKS_ON, fetched_at, write_pages
 from syncer.sources.writeback import send_writes
 from syncer.state import State, encode, run_lock
 from syncer.tables import (
@@ -68,13 +68,20 @@ def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | No
     return out
 
 
-def save_pages(cfg: Config, name: str, folder: Path, now: datetime | None = None) -> int:
-    """`syncer fetch`: a full read of source `name`, its raw pages saved to `folder` for the replay source."""
-    (src,) = make_sources(cfg, [name])
+def save_pages(cfg: Config, name: str, folder: Path, now: datetime | None = None,
+               progress: Progress = NO_PROGRESS) -> int:
+    """`syncer fetch`: a full read of source `name`, its raw pages saved to `folder` for the replay source; the
+    fetch is one phase of `progress` (pages, tasks, requests, waits)."""
+    policy = RetryPolicy(on_attempt=progress.request, on_wait=progress.waited)
+    (src,) = make_sources(cfg, [name], policy, progress)
     now = now or datetime.now(UTC)
     meta = src.replay_meta()
-    return write_pages(folder, meta.pop("api"), src.fetch_pages(None, now), source=name,
-                       fetched_at=now.isoformat(), **meta)
+    api = meta.pop("api")
+    progress.start(f"fetch {name}")
+    count = write_pages(folder, api, reported(src.fetch_pages(None, now), progress, TASKS_ON[api]), source=name,
+                        fetched_at=now.isoformat(), **meta)
+    progress.end()
+    return count
 
 
 def make_sink(cfg: Config, policy: RetryPolicy | None = None) -> Sink:

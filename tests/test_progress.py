@@ -190,3 +190,18 @@ def test_phase_lines_name_only_the_figures_a_phase_has():
     lines.end()
     assert out.getvalue() == ("fetch web: 1 page, 1 task, 3 requests, waited 2.0 s on retries (1.2 s)\n"
                               "compute: (0.2 s)\n")
+
+
+def test_syncer_fetch_reports_its_full_read_as_one_phase(jira, tmp_path):
+    config = _config_file(jira, tmp_path)
+    result = CliRunner().invoke(main, ["fetch", "--source", "web", "--out", str(tmp_path / "pages"), "--config",
+                                       config])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stderr.splitlines()
+    m = PHASE_LINE.match(line)
+    assert m and m["phase"] == "fetch web", line
+    saved = int(re.search(r"saved (\d+) page", result.stdout)[1])
+    assert m["figures"] == f"{saved} pages, {ISSUES} tasks, {sum(jira.calls.values())} requests"
+    quiet = CliRunner().invoke(main, ["fetch", "-q", "--source", "web", "--out", str(tmp_path / "p2"), "--config",
+                                      config])
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout.startswith("saved ")
