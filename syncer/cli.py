@@ -7,6 +7,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from syncer.log import RedactFilter, secrets_of, setup_logging
 from syncer.ops.console import run_progress
 from syncer.ops.daemon import serve
 from syncer.ops.doctor import doctor as check
-from syncer.ops.init import SECRET_VARS, InitRequest, init_config
+from syncer.ops.init import SECRET_VARS, InitRequest, asana_projects, init_config, jira_projects
 from syncer.ops.preflight import load_checked
 from syncer.ops.report import weekly_report
 from syncer.ops.summary import format_period_change, format_summary
@@ -263,17 +264,35 @@ def init(ctx: click.Context, **options: Any) -> None:
     JIRA_EMAIL and JIRA_API_TOKEN, or ASANA_TOKEN."""
     secrets = [os.environ.get(v, "") for names in SECRET_VARS.values() for v in names]
     ctx.obj["redact"] = setup_logging(ctx.obj.get("verbose", False), secrets)
-    kind = _ask(options["kind"], "--source", "Source kind", type=click.Choice(["jira", "asana"]))
-    url, jql, projects = options["url"], options["jql"], options["projects"]
-    if kind == "jira":
-        url = _ask(url, "--url", "Jira site URL (https://YOUR-SITE.atlassian.net)")
-        jql = _ask(jql, "--jql", "JQL of the issues to sync (e.g. project = MKT)")
-    elif not projects:
-        projects = tuple(_ask(None, "--project", "Asana project gid(s), comma-separated").replace(",", " ").split())
-    out = options["out"]
-    req = InitRequest(kind, Path(out), url or "", jql or "", projects, options["base_url"] or ASANA_BASE_URL,
-                      options["name"], options["timezone"], options["force"])
+    req = _init_request(options)
     _, site = init_config(req, os.environ)
-    what = "statuses" if kind == "jira" else "sections"
-    click.echo(f"wrote {out}: {len(site.fields)} custom field(s) and {len(site.states)} {what} read; check the "
-               f"commented guesses, then: syncer validate --config {out} && syncer run --dry-run --config {out}")
+    what = "statuses" if req.kind == "jira" else "sections"
+    click.echo(f"wrote {req.out}: {len(site.fields)} custom field(s) and {len(site.states)} {what} read; check the "
+               f"commented guesses, then: syncer validate --config {req.out} && "
+               f"syncer run --dry-run --config {req.out}")
+
+
+def _init_request(options: dict[str, Any]) -> InitRequest:
+    """What `syncer init` is asked for: the options, and on a terminal the answers to what they leave out (for
+    the JQL, after listing the site's projects)."""
+    kind = _ask(options["kind"], "--source", "Source kind", type=click.Choice(["jira", "asana"]))
+    req = InitRequest(kind, Path(options["out"]), base_url=options["base_url"] or ASANA_BASE_URL,
+                      name=options["name"], timezone=options["timezone"], force=options["force"])
+    if kind == "asana":
+        if options["projects"] or not _interactive():
+            return replace(req, projects=tuple(options["projects"]) or (_ask(None, "--project", ""),))
+        found, more = asana_projects(req, os.environ)
+        click.echo(f"projects this token sees{' (the first ' + str(len(found)) + ')' if more else ''}:")
+        for gid, name in found:
+            click.echo(f"  {gid:<18} {name}")
+        answer = click.prompt("Asana project gid(s), comma-separated", default=found[0][0] if found else None)
+        return replace(req, projects=tuple(str(answer).replace(",", " ").split()))
+    req = replace(req, url=_ask(options["url"], "--url", "Jira site URL (https://YOUR-SITE.atlassian.net)"))
+    if options["jql"] or not _interactive():
+        return replace(req, jql=_ask(options["jql"], "--jql", ""))
+    rows, total = jira_projects(req, os.environ)
+    click.echo(f"{total} project(s) on {req.url}" + (f", the first {len(rows)}:" if total > len(rows) else ":"))
+    for key, name in rows:
+        click.echo(f"  {key:<12} {name}")
+    first = f"project = {rows[0][0]}" if rows else None
+    return replace(req, jql=str(click.prompt("JQL of the issues to sync", default=first)))

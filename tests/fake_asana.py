@@ -77,6 +77,7 @@ class FakeAsana:
     def __init__(self, server: HTTPServer, token: str = TOKEN):
         self.server, self.token = server, token
         self.projects: dict[str, list[str]] = {PROJECT: [], OTHER_PROJECT: []}
+        self.project_names = {PROJECT: "Content", OTHER_PROJECT: "Brand"}
         self.tasks: dict[str, dict[str, Any]] = {}
         self.stories: dict[str, list[dict[str, Any]]] = {}
         self.entries: dict[str, list[dict[str, Any]]] = {}
@@ -199,6 +200,13 @@ class FakeAsana:
             return self._json({"data": _select(project, opt_tree(args.get("opt_fields"), ("name",)))})
         if path == f"/workspaces/{WORKSPACE}/tags":
             return self._page(path, args, list(self.tags.values()), ("name",))
+        if path == "/workspaces":
+            workspaces = [{"gid": WORKSPACE, "resource_type": "workspace", "name": "Acme"}]
+            return self._page(path, args, workspaces, ("name",))
+        if path == f"/workspaces/{WORKSPACE}/projects":  # `archived=false`: the fake's projects are all active
+            items = [{"gid": gid, "resource_type": "project", "name": self.project_names.get(gid, "Project")}
+                     for gid in self.projects]
+            return self._page(path, args, items, ("name",))
         if m := re.fullmatch(r"/projects/(\d+)/tasks", path):
             if m.group(1) not in self.projects:
                 return self._json({"errors": [{"message": f"project: Unknown object: {m.group(1)}"}]}, 404)

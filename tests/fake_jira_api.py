@@ -46,8 +46,9 @@ ROUTES = (
     ("GET", r"/worklog/updated", "worklog_updated"), ("GET", r"/worklog/deleted", "worklog_deleted"),
     ("POST", r"/worklog/list", "worklog_list"), ("GET", r"/search", "old_search"), ("POST", r"/search", "old_search"),
     ("PUT", r"/issue/([^/]+)", "edit_issue"), ("POST", r"/issue/([^/]+)/comment", "add_comment"),
-    ("GET", r"/issue/([^/]+)/comment", "comments"),
+    ("GET", r"/issue/([^/]+)/comment", "comments"), ("GET", r"/project/search", "project_search"),
 )
+PROJECTS = (("10000", "MKT", "Marketing"), ("10001", "WEB", "Website"), ("10002", "EVT", "Events"))
 
 
 def jira_ts(when: datetime) -> str:
@@ -98,6 +99,7 @@ class JiraApi:
         self.renamed: dict[str, str] = {}  # field name -> the name the site now shows
         self.clauses: dict[str, list[str]] | None = {}  # field id -> JQL clause names; None: /field omits them
         self.deployment = "Cloud"  # serverInfo's deploymentType ("Server" and "DataCenter" are not Cloud)
+        self.projects: list[tuple[str, str, str]] = list(PROJECTS)  # (id, key, name) this account may browse
         self._cursors: dict[str, Any] = {}
         self._tokens = 0
 
@@ -361,6 +363,21 @@ class JiraApi:
         start, size = int(_first(q, "startAt") or 0), min(int(_first(q, "maxResults") or 100), 100)
         return 200, {"startAt": start, "maxResults": size, "total": len(comments),
                      "comments": comments[start : start + size]}
+
+    def _project_search(self, q, body, m):
+        """GET /project/search: a PageBeanProject of the projects this account may browse, ordered by key."""
+        start, size = int(_first(q, "startAt") or 0), min(int(_first(q, "maxResults") or 50), 100)
+        rows = sorted(self.projects, key=lambda p: p[1])
+        page = [{"expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+                 "self": f"{self.base_url}{API}/project/{pid}", "id": pid, "key": key, "name": name,
+                 "projectTypeKey": "software", "simplified": False, "style": "classic", "isPrivate": False,
+                 "properties": {}} for pid, key, name in rows[start : start + size]]
+        last = start + size >= len(rows)
+        out = {"self": f"{self.base_url}{API}/project/search?startAt={start}&maxResults={size}",
+               "maxResults": size, "startAt": start, "total": len(rows), "isLast": last, "values": page}
+        if not last:
+            out["nextPage"] = f"{self.base_url}{API}/project/search?startAt={start + size}&maxResults={size}"
+        return 200, out
 
     def _worklog_updated(self, q, body, m):
         return self._changes(q, list(self.worklog_times.items()), "/worklog/updated")

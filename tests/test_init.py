@@ -3,6 +3,7 @@ and runs with `syncer run --dry-run`; every guess is commented; an existing file
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import get_args
 
@@ -10,7 +11,7 @@ import pytest
 import responses
 import yaml
 from click.testing import CliRunner
-from fake_asana import PROJECT, SECTIONS, populate
+from fake_asana import OTHER_PROJECT, PROJECT, SECTIONS, populate
 from fake_asana import TOKEN as ASANA_TOKEN
 from fake_jira import EMAIL, TOKEN, FakeJira
 from fake_jira_api import CUSTOM_FIELDS, STATUSES
@@ -123,13 +124,22 @@ def test_a_missing_option_off_a_terminal_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "--url is needed" in result.output
 
 
-def test_on_a_terminal_init_asks_for_what_is_missing(jira, tmp_path, monkeypatch):
+def test_on_a_terminal_init_lists_the_projects_and_asks_for_what_is_missing(jira, tmp_path, monkeypatch):
     monkeypatch.setattr("syncer.cli._interactive", lambda: True)
     out = tmp_path / "s.yaml"
     result = invoke(["init", "--out", str(out)], JIRA_ENV, input=f"jira\n{jira.base_url}\nproject = MKT\n")
     assert result.exit_code == 0, result.output
     assert "Source kind" in result.output and "Jira site URL" in result.output
+    assert f"3 project(s) on {jira.base_url}:" in result.output
+    assert re.search(r"^  MKT +Marketing$", result.output, re.MULTILINE)
     assert yaml.safe_load(out.read_text(encoding="utf-8"))["sources"][0]["jql"] == "project = MKT"
+    # Enter takes the first project; a site with more projects than listed says so.
+    jira.projects += [(str(10010 + i), f"P{i:02d}", f"Project {i}") for i in range(60)]
+    again = invoke(["init", "--source", "jira", "--url", jira.base_url, "--out", str(out), "--force"], JIRA_ENV,
+                   input="\n")
+    assert again.exit_code == 0, again.output
+    assert "63 project(s)" in again.output and "the first 50:" in again.output
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["sources"][0]["jql"] == "project = EVT"
 
 
 def test_missing_credentials_and_a_rejected_token_exit_2_without_the_token(jira, tmp_path):
@@ -163,3 +173,17 @@ def test_guesses_take_the_closest_name_once_and_keep_the_alternatives():
     assert guesses["activity"].pick is None  # "Colour" looks like nothing
     picked = [g.pick[0] for g in guesses.values() if g.pick]
     assert len(picked) == len(set(picked))  # no field proposed twice
+
+
+def test_on_a_terminal_asana_init_lists_the_projects_the_token_sees(asana, tmp_path, monkeypatch):
+    monkeypatch.setattr("syncer.cli._interactive", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "a.yaml"
+    result = invoke(["init", "--source", "asana", "--base-url", asana.base_url, "--out", str(out)],
+                    {"ASANA_TOKEN": ASANA_TOKEN}, input="\n")
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"^  {PROJECT} +Acme / Content$", result.output, re.MULTILINE)
+    assert re.search(rf"^  {OTHER_PROJECT} +Acme / Brand$", result.output, re.MULTILINE)
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["sources"][0]["projects"] == [PROJECT]  # Enter: the first
+    assert any(path == "/workspaces/1200000000000001/projects" and args.get("archived") == "false"
+               for path, args in asana.calls)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -23,6 +23,9 @@ from syncer.errors import ConfigError, SourceError
 from syncer.model import Stage
 from syncer.retry import RetryPolicy
 from syncer.sources import Source, source_class
+from syncer.sources.asana.client import AsanaErrors
+from syncer.sources.asana.inspect import workspace_projects
+from syncer.sources.jira.client import JiraClient
 
 # The names a field for each canonical field usually has (the first is the canonical field in words).
 LABELS: dict[str, tuple[str, ...]] = {
@@ -143,6 +146,28 @@ def read_site(cfg: Config, policy: RetryPolicy) -> Site:
         problems = [f"{f.what}: {f.detail}" for f in fails]
         raise ConfigError(problems) if any(f.config for f in fails) else SourceError("; ".join(problems))
     return Site(list(found.custom), list(found.statuses))
+
+
+def jira_projects(req: InitRequest, env: Mapping[str, str], policy: RetryPolicy | None = None,
+                  limit: int = 50) -> tuple[list[tuple[str, str]], int]:
+    """The site's projects (key, name), the first `limit` by key, and how many there are: for choosing the JQL."""
+    # The JQL is what the user is about to choose: any valid one lets the source's settings load meanwhile.
+    scfg = _checked(_source_entry(replace(req, jql=req.jql or "project IS NOT EMPTY")), env).sources[0]
+    assert scfg.kind == "jira"
+    client = JiraClient(scfg, "sources[0]", policy or RetryPolicy(attempts=2, cap=5.0))
+    client.connect()
+    rows, total = client.projects(limit)
+    return [(str(p.get("key")), str(p.get("name") or "")) for p in rows], total
+
+
+def asana_projects(req: InitRequest, env: Mapping[str, str], policy: RetryPolicy | None = None,
+                   limit: int = 50) -> tuple[list[tuple[str, str]], bool]:
+    """The projects (gid, "workspace / name") the token sees, the first `limit`, and whether there are more."""
+    # No project is chosen yet: a placeholder gid lets the source's settings load meanwhile.
+    scfg = _checked(_source_entry(replace(req, projects=req.projects or ("0",))), env).sources[0]
+    assert scfg.kind == "asana"
+    policy = policy or RetryPolicy(attempts=2, cap=5.0)
+    return workspace_projects(scfg, AsanaErrors(scfg, "sources[0]", policy.attempts), policy, limit)
 
 
 def init_config(req: InitRequest, env: Mapping[str, str], policy: RetryPolicy | None = None,

@@ -79,3 +79,32 @@ def listing(out: Inspection, custom: Sequence[tuple[str, str]], sections: Iterab
     out.notes.append("a completed task is done whatever its section")
     out.listed = True
     return out
+
+
+def workspace_projects(cfg: AsanaSourceConfig, errors: AsanaErrors, policy: RetryPolicy,
+                       limit: int = 50) -> tuple[list[tuple[str, str]], bool]:
+    """The active projects (gid, "workspace / name") the token sees, the first `limit`; and whether there are more.
+    For `syncer init`, where the config names no project yet."""
+    found: list[tuple[str, str]] = []
+    with open_client(cfg) as client:
+        def get(method: Callable[..., Any], *args: Any) -> Callable[[dict], dict]:
+            return lambda opts: policy.call(lambda: method(*args, dict(opts), full_payload=True,
+                                                           _request_timeout=REQUEST_TIMEOUT))
+
+        try:
+            workspaces = [w for page in paginate(get(asana.WorkspacesApi(client).get_workspaces), "GET /workspaces",
+                                                 {"opt_fields": "name", "limit": 100}, errors.where)
+                          for w in page.body.get("data") or []]
+            for w in workspaces:
+                endpoint = f"GET /workspaces/{w.get('gid')}/projects"
+                listing = get(asana.ProjectsApi(client).get_projects_for_workspace, str(w.get("gid")))
+                # "false" as text: the client would send Python's `False` as it prints.
+                for page in paginate(listing, endpoint, {"opt_fields": "name", "limit": 100, "archived": "false"},
+                                     errors.where):
+                    for p in page.body.get("data") or []:
+                        if len(found) == limit:
+                            return found, True
+                        found.append((str(p.get("gid")), f"{w.get('name')} / {p.get('name')}"))
+        except ERRORS as e:
+            raise (e if isinstance(e, SyncerError) else errors.describe(e, "GET /workspaces")) from None
+    return found, False

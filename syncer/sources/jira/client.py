@@ -16,6 +16,7 @@ from syncer.sources.jira.settings import (
     API,
     FIELD_PATH,
     MYSELF_PATH,
+    PROJECT_SEARCH_PATH,
     SEARCH_PATH,
     SERVER_INFO_PATH,
     STATUS_PATH,
@@ -164,6 +165,12 @@ class JiraClient:
     def time_zone(self) -> str | None:
         """The API user's time zone: JQL reads dates in it."""
         return self.call(f"GET {MYSELF_PATH}", self.jira.myself).get("timeZone")
+
+    def projects(self, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """The first `limit` projects this account may browse, by key, and how many there are in all."""
+        # Not JIRA.projects(): it calls GET /project, which Atlassian deprecated for this paged endpoint.
+        body = self.get(PROJECT_SEARCH_PATH, {"maxResults": limit, "orderBy": "key"})
+        return list(body.get("values") or []), int(body.get("total") or 0)
 
     def search(self, params: dict[str, Any]) -> dict[str, Any]:
         """One page of `GET /search/jql` with exactly these parameters (`jql`, `fields`, `maxResults`, ...)."""
