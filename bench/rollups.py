@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from syncer.config import Config  # noqa: E402
 from syncer.domain.budget import BudgetLine  # noqa: E402
-from syncer.domain.figures import rate_table, task_figures  # noqa: E402
+from syncer.domain.frames import model_frames  # noqa: E402
 from syncer.domain.rollups import DomainResult, build_domain  # noqa: E402
 from syncer.domain.weekly import weekly_table  # noqa: E402
 from syncer.model import Stage, StageChange, Task, Worklog  # noqa: E402
@@ -121,12 +121,11 @@ def reference_loop() -> float:
 
 
 def _timed(tasks: list[Task], cfg: Config, budget: list[BudgetLine]) -> tuple[list[float], DomainResult]:
-    """[figures wall, figures CPU, roll-ups wall, roll-ups CPU] seconds, and the result."""
+    """[frames bridge wall, its CPU, figures + roll-ups wall, their CPU] seconds, and the result."""
     t1, c1 = time.perf_counter(), time.process_time()
-    rates = rate_table(tasks, cfg.rates.people, cfg.rates.default)  # as syncer.pipeline does
-    figures = {(t.source, t.key): task_figures(t, NOW, cfg.tz, rates, cfg.rates.default) for t in tasks}
+    model_frames(tasks)  # the Python tasks -> columns bridge alone (build_domain does it again, inside)
     t2, c2 = time.perf_counter(), time.process_time()
-    result = build_domain(tasks, figures, cfg, NOW, budget)
+    result = build_domain(tasks, cfg, NOW, budget)
     t3, c3 = time.perf_counter(), time.process_time()
     return [t2 - t1, c2 - c1, t3 - t2, c3 - c2], result
 
@@ -209,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tasks {len(tasks):,}  worklogs {n_logs:,}  budget lines {len(budget):,}  (generated in {gen_s:.1f} s)")
     if args.origin == "demo":
         print(f"mapping raw pages  {map_s:6.2f} s wall {map_c:6.2f} s CPU   (jira + asana tasks_from_pages)")
-    print(f"per-task figures   {fw:6.2f} s wall {fc:6.2f} s CPU")
-    print(f"domain roll-ups    {rw:6.2f} s wall {rc:6.2f} s CPU   rows: {rows}")
+    print(f"tasks -> frames    {fw:6.2f} s wall {fc:6.2f} s CPU")
+    print(f"figures + roll-ups {rw:6.2f} s wall {rc:6.2f} s CPU   rows: {rows}")
     ww, wc = _weekly_alone(result, cfg)
     print(f"  of which the Weekly review tab about {ww:6.2f} s wall {wc:6.2f} s CPU (timed again on its own)")
     fw, fc = fw + map_s, fc + map_c  # the total includes the mapping

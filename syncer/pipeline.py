@@ -18,9 +18,8 @@ from syncer.config import Config
 from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
-from syncer.domain.figures import TaskFigures, rate_table, task_figures
 from syncer.domain.rollups import build_domain
-from syncer.domain.tasks_tab import tasks_table
+from syncer.domain.tasks_tab import tasks_frame_table
 from syncer.model import Task
 from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
@@ -254,19 +253,15 @@ def _run(ctx: RunContext) -> RunResult:
 
     ctx.progress.start("compute")
     ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
-    rates = rate_table(ordered, cfg.rates.people, cfg.rates.default)
-    figures: dict[tuple[str, str], TaskFigures] = {
-        (t.source, t.key): task_figures(t, ctx.as_of, cfg.tz, rates, cfg.rates.default) for t in ordered
-    }
     budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
-    domain = build_domain(ordered, figures, cfg, ctx.as_of, budget_lines, rates)
+    domain = build_domain(ordered, cfg, ctx.as_of, budget_lines)
     warnings.extend(domain.warnings)
     warnings.extend(default_warnings(ordered, cfg))
     marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
     decision = _decide(ctx, ordered, domain.violations, marks, reads.fresh)
     warnings.extend(decision.warnings)
-    tables = {TASKS: tasks_table(ordered, figures, cfg.tz, domain.intake_ok), **domain.tables}
+    tables = {TASKS: tasks_frame_table(domain.frames.tasks, cfg.tz), **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
     ctx.progress.end(tasks=len(ordered))
     ctx.progress.start(f"plan {cfg.sink.kind}")

@@ -108,7 +108,7 @@ def test_since_ignores_status_changes_within_a_stage():
 def test_check_tasks_sorts_and_counts_labour_only_when_in_budget():
     wl = [Worklog("ana@acme.com", datetime(2026, 5, 5, 9, tzinfo=UTC), 2.0)]
     tasks = [make("MKT-10", campaign=None, worklogs=wl), make("MKT-9", owner=None)]
-    figs = {(t.source, t.key): task_figures(t, CREATED, BERLIN, {}, 80.0) for t in tasks}
+    figs = {(t.source, t.key): task_figures(t, CREATED, BERLIN, {}, 80.0).labour_cost for t in tasks}
     cfg = IntakeConfig(required=["owner"], brief_min_chars=0)
     v = check_tasks(tasks, figs, cfg, None, CAL, labour_in_budget=True)
     assert [(x.key, x.rule) for x in v] == [("MKT-9", "required"), ("MKT-10", "amount_without_campaign")]

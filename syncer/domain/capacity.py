@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import polars as pl
+
 from syncer.config import CapacityConfig
-from syncer.domain.flow import ALL, category_of
-from syncer.domain.periods import HOUR, LocalCalendar, YearMonth
+from syncer.domain.cells import local_day_expr, week_label_expr
+from syncer.domain.figures import tz_name
+from syncer.domain.flow import ALL, UNCATEGORISED
+from syncer.domain.frames import model_frames
+from syncer.domain.periods import LocalCalendar, YearMonth
 from syncer.model import Task
 from syncer.tables import CAPACITY, HEADERS, Row, Table, num
 
@@ -26,29 +31,39 @@ class WorklogTotals:
     labour: list[dict[YearMonth, float]]
 
 
+def worklog_days(tasks: pl.DataFrame, worklogs: pl.DataFrame, tz: str, people: Mapping[str, float],
+                 default_rate: float) -> pl.DataFrame:
+    """Per (task, local day of the worklog's start, person): logged ms and Σ hours × rate, with the task's team
+    (= source) and category. Milliseconds are exact integers, so sums do not depend on the order of worklogs."""
+    rate = pl.col("author").replace_strict(dict(people), default=default_rate, return_dtype=pl.Float64)
+    cat = pl.col("category")
+    ids = tasks.select("source", "key", cat=pl.when(cat.is_null() | (cat == "")).then(pl.lit(UNCATEGORISED))
+                       .otherwise(cat))
+    return worklogs.join(ids, on=["source", "key"], how="left", maintain_order="left").group_by(
+        "source", "key", "cat", day=local_day_expr("started_at", tz), person="author", maintain_order=True).agg(
+        ms=(pl.col("hours") * MS_PER_HOUR).round(0, mode="half_to_even").cast(pl.Int64).sum(),
+        cost=(pl.col("hours") * rate).sum())
+
+
+def logged_by_week(days: pl.DataFrame) -> LoggedByWeek:
+    """Σ worklog ms per (ISO week, team, category, person), from `worklog_days`."""
+    weeks = days.group_by("source", "cat", "person", week=week_label_expr(pl.col("day"))).agg(pl.col("ms").sum())
+    return {(w, team, cat, person): ms for team, cat, person, w, ms in weeks.rows()}
+
+
 def worklog_totals(
     tasks: Iterable[Task], cal: LocalCalendar, rates: Mapping[str, float] | None = None, default_rate: float = 0.0
 ) -> WorklogTotals:
-    """Roll every worklog up once: its local day is looked up once and feeds both Capacity and Labour."""
-    rates = rates or {}
-    cache, slow = cal.hour_cache, cal.labels
-    logged: LoggedByWeek = {}
-    labour: list[dict[YearMonth, float]] = []
-    empty: dict[YearMonth, float] = {}
-    for t in tasks:
-        if not t.worklogs:
-            labour.append(empty)
-            continue
-        team, cat = t.source, category_of(t)
-        by_month: dict[YearMonth, float] = {}
-        for author, when, hours in t.worklogs:  # Worklog is a named tuple: unpacking is the cheap read
-            d = cache.get(when.timestamp() // HOUR) or slow(when)
-            key = (d.week, team, cat, author)
-            logged[key] = logged.get(key, 0) + round(hours * MS_PER_HOUR)
-            ym = d.year_month
-            by_month[ym] = by_month.get(ym, 0.0) + hours * rates.get(author, default_rate)
-        labour.append(by_month)
-    return WorklogTotals(logged, labour)
+    """Capacity's weekly time and each task's labour by month, of Python tasks (through the frames)."""
+    tasks = list(tasks)
+    fr = model_frames(tasks)
+    days = worklog_days(fr.tasks, fr.worklogs, tz_name(cal.tz), rates or {}, default_rate)
+    months = days.group_by("source", "key", y=pl.col("day").dt.year(), m=pl.col("day").dt.month(),
+                           maintain_order=True).agg(pl.col("cost").sum())
+    labour: dict[tuple[str, str], dict[YearMonth, float]] = {}
+    for source, key, y, m, cost in months.rows():
+        labour.setdefault((source, key), {})[(y, m)] = cost
+    return WorklogTotals(logged_by_week(days), [labour.get((t.source, t.key), {}) for t in tasks])
 
 
 @dataclass(slots=True)
@@ -73,11 +88,16 @@ def _sort_key(row: Row) -> tuple:
 def capacity_table(
     tasks: Iterable[Task], cfg: CapacityConfig, cal: LocalCalendar, logged: LoggedByWeek | None = None
 ) -> Table:
-    """The Capacity tab. Per (week, team, category) a row with Person `All`, plus a (week, team, All, All) row that
-    counts each person once (the figure to read for team utilization). With `per_person: true`, also one row per
-    (week, team, person, category) and per (week, team, person, All). `logged`: from `worklog_totals`, if at hand."""
+    """The Capacity tab of Python tasks (`logged`: from `worklog_totals`, if at hand): see `capacity_rows`."""
     if logged is None:
         logged = worklog_totals(tasks, cal).logged
+    return capacity_rows(logged, cfg)
+
+
+def capacity_rows(logged: LoggedByWeek, cfg: CapacityConfig) -> Table:
+    """The Capacity tab. Per (week, team, category) a row with Person `All`, plus a (week, team, All, All) row that
+    counts each person once (the figure to read for team utilization). With `per_person: true`, also one row per
+    (week, team, person, category) and per (week, team, person, All)."""
     cells: dict[tuple[str, str, str, str], _Cell] = {}
 
     def add(key: tuple[str, str, str, str], person: str, ms: int) -> None:

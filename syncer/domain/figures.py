@@ -1,14 +1,24 @@
-"""Per-task figures of SPEC §5: pure functions of a task, `as_of` (the reference time) and the timezone."""
+"""Per-task figures of SPEC §5: pure functions of the frames, `as_of` (the reference time) and the timezone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
-from syncer.model import REWORK_FROM, REWORK_TO, STARTED_STAGES, Stage, Task
+import polars as pl
+
+from syncer.domain.cells import div, local_day_expr
+from syncer.domain.frames import FIGURE_FIELDS, model_frames
+from syncer.model import REWORK_FROM, REWORK_TO, STARTED_STAGES, WIP_STAGES, Stage, Task
 
 SECONDS_PER_DAY = 86400.0
+US_PER_DAY = 86_400_000_000
+TASK_KEY = ["source", "key"]
+STARTED = [s.value for s in STARTED_STAGES]
+WIP = [s.value for s in WIP_STAGES]
+FIGURE_FIELDS_NO_INTAKE = [n for n in FIGURE_FIELDS if n != "intake_ok"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,75 +39,104 @@ class TaskFigures:
     review_rounds: int = 0  # entries into review (being created in review counts as one)
 
 
-def _days(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() / SECONDS_PER_DAY
-
-
-def stage_spells(task: Task, as_of: datetime) -> list[tuple[Stage, datetime, datetime]]:
-    """The task's stages as (stage, from, to) spells, the last one open until `as_of`."""
-    spells: list[tuple[Stage, datetime, datetime]] = []
-    stage, since = task.created_stage, task.created_at
-    for ch in task.history:
-        if ch.at > since:
-            spells.append((stage, since, ch.at))
-            since = ch.at
-        stage = ch.to_stage
-    spells.append((stage, since, max(since, as_of)))
-    return spells
-
-
-def rate_table(tasks: Iterable[Task], people: Mapping[str, float], default_rate: float) -> dict[str, float]:
-    """Every worklog author's rate, resolved once (a plain dict: a million worklogs each look theirs up)."""
-    authors = {w.author for t in tasks for w in t.worklogs}
-    return {a: people.get(a, default_rate) for a in authors}
-
-
-def labour_cost(task: Task, rates: Mapping[str, float], default_rate: float) -> float:
-    """Σ worklog hours × rate (the person's rate, else the default)."""
-    return sum(w.hours * rates.get(w.author, default_rate) for w in task.worklogs)
-
-
 def task_figures(
     task: Task, as_of: datetime, tz: tzinfo, rates: Mapping[str, float] | None = None, default_rate: float = 0.0
 ) -> TaskFigures:
-    """Compute SPEC §5 for one task. `as_of` bounds open spells; `tz` decides the local completion date."""
-    if task.created_stage in STARTED_STAGES:  # created straight into work: it started when it was created
-        started_at: datetime | None = task.created_at
-    else:
-        started_at = next((ch.at for ch in task.history if ch.to_stage in STARTED_STAGES), None)
-    completed_at = None
-    if task.stage is Stage.DONE:
-        completed_at = next(
-            (ch.at for ch in reversed(task.history) if ch.to_stage is Stage.DONE and ch.from_stage is not Stage.DONE),
-            None,
-        )
-        if completed_at is None:
-            completed_at = task.created_at  # created directly in done (or history unavailable)
-    review = blocked = 0.0
-    for stage, start, end in stage_spells(task, as_of):
-        if stage is Stage.REVIEW:
-            review += _days(start, end)
-        elif stage is Stage.BLOCKED:
-            blocked += _days(start, end)
-    reworked = any(ch.from_stage in REWORK_FROM and ch.to_stage in REWORK_TO for ch in task.history)
-    rounds = (task.created_stage is Stage.REVIEW) + sum(
-        ch.to_stage is Stage.REVIEW and ch.from_stage is not Stage.REVIEW for ch in task.history
+    """SPEC §5 for one task, through the columnar core (`figures_frame`): `as_of` bounds open spells, `tz` decides
+    the local completion date."""
+    fr = model_frames([task])
+    row = figures_frame(fr.tasks, fr.changes, fr.worklogs, as_of, tz_name(tz), rates or {}, default_rate).row(
+        0, named=True)
+    return TaskFigures(**{name: row[name] for name in TaskFigures.__slots__})
+
+
+def tz_name(tz: tzinfo) -> str:
+    """The zone's name as polars knows it: an IANA key, `UTC`, or `Etc/GMT-2` for a fixed whole-hour offset."""
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    offset = tz.utcoffset(None) if isinstance(tz, timezone) else None
+    if tz is UTC or offset == timedelta(0):
+        return "UTC"
+    if offset is not None and offset % timedelta(hours=1) == timedelta(0):
+        hours = offset // timedelta(hours=1)
+        return f"Etc/GMT{-hours:+d}"
+    raise ValueError(f"time zone {tz!r} has no IANA name")
+
+
+def _days(us: pl.Expr) -> pl.Expr:
+    """Microseconds as days, as `(b - a).total_seconds() / 86400` computes them."""
+    return div(div(us, 1_000_000), SECONDS_PER_DAY)
+
+
+def _history_figures(tasks: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
+    """Per task with any change: first start, last entry into done, rework, review rounds, closed-spell time in
+    review and blocked, and where the history leaves the task (its last stage and since when)."""
+    ch = changes.select("source", "key", "at", "from_stage", "to_stage").join(
+        tasks.select("source", "key", "created_at", "created_stage"), on=TASK_KEY, how="left", maintain_order="left")
+    # `since`: when the current spell began (a change dated before the last one moves the stage, not the clock).
+    since = pl.max_horizontal("created_at", "at").cum_max().over(TASK_KEY)
+    ch = ch.with_columns(since=since).with_columns(
+        spell_us=(pl.col("since") - pl.col("since").shift(1).over(TASK_KEY).fill_null(pl.col("created_at")))
+        .dt.total_microseconds(),
+        spell_stage=pl.col("to_stage").shift(1).over(TASK_KEY).fill_null(pl.col("created_stage")),
     )
-    late = bool(completed_at and task.due_date and local_date(completed_at, tz) > task.due_date)
-    return TaskFigures(
-        started_at=started_at,
-        completed_at=completed_at,
-        cycle_days=_days(started_at or completed_at, completed_at) if completed_at else None,
-        lead_days=_days(task.created_at, completed_at) if completed_at else None,
-        review_days=review,
-        blocked_days=blocked,
-        reworked=reworked,
-        late=late,
-        logged_hours=sum(w.hours for w in task.worklogs),
-        labour_cost=labour_cost(task, rates or {}, default_rate),
-        entered_review=rounds > 0,
-        review_rounds=rounds,
+    to, frm = pl.col("to_stage"), pl.col("from_stage")
+    return ch.group_by(TASK_KEY, maintain_order=True).agg(
+        started_hist=pl.col("at").filter(to.is_in(STARTED)).first(),
+        done_at=pl.col("at").filter((to == Stage.DONE) & (frm != Stage.DONE)).last(),
+        reworked=(frm.is_in([s.value for s in REWORK_FROM]) & to.is_in([s.value for s in REWORK_TO])).any(),
+        rounds=((to == Stage.REVIEW) & (frm != Stage.REVIEW)).sum().cast(pl.Int32),
+        review_us=pl.col("spell_us").filter(pl.col("spell_stage") == Stage.REVIEW).sum(),
+        blocked_us=pl.col("spell_us").filter(pl.col("spell_stage") == Stage.BLOCKED).sum(),
+        last_stage=to.last(),
+        last_since=pl.col("since").last(),
     )
+
+
+def _worklog_figures(worklogs: pl.DataFrame, people: Mapping[str, float], default_rate: float) -> pl.DataFrame:
+    rate = pl.col("author").replace_strict(dict(people), default=default_rate, return_dtype=pl.Float64)
+    return worklogs.group_by(TASK_KEY, maintain_order=True).agg(
+        logged_hours=pl.col("hours").sum(), labour_cost=(pl.col("hours") * rate).sum())
+
+
+def figures_frame(
+    tasks: pl.DataFrame, changes: pl.DataFrame, worklogs: pl.DataFrame, as_of: datetime, tz: str,
+    people: Mapping[str, float], default_rate: float = 0.0,
+) -> pl.DataFrame:
+    """`tasks` with the SPEC §5 figure columns of `frames.FIGURE_FIELDS` (but `intake_ok`) added, in its order.
+
+    `as_of` bounds open spells; `tz` (a polars zone name, see `tz_name`) decides the local completion date;
+    labour is hours × the person's rate in `people`, else `default_rate`."""
+    base = tasks.drop([c for c in FIGURE_FIELDS_NO_INTAKE if c in tasks.columns])
+    hist = _history_figures(base, changes)
+    logs = _worklog_figures(worklogs, people, default_rate)
+    df = base.join(hist, on=TASK_KEY, how="left", maintain_order="left").join(
+        logs, on=TASK_KEY, how="left", maintain_order="left")
+    stage, created = pl.col("stage"), pl.col("created_at")
+    final_stage = pl.col("last_stage").fill_null(pl.col("created_stage"))
+    final_since = pl.col("last_since").fill_null(created)
+    open_us = pl.max_horizontal((pl.lit(as_of) - final_since).dt.total_microseconds(), pl.lit(0))
+    completed = pl.when(stage == Stage.DONE).then(pl.col("done_at").fill_null(created))
+    df = df.with_columns(
+        started_at=pl.when(pl.col("created_stage").is_in(STARTED)).then(created).otherwise(pl.col("started_hist")),
+        completed_at=completed,
+        review_us=pl.col("review_us").fill_null(0) + pl.when(final_stage == Stage.REVIEW).then(open_us).otherwise(0),
+        blocked_us=pl.col("blocked_us").fill_null(0) + pl.when(final_stage == Stage.BLOCKED).then(open_us)
+        .otherwise(0),
+        review_rounds=(pl.col("created_stage") == Stage.REVIEW).cast(pl.Int32) + pl.col("rounds").fill_null(0),
+    )
+    done = pl.col("completed_at")
+    return df.with_columns(
+        cycle_days=_days((done - pl.coalesce("started_at", done)).dt.total_microseconds()),
+        lead_days=_days((done - created).dt.total_microseconds()),
+        review_days=_days(pl.col("review_us")),
+        blocked_days=_days(pl.col("blocked_us")),
+        entered_review=pl.col("review_rounds") > 0,
+        reworked=pl.col("reworked").fill_null(False),
+        late=(local_day_expr("completed_at", tz) > pl.col("due_date")).fill_null(False),
+        logged_hours=pl.col("logged_hours").fill_null(0.0),
+        labour_cost=pl.col("labour_cost").fill_null(0.0),
+    ).select(*base.columns, *FIGURE_FIELDS_NO_INTAKE)
 
 
 def local_date(when: datetime, tz: tzinfo) -> date:

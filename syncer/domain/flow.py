@@ -4,52 +4,22 @@ from __future__ import annotations
 
 import math
 import statistics
-from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from syncer.domain.figures import TaskFigures
+import polars as pl
+
+from syncer.domain.cells import div, local_day_expr, month_label_expr, rounded, week_label_expr
+from syncer.domain.figures import TASK_KEY, WIP, TaskFigures, tz_name
+from syncer.domain.frames import frames_from_tasks
 from syncer.domain.periods import LocalCalendar, month_starts, next_month, week_starts
 from syncer.model import WIP_STAGES, Stage, Task
-from syncer.tables import FLOW_METRICS, HEADERS, Row, Table, num
+from syncer.tables import FLOW_METRICS, HEADERS, Row, Table
 
 ALL = "All"
 UNCATEGORISED = "Uncategorised"
 RATIO_PLACES = 4
-
-
-@dataclass(slots=True)
-class _Done:
-    """What one task completed in a period contributes."""
-
-    cycle: float
-    review: float | None  # None: never entered review
-    blocked: float
-    reworked: bool
-    late: bool
-    has_due: bool
-    logged: float
-    estimate: float | None
-
-
-@dataclass(slots=True)
-class _Group:
-    done: list[_Done] = field(default_factory=list)
-    wip: int = 0
-    due: int = 0
-    due_on_time: int = 0
-    created: int = 0
-    created_ok: int = 0
-
-    def merge(self, other: _Group) -> None:
-        self.done.extend(other.done)
-        self.wip += other.wip
-        self.due += other.due
-        self.due_on_time += other.due_on_time
-        self.created += other.created
-        self.created_ok += other.created_ok
+GROUP = ["period", "source", "cat"]
 
 
 def category_of(task: Task) -> str:
@@ -82,25 +52,16 @@ def ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-class _Boundaries:
-    """The end instants of every week and month from `first` to `last` (local), for WIP at the end of a period."""
-
-    def __init__(self, cal: LocalCalendar, first: date, last: date):
-        self.ends: list[float] = []
-        self.labels: list[str] = []
-        for monday in week_starts(first, last):
-            self.ends.append(cal.midnight(monday + timedelta(days=7)))
-            self.labels.append(cal.date_labels(monday).week)
-        for start in month_starts(first, last):
-            self.ends.append(cal.midnight(next_month(start)))
-            self.labels.append(cal.date_labels(start).month)
-        order = sorted(range(len(self.ends)), key=self.ends.__getitem__)
-        self.ends = [self.ends[i] for i in order]
-        self.labels = [self.labels[i] for i in order]
-
-    def span(self, a: float, b: float) -> tuple[int, int]:
-        """Index range [i, j) of the period ends B with a < B <= b (periods whose end saw the stage held)."""
-        return bisect_right(self.ends, a), bisect_right(self.ends, b)
+def period_ends(cal: LocalCalendar, first: date, last: date) -> tuple[list[int], list[str]]:
+    """The end instants (POSIX microseconds) of every week and month from `first` to `last` (local), in time
+    order, with their labels: WIP is counted at these."""
+    ends: list[tuple[int, str]] = []
+    for monday in week_starts(first, last):
+        ends.append((round(cal.midnight(monday + timedelta(days=7)) * 1_000_000), cal.date_labels(monday).week))
+    for start in month_starts(first, last):
+        ends.append((round(cal.midnight(next_month(start)) * 1_000_000), cal.date_labels(start).month))
+    ends.sort(key=lambda e: e[0])
+    return [e for e, _ in ends], [label for _, label in ends]
 
 
 def wip_spells(task: Task) -> list[tuple[float, float]]:
@@ -124,88 +85,156 @@ def wip_spells(task: Task) -> list[tuple[float, float]]:
     return out
 
 
-def _groups(
-    tasks: Iterable[Task],
-    figures: Mapping[tuple[str, str], TaskFigures],
-    intake_ok: Mapping[tuple[str, str], bool],
-    cal: LocalCalendar,
-    as_of: datetime,
-) -> dict[tuple[str, str, str], _Group]:
-    tasks = list(tasks)
-    if not tasks:
-        return {}
-    today = cal.day(as_of)
-    bounds = _Boundaries(cal, min(cal.day(min(t.created_at for t in tasks)), today), today)
-    # per (source, category): per period label: tallies
-    by_group: defaultdict[tuple[str, str], defaultdict[str, _Group]] = defaultdict(lambda: defaultdict(_Group))
-    # WIP by difference arrays: +1 where a spell's first period end lies, -1 after its last; prefix sums below.
-    wip_delta: dict[tuple[str, str], list[int]] = {}
-    for t in tasks:
-        f = figures[(t.source, t.key)]
-        src, cat = t.source, category_of(t)
-        periods = by_group[(src, cat)]
-        completed_day = None
-        if f.completed_at is not None:
-            lab = cal.labels(f.completed_at)
-            completed_day = lab.day
-            rec = _Done(f.cycle_days or 0.0, f.review_days if f.entered_review else None, f.blocked_days,
-                        f.reworked, f.late, t.due_date is not None, f.logged_hours, t.estimate_hours)
-            periods[lab.week].done.append(rec)
-            periods[lab.month].done.append(rec)
-        for a, b in wip_spells(t):  # cancelled now or not: the stage at the end of past periods counts
-            i, j = bounds.span(a, b)
-            if i < j:
-                delta = wip_delta.get((src, cat))
-                if delta is None:
-                    delta = wip_delta[(src, cat)] = [0] * (len(bounds.ends) + 1)
-                delta[i] += 1
-                delta[j] -= 1
-        lab = cal.labels(t.created_at)
-        ok = intake_ok.get((src, t.key), True)
-        for grp in (periods[lab.week], periods[lab.month]):  # SPEC §7: every task created in P, cancelled too
-            grp.created += 1
-            grp.created_ok += ok
-        if t.stage is Stage.CANCELLED:
-            continue
-        due = t.due_date
-        if due is not None:  # SPEC §7: every task due in P, so an open task due later in P counts as not yet on time
-            on_time = completed_day is not None and completed_day <= due
-            dl = cal.date_labels(due)
-            for grp in (periods[dl.week], periods[dl.month]):
-                grp.due += 1
-                grp.due_on_time += on_time
-    for key, delta in wip_delta.items():
-        periods, running = by_group[key], 0
-        for k, label in enumerate(bounds.labels):
-            running += delta[k]
-            if running:
-                periods[label].wip += running
-    now_labels = cal.date_labels(today)
-    return {(period, src, cat): grp for (src, cat), periods in by_group.items() for period, grp in periods.items()
-            if period <= (now_labels.week if "W" in period else now_labels.month)}
+def _period_parts(df: pl.DataFrame, day: pl.Expr, cols: list[pl.Expr]) -> pl.DataFrame:
+    """Each row twice: once under its ISO week, once under its month (of the local date `day`)."""
+    base = df.with_columns(_day=day).filter(pl.col("_day").is_not_null())
+    return pl.concat([
+        base.select(week_label_expr(pl.col("_day")).alias("period"), *GROUP[1:], *cols),
+        base.select(month_label_expr(pl.col("_day")).alias("period"), *GROUP[1:], *cols),
+    ])
 
 
-def metrics_row(period: str, source: str, cat: str, grp: _Group) -> Row:
-    """One Flow metrics row from a group's tallies (SPEC §7); undefined figures are None."""
-    done = grp.done
-    cycles = [d.cycle for d in done]
-    reviews = [d.review for d in done if d.review is not None]
-    with_due = [d for d in done if d.has_due]
-    estimated = [d for d in done if d.estimate is not None and d.estimate > 0]
-    return [
-        period, source, cat, len(done), grp.wip,
-        num(p50(cycles)), num(p85(cycles)), num(p50(reviews)),
-        num(ratio(sum(d.reworked for d in done), len(done)), RATIO_PLACES),
-        num(ratio(math.fsum(d.blocked for d in done), math.fsum(cycles)), RATIO_PLACES),
-        num(ratio(sum(d.late for d in with_due), len(with_due)), RATIO_PLACES),
-        num(ratio(grp.due_on_time, grp.due), RATIO_PLACES),
-        num(ratio(math.fsum(d.logged for d in estimated), math.fsum(d.estimate or 0.0 for d in estimated))),
-        num(ratio(grp.created_ok, grp.created), RATIO_PLACES),
+def _wip_spells(tasks: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
+    """(source, category, start, end) spells in progress, in review or blocked (`wip_spells`, vectorised); `end`
+    null while still open."""
+    created = tasks.select("source", "key", "cat", time="created_at", wip=pl.col("created_stage").is_in(WIP), n=0)
+    ch = changes.select("source", "key", "at", "to_stage").join(
+        tasks.select("source", "key", "cat", "created_at"), on=TASK_KEY, how="left", maintain_order="left")
+    moved = ch.select(
+        "source", "key", "cat", time=pl.max_horizontal("created_at", "at").cum_max().over(TASK_KEY),
+        wip=pl.col("to_stage").is_in(WIP), n=pl.int_range(1, pl.len() + 1).over(TASK_KEY))
+    states = pl.concat([created, moved.cast(created.schema)]).sort("source", "key", "n")
+    run = (pl.col("wip") != pl.col("wip").shift(1).over(TASK_KEY)).fill_null(True).cum_sum().over(TASK_KEY)
+    runs = states.with_columns(run=run).group_by("source", "key", "run", maintain_order=True).agg(
+        pl.col("cat").first(), pl.col("wip").first(), start=pl.col("time").first())
+    runs = runs.with_columns(end=pl.col("start").shift(-1).over(TASK_KEY))
+    return runs.filter(pl.col("wip") & (pl.col("end").is_null() | (pl.col("end") > pl.col("start"))))
+
+
+def _wip_counts(tasks: pl.DataFrame, changes: pl.DataFrame, cal: LocalCalendar, first: date, today: date
+                ) -> pl.DataFrame:
+    """WIP at the end of every week and month: per spell +1 at the first period end it covers, -1 after its last
+    (a difference array), summed up per (source, category) in the order of the period ends."""
+    ends, labels = period_ends(cal, first, today)
+    spells = _wip_spells(tasks, changes)
+    if spells.height == 0 or not ends:
+        return pl.DataFrame(schema={"period": pl.String, "source": pl.String, "cat": pl.String, "wip": pl.Int64})
+    bounds = pl.Series(ends, dtype=pl.Int64)
+    start = bounds.search_sorted(spells["start"].dt.epoch("us"), side="right").cast(pl.Int64)
+    end_us = spells["end"].dt.epoch("us")
+    stop = bounds.search_sorted(end_us.fill_null(bounds.max() + 1), side="right").cast(pl.Int64)
+    spells = spells.select("source", "cat").with_columns(i=start, j=stop).filter(pl.col("i") < pl.col("j"))
+    deltas = pl.concat([spells.select("source", "cat", k="i", d=pl.lit(1)),
+                        spells.select("source", "cat", k="j", d=pl.lit(-1))]).group_by("source", "cat", "k").agg(
+        pl.col("d").sum())
+    grid = deltas.select("source", "cat").unique().join(
+        pl.DataFrame({"k": range(len(ends)), "period": labels}, schema={"k": pl.Int64, "period": pl.String}),
+        how="cross")
+    running = grid.join(deltas, on=["source", "cat", "k"], how="left").sort("source", "cat", "k").with_columns(
+        wip=pl.col("d").fill_null(0).cum_sum().over("source", "cat"))
+    return running.filter(pl.col("wip") != 0).select("period", "source", "cat", "wip")
+
+
+def _quantiles(x: pl.Expr) -> dict[str, pl.Expr]:
+    """Median (`statistics.median`) and SPEC §7 p85 of a group's values, with the same arithmetic as `p50`/`p85`."""
+    s, n = x.sort(), x.len()
+
+    def at(i: pl.Expr) -> pl.Expr:
+        return s.get(i, null_on_oob=True)
+
+    mid = n // 2
+    median = pl.when(n % 2 == 1).then(at(mid)).otherwise((at(mid - 1) + at(mid)) / 2)
+    m = n - 1
+    j, delta = (85 * m) // 100, ((85 * m) % 100).cast(pl.Float64)
+    interp = div(at(j) * (100 - delta) + at(j + 1) * delta, 100)
+    return {"p50": pl.when(n > 0).then(median), "p85": pl.when(n == 1).then(at(pl.lit(0))).when(n > 1).then(interp)}
+
+
+def _done_metrics(done: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    cycle = pl.col("cycle")
+    review = pl.col("review_days").filter(pl.col("entered_review"))
+    has_due = pl.col("due_date").is_not_null()
+    est = pl.col("estimate_hours")
+    estimated = est.is_not_null() & (est > 0)
+    q, rq = _quantiles(cycle), _quantiles(review)
+    return done.group_by(keys).agg(
+        throughput=pl.len(), cycle_p50=q["p50"], cycle_p85=q["p85"], review_p50=rq["p50"],
+        reworked=pl.col("reworked").sum(), blocked=pl.col("blocked_days").sum(), cycles=cycle.sum(),
+        late=pl.col("late").filter(has_due).sum(), with_due=has_due.sum(),
+        logged=pl.col("logged_hours").filter(estimated).sum(), estimate=est.filter(estimated).sum(),
+    )
+
+
+def _metrics(parts: dict[str, pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    """Every tally of `metrics_row` per group of `keys`, one row per group with any activity."""
+    counts = [
+        parts["created"].group_by(keys).agg(created=pl.len(), created_ok=pl.col("intake_ok").sum()),
+        parts["due"].group_by(keys).agg(due=pl.len(), due_on_time=pl.col("on_time").sum()),
+        parts["wip"].group_by(keys).agg(pl.col("wip").sum()),
     ]
+    out = _done_metrics(parts["done"], keys)
+    for frame in counts:
+        out = out.join(frame, on=keys, how="full", coalesce=True)
+    return out
+
+
+def _ratio(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    return pl.when(b != 0).then(a / b)
+
+
+def _rows(m: pl.DataFrame) -> list[Row]:
+    zero = ["throughput", "wip", "reworked", "late", "with_due", "due", "due_on_time", "created", "created_ok"]
+    m = m.with_columns(pl.col(zero).fill_null(0), pl.col("blocked", "cycles", "logged", "estimate").fill_null(0.0))
+    r = m.select(
+        "period", "source", "cat", "throughput", "wip", "cycle_p50", "cycle_p85", "review_p50",
+        rework=_ratio(pl.col("reworked"), pl.col("throughput")), blocked_share=_ratio(pl.col("blocked"),
+                                                                                       pl.col("cycles")),
+        late_rate=_ratio(pl.col("late"), pl.col("with_due")), reliability=_ratio(pl.col("due_on_time"), pl.col("due")),
+        estimate_ratio=_ratio(pl.col("logged"), pl.col("estimate")),
+        intake=_ratio(pl.col("created_ok"), pl.col("created")),
+    )
+    places = {"cycle_p50": 2, "cycle_p85": 2, "review_p50": 2, "rework": 4, "blocked_share": 4, "late_rate": 4,
+              "reliability": 4, "estimate_ratio": 2, "intake": RATIO_PLACES}
+    r = r.with_columns(rounded(r[name], p).alias(name) for name, p in places.items())
+    return [list(row) for row in r.rows()]
 
 
 def _sort_key(row: Row) -> tuple:
     return tuple((0, "") if v == ALL else (1, str(v)) for v in row[:3])
+
+
+def flow_frame_table(tasks: pl.DataFrame, changes: pl.DataFrame, cal: LocalCalendar, as_of: datetime) -> Table:
+    """The Flow metrics tab from the frames (`tasks` with figures and `intake_ok`): per period the `All` row and one
+    row per (source, category) with any activity (completed, WIP at the period's end, created, or due and already
+    judged), sorted by period."""
+    header = list(HEADERS[FLOW_METRICS])
+    if tasks.height == 0:
+        return [header]
+    tz = tz_name(cal.tz)
+    today = cal.day(as_of)
+    first = min(cal.day(tasks["created_at"].min()), today)
+    cat = pl.col("category")
+    t = tasks.with_columns(cat=pl.when(cat.is_null() | (cat == "")).then(pl.lit(UNCATEGORISED)).otherwise(cat))
+    completed_day = local_day_expr("completed_at", tz)
+    done_cols = [pl.col("cycle_days").fill_null(0.0).alias("cycle"), "review_days", "entered_review", "blocked_days",
+                 "reworked", "late", "due_date", "logged_hours", "estimate_hours"]
+    open_or_done = t.filter(pl.col("stage") != Stage.CANCELLED)
+    parts = {
+        "done": _period_parts(t, completed_day, done_cols),
+        "created": _period_parts(t, local_day_expr("created_at", tz), [pl.col("intake_ok").fill_null(True)]),
+        "due": _period_parts(open_or_done, pl.col("due_date"), [
+            (completed_day.is_not_null() & (completed_day <= pl.col("due_date"))).alias("on_time")]),
+        "wip": _wip_counts(t, changes, cal, first, today),
+    }
+    now = cal.date_labels(today)
+    judged = pl.when(pl.col("period").str.contains("W")).then(pl.col("period") <= now.week).otherwise(
+        pl.col("period") <= now.month)
+    parts = {name: frame.filter(judged) for name, frame in parts.items()}
+    groups = _metrics(parts, GROUP)
+    totals = _metrics(parts, ["period"]).with_columns(source=pl.lit(ALL), cat=pl.lit(ALL))
+    rows = _rows(pl.concat([groups, totals.select(groups.columns)]))
+    rows.sort(key=_sort_key)
+    return [header, *rows]
 
 
 def flow_table(
@@ -215,16 +244,9 @@ def flow_table(
     cal: LocalCalendar,
     as_of: datetime,
 ) -> Table:
-    """The Flow metrics tab: header, then per period the `All` row and one row per (source, category) with any
-    activity (completed, WIP at the period's end, created, or due and already judged), sorted by period."""
-    groups = _groups(tasks, figures, intake_ok, cal, as_of)
-    totals: dict[str, _Group] = {}
-    for (period, _, _), grp in groups.items():
-        totals.setdefault(period, _Group()).merge(grp)
-    rows = [metrics_row(p, s, c, grp) for (p, s, c), grp in groups.items()]
-    rows += [metrics_row(p, ALL, ALL, grp) for p, grp in totals.items()]
-    rows.sort(key=_sort_key)
-    return [list(HEADERS[FLOW_METRICS]), *rows]
+    """`flow_frame_table` of Python tasks and their figures (through the frames bridge)."""
+    fr = frames_from_tasks(tasks, figures, intake_ok)
+    return flow_frame_table(fr.tasks, fr.changes, cal, as_of)
 
 
 def intake_complete(tasks: Iterable[Task], intake_ok: Mapping[tuple[str, str], bool]) -> float | None:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from syncer.domain.figures import TaskFigures
 from syncer.model import Task
+
+if TYPE_CHECKING:  # the figures module computes its frame from these frames; the bridge only reads attributes
+    from syncer.domain.figures import TaskFigures
 
 UTC_TIME = pl.Datetime("us", "UTC")
 KEY = {"source": pl.String, "key": pl.String}
@@ -34,6 +37,8 @@ TASK_FIELDS: dict[str, pl.DataType] = {
     "estimate_hours": pl.Float64, "planned_cost": pl.Float64, "committed_amount": pl.Float64,
     "po_date": pl.Date, "invoiced_amount": pl.Float64, "invoice_date": pl.Date,
     "brief": pl.String, "labels": pl.List(pl.String), "parent": pl.String, "depends_on": pl.List(pl.String),
+    # Added by the columnar core: when the PO / invoice amount first appeared (SPEC §8 dating), null if unknown.
+    "committed_seen_at": UTC_TIME, "invoiced_seen_at": UTC_TIME,
 }
 FIGURE_FIELDS: dict[str, pl.DataType] = {
     "started_at": UTC_TIME, "completed_at": UTC_TIME,
@@ -61,30 +66,64 @@ class Frames:
     flags: pl.DataFrame
 
 
-def _task_record(t: Task, f: TaskFigures, ok: bool) -> dict[str, object]:
-    row: dict[str, object] = {name: getattr(t, name) for name in TASK_FIELDS}
-    row["stage"], row["created_stage"] = t.stage.value, t.created_stage.value
-    row["labels"], row["depends_on"] = list(t.labels), list(t.depends_on)
-    row.update({name: getattr(f, name) for name in FIGURE_FIELDS if name != "intake_ok"})
-    row["intake_ok"] = ok
-    return row
+_SEEN = {"committed_seen_at": "committed_amount", "invoiced_seen_at": "invoiced_amount"}
+_PLAIN = [n for n in TASK_FIELDS if n not in ("stage", "created_stage", "labels", "depends_on", *_SEEN)]
+MODEL_SCHEMA = pl.Schema(TASK_FIELDS)
+
+
+def model_frames(tasks: Iterable[Task]) -> Frames:
+    """The model frames (`tasks` without the figure columns) of Python tasks, built column by column."""
+    tasks = list(tasks)
+    cols: dict[str, list] = {n: [getattr(t, n) for t in tasks] for n in _PLAIN}
+    cols["stage"] = [t.stage.value for t in tasks]
+    cols["created_stage"] = [t.created_stage.value for t in tasks]
+    cols["labels"] = [list(t.labels) for t in tasks]
+    cols["depends_on"] = [list(t.depends_on) for t in tasks]
+    for col, amount in _SEEN.items():
+        cols[col] = [t.amount_first_seen.get(amount) if t.amount_first_seen else None for t in tasks]
+    ch: dict[str, list] = {n: [] for n in CHANGES_SCHEMA}
+    wl: dict[str, list] = {n: [] for n in WORKLOGS_SCHEMA}
+    fl: dict[str, list] = {n: [] for n in FLAGS_SCHEMA}
+    for t in tasks:
+        if t.history:
+            n = len(t.history)
+            ch["source"] += [t.source] * n
+            ch["key"] += [t.key] * n
+            for c in t.history:
+                ch["at"].append(c.at)
+                ch["from_stage"].append(c.from_stage.value)
+                ch["to_stage"].append(c.to_stage.value)
+                ch["from_status"].append(c.from_status)
+                ch["to_status"].append(c.to_status)
+        if t.worklogs:
+            n = len(t.worklogs)
+            wl["source"] += [t.source] * n
+            wl["key"] += [t.key] * n
+            for author, started, hours in t.worklogs:
+                wl["author"].append(author)
+                wl["started_at"].append(started)
+                wl["hours"].append(hours)
+        for spell in t.flagged:
+            fl["source"].append(t.source)
+            fl["key"].append(t.key)
+            fl["start"].append(spell.start)
+            fl["end"].append(spell.end)
+    return Frames(
+        tasks=pl.DataFrame(cols, schema=MODEL_SCHEMA),
+        changes=pl.DataFrame(ch, schema=CHANGES_SCHEMA),
+        worklogs=pl.DataFrame(wl, schema=WORKLOGS_SCHEMA),
+        flags=pl.DataFrame(fl, schema=FLAGS_SCHEMA),
+    )
 
 
 def frames_from_tasks(
     tasks: Iterable[Task], figures: Mapping[tuple[str, str], TaskFigures], intake_ok: Mapping[tuple[str, str], bool]
 ) -> Frames:
-    """The frames of Python `Task` objects and their figures (the bridge until sources decode into columns)."""
+    """The frames of Python `Task` objects and figures computed elsewhere (the bridge for row-by-row callers)."""
     tasks = list(tasks)
-    records = [_task_record(t, figures[(t.source, t.key)], intake_ok.get((t.source, t.key), True)) for t in tasks]
-    changes = [
-        (t.source, t.key, c.at, c.from_stage.value, c.to_stage.value, c.from_status, c.to_status)
-        for t in tasks for c in t.history
-    ]
-    worklogs = [(t.source, t.key, w.author, w.started_at, w.hours) for t in tasks for w in t.worklogs]
-    flags = [(t.source, t.key, s.start, s.end) for t in tasks for s in t.flagged]
-    return Frames(
-        tasks=pl.DataFrame(records, schema=TASKS_SCHEMA),
-        changes=pl.DataFrame(changes, schema=CHANGES_SCHEMA, orient="row"),
-        worklogs=pl.DataFrame(worklogs, schema=WORKLOGS_SCHEMA, orient="row"),
-        flags=pl.DataFrame(flags, schema=FLAGS_SCHEMA, orient="row"),
-    )
+    model = model_frames(tasks)
+    figs = [figures[(t.source, t.key)] for t in tasks]
+    cols = {name: [getattr(f, name) for f in figs] for name in FIGURE_FIELDS if name != "intake_ok"}
+    cols["intake_ok"] = [intake_ok.get((t.source, t.key), True) for t in tasks]
+    figure_frame = pl.DataFrame(cols, schema=pl.Schema(FIGURE_FIELDS))
+    return Frames(model.tasks.hstack(figure_frame), model.changes, model.worklogs, model.flags)

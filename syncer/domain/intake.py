@@ -9,7 +9,6 @@ from datetime import datetime, tzinfo
 from syncer.config import IntakeConfig
 from syncer.domain.budget import BudgetLine
 from syncer.domain.controls import requirements, spend_findings
-from syncer.domain.figures import TaskFigures
 from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, Task
 from syncer.tables import HEADERS, INTAKE, Table, iso_local, natural_key
@@ -148,17 +147,18 @@ def check_task(
 
 def check_tasks(
     tasks: Iterable[Task],
-    figures: Mapping[tuple[str, str], TaskFigures],
+    labour_costs: Mapping[tuple[str, str], float],
     intake: IntakeConfig,
     budget: BudgetIndex | None,
     cal: LocalCalendar,
     labour_in_budget: bool = True,
 ) -> list[Violation]:
-    """Violations of every task, sorted by source, key, rule and field."""
+    """Violations of every task, sorted by source, key, rule and field. `labour_costs`: each task's labour cost
+    (SPEC §5; a task missing from it has none); only tasks without a campaign need an entry."""
     out: list[Violation] = []
     for t in tasks:
         no_campaign = not (t.campaign and t.campaign.strip())
-        labour = figures[(t.source, t.key)].labour_cost if labour_in_budget and no_campaign else 0.0
+        labour = labour_costs.get((t.source, t.key), 0.0) if labour_in_budget and no_campaign else 0.0
         out.extend(check_task(t, intake, budget, cal, labour))
     out.sort(key=lambda v: (v.source, natural_key(v.key), v.rule, v.field))
     return out

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
+
+import polars as pl
 
 from syncer.domain.budget import BudgetLine
-from syncer.domain.capacity import worklog_totals
-from syncer.domain.figures import TaskFigures
+from syncer.domain.capacity import worklog_days
+from syncer.domain.cells import cents, local_day_expr
+from syncer.domain.figures import TaskFigures, tz_name
+from syncer.domain.frames import frames_from_tasks
 from syncer.domain.periods import Granularity, LocalCalendar, YearMonth, period_months, spread_evenly
 from syncer.model import Task
 from syncer.tables import BUDGET_ROLLUP, HEADERS, Row, Table, money, num, to_cents
@@ -45,36 +49,6 @@ def _first(*dates: date | None) -> date:
     return next(d for d in dates if d is not None)
 
 
-def postings(
-    tasks: Iterable[Task],
-    figures: Mapping[tuple[str, str], TaskFigures],
-    lines: Iterable[BudgetLine],
-    cal: LocalCalendar,
-    rates: Mapping[str, float],
-    default_rate: float,
-    labour: Sequence[Mapping[YearMonth, float]] | None = None,
-) -> tuple[Book, list[str]]:
-    """Every amount in integer cents per (campaign, activity, G/L account) and calendar month: the ledger's atoms.
-
-    Each task amount, each account's labour in a month, and each month's share of a budget line is rounded to the
-    cent once, here; every row and total above is an exact integer sum of these atoms. `labour`: per task (same
-    order) Σ hours × rate per month, from `capacity.worklog_totals`; computed here when not given."""
-    tasks = list(tasks)
-    if labour is None:
-        labour = worklog_totals(tasks, cal, rates, default_rate).labour
-    book: Book = {}
-    warnings = _post_budget(book, lines, cal)
-    _post_tasks(book, tasks, figures, labour, cal)
-    return book, warnings
-
-
-def _post(months: dict[YearMonth, list[int]], ym: YearMonth, col: int, cents: int) -> None:
-    cell = months.get(ym)
-    if cell is None:
-        cell = months[ym] = [0, 0, 0, 0, 0, 0]
-    cell[col] += cents
-
-
 def _post_budget(book: Book, lines: Iterable[BudgetLine], cal: LocalCalendar) -> list[str]:
     """Each month's share of each budget line, in cents; a line whose period cannot be read is a warning."""
     warnings: list[str] = []
@@ -90,41 +64,63 @@ def _post_budget(book: Book, lines: Iterable[BudgetLine], cal: LocalCalendar) ->
     return warnings
 
 
-def _post_tasks(book: Book, tasks: list[Task], figures: Mapping[tuple[str, str], TaskFigures],
-                labour: Sequence[Mapping[YearMonth, float]], cal: LocalCalendar) -> None:
-    """Each task's planned, invoiced, committed and open amounts in cents, and labour once per account-month."""
-    def month_of(d: date) -> YearMonth:
-        return (d.year, d.month)
+def _post(months: dict[YearMonth, list[int]], ym: YearMonth, col: int, cents: int) -> None:
+    cell = months.get(ym)
+    if cell is None:
+        cell = months[ym] = [0, 0, 0, 0, 0, 0]
+    cell[col] += cents
 
-    def day(when: datetime | None) -> date | None:
-        return None if when is None else cal.labels(when).day
 
-    accounts: dict[tuple[str | None, str | None, str | None], Key] = {}
-    labour_sum: dict[tuple[Key, YearMonth], float] = {}  # unrounded: labour is rounded once per account-month
-    for t, by_month in zip(tasks, labour, strict=True):
-        raw = (t.campaign, t.activity, t.gl_account)
-        key = accounts.get(raw)
-        if key is None:
-            key = accounts[raw] = task_key(t)
-        acct = book.setdefault(key, {})
-        if t.planned_cost is not None:
-            _post(acct, month_of(_first(t.due_date, day(t.created_at))), PLANNED, to_cents(t.planned_cost))
-        invoiced = 0
-        seen = t.amount_first_seen
-        if t.invoiced_amount is not None:
-            invoiced = to_cents(t.invoiced_amount)
-            completed = figures[(t.source, t.key)].completed_at
-            when = _first(t.invoice_date, day(seen.get("invoiced_amount")), day(completed), day(t.created_at))
-            _post(acct, month_of(when), INVOICED, invoiced)
-        if t.committed_amount is not None:
-            committed = to_cents(t.committed_amount)
-            ym = month_of(_first(t.po_date, day(seen.get("committed_amount")), day(t.created_at)))
-            _post(acct, ym, COMMITTED, committed)
-            _post(acct, ym, OPEN, max(committed - invoiced, 0))
-        for ym, cost in by_month.items():
-            labour_sum[(key, ym)] = labour_sum.get((key, ym), 0.0) + cost
-    for (key, ym), cost in labour_sum.items():
-        _post(book[key], ym, LABOUR, to_cents(cost))
+def _stripped(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text != "").then(text)
+
+
+def _month_of(*days: pl.Expr) -> list[pl.Expr]:
+    day = pl.coalesce(*days)
+    return [day.dt.year().cast(pl.Int32).alias("y"), day.dt.month().cast(pl.Int32).alias("m")]
+
+
+def task_postings(tasks: pl.DataFrame, days: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Every task amount and each account-month's labour in integer cents, rounded once: (campaign, activity,
+    G/L account, y, m, column, cents). `tasks` carries `completed_at`; `days` is `capacity.worklog_days`."""
+    acct = [pl.coalesce(_stripped("campaign"), pl.lit(UNALLOCATED)).alias("campaign"), _stripped("activity")
+            .alias("activity"), _stripped("gl_account").alias("gl_account")]
+    created = local_day_expr("created_at", tz)
+    t = tasks.select("source", "key", *acct, "planned_cost", "committed_amount", "invoiced_amount",
+                     planned_m=pl.struct(_month_of(pl.col("due_date"), created)),
+                     invoiced_m=pl.struct(_month_of(pl.col("invoice_date"), local_day_expr("invoiced_seen_at", tz),
+                                                    local_day_expr("completed_at", tz), created)),
+                     committed_m=pl.struct(_month_of(pl.col("po_date"), local_day_expr("committed_seen_at", tz),
+                                                     created)))
+    t = t.with_columns(planned=cents(t["planned_cost"]), invoiced=cents(t["invoiced_amount"]),
+                       committed=cents(t["committed_amount"]))
+    t = t.with_columns(open=pl.max_horizontal(pl.col("committed") - pl.col("invoiced").fill_null(0), pl.lit(0)))
+    keys = ["campaign", "activity", "gl_account"]
+    parts = [t.filter(pl.col(amount).is_not_null()).select(*keys, pl.col(month).struct.unnest(), col=pl.lit(col),
+                                                             cents=pl.col(amount))
+             for amount, month, col in (("planned", "planned_m", PLANNED), ("invoiced", "invoiced_m", INVOICED),
+                                        ("committed", "committed_m", COMMITTED), ("open", "committed_m", OPEN))]
+    labour = days.join(t.select("source", "key", *keys), on=["source", "key"], how="left").group_by(
+        *keys, y=pl.col("day").dt.year().cast(pl.Int32), m=pl.col("day").dt.month().cast(pl.Int32)).agg(
+        pl.col("cost").sum())  # unrounded per account-month: labour is rounded once there
+    parts.append(labour.select(*keys, "y", "m", col=pl.lit(LABOUR), cents=cents(labour["cost"])))
+    schema = {"col": pl.Int32, "cents": pl.Int64}
+    return pl.concat([p.cast(schema) for p in parts]).group_by(*keys, "y", "m", "col").agg(pl.col("cents").sum())
+
+
+def postings(
+    tasks: pl.DataFrame, days: pl.DataFrame, lines: Iterable[BudgetLine], cal: LocalCalendar
+) -> tuple[Book, list[str]]:
+    """Every amount in integer cents per (campaign, activity, G/L account) and calendar month: the ledger's atoms.
+
+    Each task amount, each account's labour in a month, and each month's share of a budget line is rounded to the
+    cent once, here; every row and total above is an exact integer sum of these atoms."""
+    book: Book = {}
+    warnings = _post_budget(book, lines, cal)
+    for campaign, activity, gl, y, m, col, amount in task_postings(tasks, days, tz_name(cal.tz)).rows():
+        _post(book.setdefault((campaign, activity, gl), {}), (y, m), col, amount)
+    return book, warnings
 
 
 def remaining(v: list[int], labour_in_budget: bool) -> int:
@@ -194,9 +190,16 @@ def ledger_table(
     rates: Mapping[str, float],
     default_rate: float,
     labour_in_budget: bool = True,
-    labour: Sequence[Mapping[YearMonth, float]] | None = None,
 ) -> LedgerResult:
-    """The whole SPEC §8 ledger from tasks and budget lines (pure)."""
-    book, warnings = postings(tasks, figures, lines, cal, rates, default_rate, labour)
+    """The whole SPEC §8 ledger from Python tasks, their figures and budget lines (through the frames)."""
+    fr = frames_from_tasks(tasks, figures, {})
+    days = worklog_days(fr.tasks, fr.worklogs, tz_name(cal.tz), rates, default_rate)
+    return ledger_frames(fr.tasks, days, lines, cal, granularity, labour_in_budget)
+
+
+def ledger_frames(tasks: pl.DataFrame, days: pl.DataFrame, lines: Iterable[BudgetLine], cal: LocalCalendar,
+                  granularity: Granularity, labour_in_budget: bool = True) -> LedgerResult:
+    """The whole SPEC §8 ledger from the frames (`days`: `capacity.worklog_days`) and budget lines (pure)."""
+    book, warnings = postings(tasks, days, lines, cal)
     result = ledger(book, cal, granularity, labour_in_budget)
     return LedgerResult(result.table, result.campaign_totals, result.grand_total, warnings)

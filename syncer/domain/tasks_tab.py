@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from datetime import tzinfo
 
-from syncer.domain.figures import TaskFigures
-from syncer.model import Task
-from syncer.tables import HEADERS, TASKS, Row, Table, iso_date, iso_local, money, natural_key, num
+import polars as pl
+
+from syncer.domain.cells import iso_local_expr, money_values, rounded
+from syncer.domain.figures import tz_name
+from syncer.tables import HEADERS, TASKS, Table, natural_key
 
 
-def task_row(t: Task, f: TaskFigures, tz: tzinfo, intake_ok: bool | None = None) -> Row:
-    """One Tasks row (SPEC §6 order)."""
-    return [
-        t.source, t.key, t.title, t.type, t.stage.value, t.status, t.owner, t.campaign, t.activity, t.category,
-        t.gl_account, iso_local(t.created_at, tz), iso_local(f.started_at, tz), iso_local(f.completed_at, tz),
-        iso_date(t.due_date), num(t.estimate_hours), num(f.logged_hours), money(f.labour_cost),
-        money(t.planned_cost), money(t.committed_amount), money(t.invoiced_amount), num(f.cycle_days),
-        num(f.review_days), num(f.blocked_days), f.reworked, f.late, intake_ok, t.url or None,
-    ]
+def _natural_order(sources: list[str], keys: list[str]) -> list[int]:
+    return sorted(range(len(keys)), key=lambda i: (sources[i], natural_key(keys[i])))
 
 
-def tasks_table(
-    tasks: Iterable[Task],
-    figures: Mapping[tuple[str, str], TaskFigures],
-    tz: tzinfo,
-    intake_ok: Mapping[tuple[str, str], bool] | None = None,
-) -> Table:
-    """The whole Tasks tab, header first, rows sorted by (Source, Key) with Jira-style keys in number order."""
-    rows = [
-        task_row(t, figures[(t.source, t.key)], tz, (intake_ok or {}).get((t.source, t.key)))
-        for t in sorted(tasks, key=lambda t: (t.source, natural_key(t.key)))
-    ]
-    return [list(HEADERS[TASKS]), *rows]
+def tasks_frame_table(tasks: pl.DataFrame, tz: tzinfo) -> Table:
+    """The whole Tasks tab from the tasks frame (with figures and `intake_ok`), header first, rows sorted by
+    (Source, Key) with Jira-style keys in number order; every value rounded as `task_row` rounds it."""
+    order = _natural_order(tasks["source"].to_list(), tasks["key"].to_list())
+    t = tasks[order]
+    zone = tz_name(tz)
+    text = t.select(
+        "source", "key", "title", "type", "stage", "status", "owner", "campaign", "activity", "category",
+        "gl_account", iso_local_expr("created_at", zone), iso_local_expr("started_at", zone),
+        iso_local_expr("completed_at", zone), pl.col("due_date").dt.strftime("%Y-%m-%d"))
+    numbers = [rounded(t["estimate_hours"]), rounded(t["logged_hours"]), money_values(t["labour_cost"]),
+               money_values(t["planned_cost"]), money_values(t["committed_amount"]),
+               money_values(t["invoiced_amount"]), rounded(t["cycle_days"]), rounded(t["review_days"]),
+               rounded(t["blocked_days"])]
+    url = t.select(pl.when(pl.col("url") != "").then(pl.col("url")))
+    columns = [*text.get_columns(), *numbers, t["reworked"], t["late"], t["intake_ok"], url.to_series()]
+    frame = pl.DataFrame([c.alias(f"c{i}") for i, c in enumerate(columns)])
+    return [list(HEADERS[TASKS]), *(list(r) for r in frame.rows())]
