@@ -74,7 +74,7 @@ def config() -> Config:
 
 
 def weekly(tasks: list[Task], as_of: datetime = AS_OF) -> dict[tuple[str, str], dict]:
-    table = build_domain(tasks, {}, config(), as_of, []).tables[WEEKLY_REVIEW]
+    table = build_domain(tasks, config(), as_of, []).tables[WEEKLY_REVIEW]
     assert table[0] == HEADERS[WEEKLY_REVIEW]
     return {(r[0], r[1]): dict(zip(table[0], r, strict=True)) for r in table[1:]}
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from syncer.domain.cells import div, local_day_expr
-from syncer.domain.frames import FIGURE_FIELDS, model_frames
+from syncer.domain.frames import FIGURE_FIELDS, TaskFigures, model_frames
 from syncer.model import REWORK_FROM, REWORK_TO, STARTED_STAGES, WIP_STAGES, Stage, Task
 
 SECONDS_PER_DAY = 86400.0
@@ -19,24 +18,6 @@ TASK_KEY = ["source", "key"]
 STARTED = [s.value for s in STARTED_STAGES]
 WIP = [s.value for s in WIP_STAGES]
 FIGURE_FIELDS_NO_INTAKE = [n for n in FIGURE_FIELDS if n != "intake_ok"]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskFigures:
-    """The derived per-task numbers written to the Tasks tab and used by every roll-up."""
-
-    started_at: datetime | None
-    completed_at: datetime | None
-    cycle_days: float | None
-    lead_days: float | None
-    review_days: float
-    blocked_days: float
-    reworked: bool
-    late: bool
-    logged_hours: float
-    labour_cost: float
-    entered_review: bool
-    review_rounds: int = 0  # entries into review (being created in review counts as one)
 
 
 def task_figures(

@@ -15,14 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 import polars as pl
 
 from syncer.model import Task
 
-if TYPE_CHECKING:  # the figures module computes its frame from these frames; the bridge only reads attributes
-    from syncer.domain.figures import TaskFigures
+
+@dataclass(frozen=True, slots=True)
+class TaskFigures:
+    """The derived per-task numbers written to the Tasks tab and used by every roll-up."""
+
+    started_at: datetime | None
+    completed_at: datetime | None
+    cycle_days: float | None
+    lead_days: float | None
+    review_days: float
+    blocked_days: float
+    reworked: bool
+    late: bool
+    logged_hours: float
+    labour_cost: float
+    entered_review: bool
+    review_rounds: int = 0  # entries into review (being created in review counts as one)
+
 
 UTC_TIME = pl.Datetime("us", "UTC")
 KEY = {"source": pl.String, "key": pl.String}

@@ -110,7 +110,7 @@ def review_of(tasks: list[Task], cfg: Config, label: str, as_of: datetime,
               budget: tuple[list[BudgetLine], str | None] = ([], "no budget is configured")) -> Review:
     """The review of week `label` over `tasks` (pure); `budget`: its lines, or why there are none."""
     lines, unread = budget
-    domain = build_domain(tasks, {}, cfg, as_of, lines)
+    domain = build_domain(tasks, cfg, as_of, lines)
     the_week = Week.of(label, as_of, LocalCalendar(cfg.tz, cfg.fiscal_year_start_month))
     rows = _rows(domain.tables[WEEKLY_REVIEW], lambda r: r["Week"] == label)
     notes = rows[0]["Notes"].split(SEPARATOR) if rows and rows[0]["Notes"] else []
