@@ -13,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
+
 from syncer import __version__
 from syncer.config import Config
+from syncer.domain import stored
 from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
-from syncer.domain.rollups import build_domain
+from syncer.domain.rollups import DomainResult, budget_index, domain_of_frames
 from syncer.domain.tasks_tab import tasks_frame_table
 from syncer.model import Task
 from syncer.perf import paused_gc
@@ -28,7 +31,7 @@ from syncer.sinks import Plan, Sink, sink_class
 from syncer.sources import Checkpoint, FetchResult, Source, reported, source_class
 from syncer.sources.replay import TASKS_ON, fetched_at, write_pages
 from syncer.sources.writeback import send_writes
-from syncer.state import State, encode, run_lock
+from syncer.state import SavedFrames, State, run_lock, tasks_of
 from syncer.tables import (
     BUDGET_ROLLUP,
     CLOSED_PERIODS,
@@ -106,16 +109,6 @@ def snapshot_time(cfg: Config) -> datetime | None:
     return max(stamps) if all(stamps) else None
 
 
-def default_warnings(tasks: Sequence[Task], cfg: Config) -> list[str]:
-    """One warning per status that reached its stage through a SPEC §4 default, naming where to map it."""
-    index = {s.name: i for i, s in enumerate(cfg.sources)}
-    seen = sorted({(t.source, status, stage.value) for t in tasks for status, stage in t.defaulted_statuses})
-    return [
-        f"{src}: status {status!r} -> {stage} by default (map it under sources[{index.get(src, '?')}].stages)"
-        for src, status, stage in seen
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     """How to run: `full` reads everything, `dry_run` writes nothing anywhere, `only` names the sources to read."""
@@ -146,42 +139,16 @@ class RunContext:
 
 @dataclass(slots=True)
 class Reads:
-    """What the sources returned this run, merged onto the stored tasks."""
+    """What the sources returned this run (to be merged onto the stored frames)."""
 
-    tasks: dict[tuple[str, str], Task]
-    fresh: set[tuple[str, str]] = field(default_factory=set)  # read from their source this run (labels current)
+    fresh: dict[tuple[str, str], Task] = field(default_factory=dict)  # read this run (their labels are current)
+    deleted: list[tuple[str, str]] = field(default_factory=list)  # gone: said so, or absent from a whole read
     fetched: int = 0
     requests: int = 0
     warnings: list[str] = field(default_factory=list)
     modes: set[str] = field(default_factory=set)
     cursors: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
-
-
-def merge_read(tasks: dict[tuple[str, str], Task], fresh: set[tuple[str, str]], name: str,
-               result: FetchResult) -> list[str]:
-    """Fold one source's read into `tasks` (and `fresh`); returns its warnings for the Sync log.
-
-    Deletions come only from a read that provably saw everything (SPEC §9), or from the source saying a task is
-    gone; a record the read saw but could not map keeps its last good version.
-    """
-    notes = list(result.anomalies)
-    if result.saw_everything:
-        seen = {t.key for t in result.tasks} | set(result.kept)
-        for key in [k for k in tasks if k[0] == name and k[1] not in seen]:
-            del tasks[key]
-    elif result.complete:
-        notes.append(f"{name}: this full read may have missed tasks (see above), so no task was removed; "
-                     "the next run reads everything again")
-    for key in result.deleted_keys:
-        tasks.pop((name, key), None)
-    for t in result.tasks:
-        tasks[(t.source, t.key)] = t
-        fresh.add((t.source, t.key))
-    for key, why in sorted(result.kept.items()):
-        kept = "kept its last good version" if (name, key) in tasks else "not added (no earlier version to keep)"
-        notes.append(f"{name} {key}: {why}; {kept}")
-    return notes
 
 
 def run_sync(
@@ -219,10 +186,19 @@ def run_sync(
             state.close()
 
 
-def _read_sources(ctx: RunContext) -> Reads:
-    """Read every source (incremental unless due for a full read) and merge what came back onto the stored tasks."""
-    known = {s.name for s in ctx.cfg.sources}
-    reads = Reads({(t.source, t.key): t for t in ctx.state.tasks() if t.source in known})
+def load_stored(state: State) -> tuple[dict[str, pl.DataFrame], str | None, bool]:
+    """The stored frames, the intake-check digest saved with them, and whether they come from a state file of the
+    JSON-blob format (to be rewritten as frames by the next commit)."""
+    saved = state.frames()
+    if saved is not None:
+        return {**stored.empty(), **saved[0]}, saved[1], False
+    legacy = state.legacy_tasks()
+    return stored.frames_of(legacy), None, bool(legacy)
+
+
+def _read_sources(ctx: RunContext, stored_keys: set[tuple[str, str]]) -> Reads:
+    """Read every source (incremental unless due for a full read); `stored_keys`: the tasks the state holds."""
+    reads = Reads()
     reads.warnings += [f"previous run: {w}" for w in ctx.state.carried_warnings()]
     for src in ctx.sources:
         is_full, since = _is_full(ctx.cfg, ctx.state, src.name, ctx.now, ctx.opts.full)
@@ -233,7 +209,7 @@ def _read_sources(ctx: RunContext) -> Reads:
         reads.fetched += len(result.tasks)
         reads.requests += result.requests
         reads.warnings.extend(result.warnings)
-        reads.warnings.extend(merge_read(reads.tasks, reads.fresh, src.name, result))
+        reads.warnings.extend(merge_read(reads, src.name, result, stored_keys))
         # A full read that went wrong somewhere does not count as one: the next run reads everything again.
         reads.cursors[src.name] = (ctx.now, (is_full or result.complete) and not result.anomalies)
         if result.checkpoint is not None:
@@ -241,41 +217,92 @@ def _read_sources(ctx: RunContext) -> Reads:
     return reads
 
 
+def merge_read(reads: Reads, name: str, result: FetchResult, stored_keys: set[tuple[str, str]]) -> list[str]:
+    """Fold one source's read into `reads`; returns its warnings for the Sync log.
+
+    Deletions come only from a read that provably saw everything (SPEC §9), or from the source saying a task is
+    gone; a record the read saw but could not map keeps its last good version.
+    """
+    notes = list(result.anomalies)
+    if result.saw_everything:
+        seen = {t.key for t in result.tasks} | set(result.kept)
+        reads.deleted += [k for k in stored_keys if k[0] == name and k[1] not in seen]
+    elif result.complete:
+        notes.append(f"{name}: this full read may have missed tasks (see above), so no task was removed; "
+                     "the next run reads everything again")
+    reads.deleted += [(name, key) for key in result.deleted_keys]
+    for t in result.tasks:
+        reads.fresh[(t.source, t.key)] = t
+    gone = set(reads.deleted)
+    for key, why in sorted(result.kept.items()):
+        had = (name, key) in stored_keys and (name, key) not in gone
+        kept = "kept its last good version" if had else "not added (no earlier version to keep)"
+        notes.append(f"{name} {key}: {why}; {kept}")
+    return notes
+
+
+@dataclass(slots=True)
+class Merged:
+    """The run's model: the stored frames with this run's reads merged in, and what that changed."""
+
+    frames: dict[str, pl.DataFrame]
+    fresh: list[Task]  # sorted by (source, key)
+    changed: int
+    deleted: int
+    save: bool  # the frames differ from the stored ones (or the stored ones are of the old format)
+    stored_digest: str | None
+
+
+def _merge(ctx: RunContext, loaded: tuple[dict[str, pl.DataFrame], str | None, bool], reads: Reads) -> Merged:
+    old, digest, legacy = loaded
+    fresh = sorted(reads.fresh.values(), key=lambda t: (t.source, t.key))
+    frames, changed, gone = stored.read_into(old, fresh, reads.deleted, [s.name for s in ctx.cfg.sources])
+    return Merged(frames, fresh, changed, gone, bool(changed or gone or legacy), digest)
+
+
+def _domain(ctx: RunContext, merged: Merged, budget_lines: list) -> tuple[DomainResult, str]:
+    """The roll-ups of the merged frames; intake re-checks only the tasks read now, unless what the check depends
+    on changed since the cached violations were saved (then every task, rebuilt from the frames)."""
+    cfg = ctx.cfg
+    digest = stored.check_digest(cfg, budget_index(cfg, budget_lines), cfg.tz)
+    check = list(merged.fresh)
+    if digest != merged.stored_digest:
+        check += tasks_of(stored.without(merged.frames, [(t.source, t.key) for t in check]))
+    return domain_of_frames(merged.frames, cfg, ctx.as_of, budget_lines, check), digest
+
+
 def _run(ctx: RunContext) -> RunResult:
     cfg, state, sink = ctx.cfg, ctx.state, ctx.sink
-    old_hashes = state.hashes()  # all sources: those removed from the config are deleted with their tasks
-    reads = _read_sources(ctx)
-    tasks, warnings = reads.tasks, reads.warnings
-    deletes = [k for k in old_hashes if k not in tasks]
-    # Only tasks read this run can differ from their stored form: the rest were just decoded from it.
-    encoded = {k: encode(tasks[k]) for k in reads.fresh if k in tasks}
-    upserts = [(k[0], k[1], h, data) for k, (h, data) in encoded.items() if old_hashes.get(k) != h]
-
+    loaded = load_stored(state)
+    reads = _read_sources(ctx, set(loaded[0]["tasks"].select(stored.KEYS).rows()))
     ctx.progress.start("compute")
-    ordered = sorted(tasks.values(), key=lambda t: (t.source, t.key))
+    merged = _merge(ctx, loaded, reads)
+    warnings = reads.warnings
     budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
-    domain = build_domain(ordered, cfg, ctx.as_of, budget_lines)
+    domain, digest = _domain(ctx, merged, budget_lines)
     warnings.extend(domain.warnings)
-    warnings.extend(default_warnings(ordered, cfg))
+    warnings.extend(stored.default_warnings(merged.frames["defaulted"], cfg))
     marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
-    decision = _decide(ctx, ordered, domain.violations, marks, reads.fresh)
+    decision = _decide(ctx, merged.frames, domain.violations, marks, set(reads.fresh))
     warnings.extend(decision.warnings)
     tables = {TASKS: tasks_frame_table(domain.frames.tasks, cfg.tz), **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
-    ctx.progress.end(tasks=len(ordered))
+    ctx.progress.end(tasks=domain.frames.tasks.height)
     ctx.progress.start(f"plan {cfg.sink.kind}")
     plan = sink.plan(tables)
     ctx.progress.end(rows=plan.rows_written)
     warnings.extend(plan.warnings)
     run = RunRecord(
-        run_at=ctx.now, mode=_mode(ctx.opts, reads.modes), fetched=reads.fetched, changed=len(upserts),
-        deleted=len(deletes), rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
+        run_at=ctx.now, mode=_mode(ctx.opts, reads.modes), fetched=reads.fetched, changed=merged.changed,
+        deleted=merged.deleted,
+        rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
         warnings=tuple(warnings), version=__version__,
     )
+    tasks = domain.frames.tasks
     result = RunResult(
-        run=run, plan=plan, tasks_per_source=dict(Counter(t.source for t in ordered)),
-        stages=Counter(t.stage.value for t in ordered), summary=domain.summary, tables=tables,
+        run=run, plan=plan, tasks_per_source=dict(Counter(tasks["source"].to_list())),
+        stages=Counter(tasks["stage"].to_list()), summary=domain.summary, tables=tables,
     )
     if cfg.intake.enforce != "report":
         result.summary["write_back"] = decision.counts()
@@ -291,9 +318,13 @@ def _run(ctx: RunContext) -> RunResult:
     if cfg.intake.enforce != "report":
         result.summary["write_back"] = Decision(done).counts()
     marks = marks_after(marks, done)
-    stored = {k: (m.labelled, m.digest) for k, m in marks.items() if k in tasks and m != Mark()}
+    known = set(domain.intake_ok)
+    kept = {k: (m.labelled, m.digest) for k, m in marks.items() if k in known and m != Mark()}
+    saved = None
+    if merged.save or digest != merged.stored_digest:
+        saved = SavedFrames({**merged.frames, "violations": stored.violations_frame(domain.violations)}, digest)
     state.save_closed_rows(tables.get(CLOSED_PERIODS, [[]])[1:])
-    state.commit(upserts, deletes, reads.cursors, run, reads.checkpoints, marks=stored, carried=carried)
+    state.commit(saved, reads.cursors, run, reads.checkpoints, marks=kept, carried=carried)
     return result
 
 
@@ -349,12 +380,14 @@ def change_period(cfg: Config, action: Literal["close", "reopen"], period: str, 
     return run_sync(cfg, RunOptions(action=PeriodAction(action, period, by or default_actor(), reason)), **run)
 
 
-def _decide(ctx: RunContext, tasks: list[Task], violations: list, marks: dict[tuple[str, str], Mark],
+def _decide(ctx: RunContext, frames: dict[str, pl.DataFrame], violations: list, marks: dict[tuple[str, str], Mark],
             fresh: set[tuple[str, str]]) -> Decision:
-    """This run's write-backs, for the sources read this run."""
+    """This run's write-backs, for the sources read this run (the task objects are built only when needed)."""
+    if ctx.cfg.intake.enforce == "report":
+        return Decision()
     kinds = {s.name: s.kind for s in ctx.cfg.sources}
-    read = {s.name for s in ctx.sources}
-    mine = [t for t in tasks if t.source in read]
+    read = [s.name for s in ctx.sources]
+    mine = tasks_of({n: f.filter(pl.col("source").is_in(read)) for n, f in frames.items()})
     return decide(mine, violations, ctx.cfg.intake.enforce, kinds, marks, fresh)
 
 

@@ -1,4 +1,11 @@
-"""SQLite state: tasks keyed by (source, key), per-source cursors, one record per run; one writer at a time."""
+"""State: the canonical model as normalised frames (Parquet), cursors and one record per run (SQLite).
+
+The frames (tasks, stage changes, worklogs, ...) are written as Parquet files into a new generation folder beside
+the SQLite file, and the SQLite `frames` row naming the current generation is updated in the same transaction as
+the cursors and the run record: a run is saved whole or not at all (a crash before the commit leaves an unreferenced
+folder that the next commit removes). An unchanged run writes no frame file. One writer at a time (`run_lock`).
+A state file from before the frames (one JSON blob per task in `tasks`) is read once and migrated by the next
+commit."""
 
 from __future__ import annotations
 
@@ -6,13 +13,16 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from syncer.errors import LockedError, SyncerError
 from syncer.model import Problem, Spell, Stage, StageChange, Task, Worklog
@@ -40,10 +50,14 @@ CREATE TABLE IF NOT EXISTS intake_marks (
 CREATE TABLE IF NOT EXISTS carried_warnings (
   id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS frames (
+  id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL, digest TEXT
+);
 CREATE TABLE IF NOT EXISTS closed_periods (
   id INTEGER PRIMARY KEY AUTOINCREMENT, row TEXT NOT NULL
 );
 """
+FRAME_FILE = "{}.parquet"
 
 
 class StateError(SyncerError):
@@ -51,7 +65,7 @@ class StateError(SyncerError):
 
 
 def task_to_dict(t: Task) -> dict[str, Any]:
-    """A Task as plain JSON-able data (the stored form)."""
+    """A Task as plain JSON-able data (the stored form before the frames: still read, to migrate such a file)."""
     d: dict[str, Any] = {}
     for name in Task.__slots__:
         v = getattr(t, name)
@@ -107,6 +121,14 @@ def encode(t: Task) -> tuple[str, str]:
     return hashlib.blake2b(data.encode(), digest_size=16).hexdigest(), data
 
 
+@dataclass(frozen=True, slots=True)
+class SavedFrames:
+    """What a commit saves of the model: named frames, and a digest of what the cached parts depend on."""
+
+    frames: dict[str, pl.DataFrame]
+    digest: str | None = None
+
+
 @dataclass(slots=True)
 class Cursor:
     """Where a source's incremental reads continue from."""
@@ -147,12 +169,63 @@ class State:
         row = self.db.execute("SELECT data FROM checkpoints WHERE source = ?", (source,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def hashes(self) -> dict[tuple[str, str], str]:
-        return {(s, k): h for s, k, h in self.db.execute("SELECT source, key, hash FROM tasks")}
+    def tasks(self) -> list[Task]:
+        """Every stored task as a Python object, sorted by (source, key) (slow at scale: the sync reads frames)."""
+        saved = self.frames()
+        return tasks_of(saved[0]) if saved is not None else self.legacy_tasks()
 
-    def tasks(self) -> Iterator[Task]:
-        for (data,) in self.db.execute("SELECT data FROM tasks ORDER BY source, key"):
-            yield task_from_dict(json.loads(data))
+    def legacy_tasks(self) -> list[Task]:
+        """Tasks of a state file from before the frames (one JSON blob each); [] once migrated."""
+        try:
+            rows = self.db.execute("SELECT data FROM tasks ORDER BY source, key").fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [task_from_dict(json.loads(data)) for (data,) in rows]
+
+    def _generation(self) -> tuple[int, str | None] | None:
+        try:
+            row = self.db.execute("SELECT generation, digest FROM frames WHERE id = 1").fetchone()
+        except sqlite3.OperationalError:  # a dry run reading a state file from before the frames
+            return None
+        return (row[0], row[1]) if row else None
+
+    @property
+    def frames_dir(self) -> Path:
+        return Path(f"{self.path}.frames")
+
+    def frames(self) -> tuple[dict[str, pl.DataFrame], str | None] | None:
+        """The stored frames by name and the digest saved with them, or None when none were saved yet."""
+        gen = self._generation()
+        if gen is None:
+            return None
+        folder = self.frames_dir / str(gen[0])
+        try:
+            return {p.stem: pl.read_parquet(p) for p in sorted(folder.glob(FRAME_FILE.format("*")))}, gen[1]
+        except (OSError, pl.exceptions.PolarsError) as e:
+            raise StateError(f"state file {self.path}: cannot read the saved tasks in {folder} ({e})") from None
+
+    def _write_frames(self, frames: dict[str, pl.DataFrame]) -> int:
+        """Write a new generation folder (temp name, then renamed); returns its number."""
+        current = self._generation()
+        gen = (current[0] if current else 0) + 1
+        final = self.frames_dir / str(gen)
+        tmp = self.frames_dir / f".{gen}.tmp"
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)  # an unreferenced folder of a run that crashed
+            tmp.mkdir(parents=True)
+            for name, frame in frames.items():
+                frame.write_parquet(tmp / FRAME_FILE.format(name), compression="lz4", statistics=False)
+            tmp.rename(final)
+        except (OSError, pl.exceptions.PolarsError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StateError(f"state file {self.path}: could not save the tasks in {self.frames_dir} ({e})") from None
+        return gen
+
+    def _drop_other_generations(self, keep: int) -> None:
+        for folder in self.frames_dir.glob("*"):
+            if folder.name != str(keep):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def intake_marks(self) -> dict[tuple[str, str], tuple[bool | None, str | None]]:
         """What intake write-back last wrote per task: (labelled, comment digest)."""
@@ -193,26 +266,24 @@ class State:
 
     def commit(
         self,
-        upserts: Iterable[tuple[str, str, str, str]],
-        deletes: Iterable[tuple[str, str]],
+        frames: SavedFrames | None,
         cursors: dict[str, tuple[datetime, bool]],
         run: RunRecord,
         checkpoints: dict[str, dict[str, Any]] | None = None,
         marks: dict[tuple[str, str], tuple[bool | None, str | None]] | None = None,
         carried: list[str] | None = None,
     ) -> None:
-        """Write tasks, deletions, advanced cursors, source checkpoints and the run record atomically.
-
-        `marks` (when given) replaces the intake write-back marks; `carried` the warnings for the next run's log.
-        """
+        """Write the frames (when given: they changed), advanced cursors, source checkpoints and the run record
+        atomically. `marks` (when given) replaces the intake write-back marks; `carried` the warnings for the next
+        run's log."""
+        gen = self._write_frames(frames.frames) if frames is not None else None
         try:
             with self.db:
-                self.db.executemany(
-                    "INSERT INTO tasks (source, key, hash, data) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (source, key) DO UPDATE SET hash = excluded.hash, data = excluded.data",
-                    upserts,
-                )
-                self.db.executemany("DELETE FROM tasks WHERE source = ? AND key = ?", deletes)
+                if frames is not None:
+                    self.db.execute(
+                        "INSERT INTO frames (id, generation, digest) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE "
+                        "SET generation = excluded.generation, digest = excluded.digest", (gen, frames.digest))
+                    self.db.execute("DELETE FROM tasks")  # the JSON blobs of an older state file, now migrated
                 for source, (at, full) in cursors.items():
                     self.db.execute(
                         "INSERT INTO cursors (source, cursor, last_full) VALUES (?, ?, ?) ON CONFLICT (source) DO "
@@ -239,9 +310,41 @@ class State:
                     (run.run_at.isoformat(), run.mode, run.duration_s, run.fetched, run.changed, run.deleted,
                      run.rows_written, run.api_requests, json.dumps(list(run.warnings), ensure_ascii=False)),
                 )
-        except sqlite3.Error as e:
-            raise StateError(f"state.path: could not save this run in {self.path} ({e}); nothing of it was kept, "
-                             "the next run repeats it") from None
+        except BaseException as e:  # the transaction rolled back: the new frames folder is not referenced
+            if gen is not None:
+                shutil.rmtree(self.frames_dir / str(gen), ignore_errors=True)
+            if isinstance(e, sqlite3.Error):
+                raise StateError(f"state.path: could not save this run in {self.path} ({e}); nothing of it was kept, "
+                                 "the next run repeats it") from None
+            raise
+        if gen is not None:
+            self._drop_other_generations(gen)
+
+
+def tasks_of(frames: Mapping[str, pl.DataFrame]) -> list[Task]:
+    """Python tasks of the stored frames (for callers that need the objects: write-back, re-checking intake)."""
+    def grouped(name: str) -> dict[tuple[str, str], list[tuple]]:
+        out: dict[tuple[str, str], list[tuple]] = {}
+        for row in frames[name].rows():
+            out.setdefault((row[0], row[1]), []).append(row[2:])
+        return out
+
+    changes, worklogs, flags = grouped("changes"), grouped("worklogs"), grouped("flags")
+    problems, defaulted = grouped("problems"), grouped("defaulted")
+    tasks = []
+    for row in frames["tasks"].iter_rows(named=True):
+        k = (row["source"], row["key"])
+        seen = {"committed_amount": row.pop("committed_seen_at"), "invoiced_amount": row.pop("invoiced_seen_at")}
+        row["stage"], row["created_stage"] = Stage(row["stage"]), Stage(row["created_stage"])
+        row["labels"], row["depends_on"] = tuple(row["labels"] or ()), tuple(row["depends_on"] or ())
+        tasks.append(Task(
+            **row, amount_first_seen={a: w for a, w in seen.items() if w is not None},
+            history=[StageChange(at, Stage(a), Stage(b), fs, ts) for at, a, b, fs, ts in changes.get(k, ())],
+            worklogs=[Worklog(*w) for w in worklogs.get(k, ())], flagged=[Spell(*f) for f in flags.get(k, ())],
+            problems=[Problem(*p) for p in problems.get(k, ())],
+            defaulted_statuses=[(s, Stage(st)) for s, st in defaulted.get(k, ())],
+        ))
+    return tasks
 
 
 @contextmanager

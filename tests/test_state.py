@@ -1,14 +1,17 @@
-"""SQLite state: round trip of tasks, atomic commits, cursors, and the one-writer lock."""
+"""State: round trip of tasks through the frames, atomic commits, cursors, migration of the JSON-blob format, and
+the one-writer lock."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
 
+from syncer.domain.stored import frames_of
 from syncer.errors import LockedError
-from syncer.model import Problem, Stage, StageChange, Task, Worklog
-from syncer.state import State, encode, run_lock, task_from_dict, task_to_dict
+from syncer.model import Problem, Spell, Stage, StageChange, Task, Worklog
+from syncer.state import SavedFrames, State, encode, run_lock, task_from_dict, task_to_dict
 from syncer.tables import RunRecord
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -21,8 +24,12 @@ def sample() -> Task:
         history=[StageChange(NOW, Stage.BACKLOG, Stage.DONE, "To Do", "Done")],
         worklogs=[Worklog("ana", NOW, 1.25)], amount_first_seen={"committed_amount": NOW},
         problems=[Problem("amount_unparseable", "committed_amount", "cannot read")],
-        defaulted_statuses=[("Done", Stage.DONE)],
+        defaulted_statuses=[("Done", Stage.DONE)], depends_on=("MKT-2",), flagged=[Spell(NOW, None)],
     )
+
+
+def saved(*tasks: Task) -> SavedFrames:
+    return SavedFrames(frames_of(list(tasks)), "digest")
 
 
 def test_task_round_trips_through_its_stored_form():
@@ -33,27 +40,48 @@ def test_task_round_trips_through_its_stored_form():
 
 def test_commit_writes_tasks_cursor_and_run_together(tmp_path):
     st = State(tmp_path / "s.db")
-    h, data = encode(sample())
-    st.commit([("web", "MKT-1", h, data)], [], {"web": (NOW, True)}, RunRecord(run_at=NOW, mode="full", fetched=1))
+    st.commit(saved(sample()), {"web": (NOW, True)}, RunRecord(run_at=NOW, mode="full", fetched=1))
     st.close()
     st = State(tmp_path / "s.db")
-    assert list(st.tasks()) == [sample()]
+    assert st.tasks() == [sample()]
+    assert st.frames()[1] == "digest"
     assert st.cursor("web").cursor == NOW and st.cursor("web").last_full == NOW
     assert st.cursor("other") is None
     assert [r["mode"] for r in st.runs()] == ["full"]
     later = datetime(2026, 6, 2, tzinfo=UTC)
-    st.commit([], [("web", "MKT-1")], {"web": (later, False)}, RunRecord(run_at=later, mode="incremental"))
-    assert list(st.tasks()) == []
+    st.commit(saved(), {"web": (later, False)}, RunRecord(run_at=later, mode="incremental"))
+    assert st.tasks() == []
     assert st.cursor("web").cursor == later and st.cursor("web").last_full == NOW  # incremental keeps last_full
+    assert [p.name for p in st.frames_dir.iterdir()] == ["2"]  # the previous generation is removed
+
+
+def test_an_unchanged_run_writes_no_frames(tmp_path):
+    st = State(tmp_path / "s.db")
+    st.commit(saved(sample()), {"web": (NOW, True)}, RunRecord(run_at=NOW, mode="full"))
+    files = {p: p.stat().st_mtime_ns for p in st.frames_dir.rglob("*")}
+    st.commit(None, {"web": (NOW, False)}, RunRecord(run_at=NOW, mode="incremental"))
+    assert {p: p.stat().st_mtime_ns for p in st.frames_dir.rglob("*")} == files
+    assert st.tasks() == [sample()] and len(st.runs()) == 2
 
 
 def test_a_failing_commit_changes_nothing(tmp_path):
     st = State(tmp_path / "s.db")
+    with pytest.raises(AttributeError):  # any failure inside the transaction: a cursor that is no time
+        st.commit(saved(sample()), {"web": (None, True)}, RunRecord(run_at=NOW, mode="full"))
+    assert st.tasks() == [] and st.cursor("web") is None and st.runs() == []
+    assert not any(st.frames_dir.iterdir())  # the frames written first were removed again
+
+
+def test_a_state_file_of_json_blobs_is_read_then_migrated(tmp_path):
+    path = tmp_path / "s.db"
+    st = State(path)
     h, data = encode(sample())
-    with pytest.raises(Exception):  # noqa: B017 - any failure inside the transaction
-        st.commit([("web", "MKT-1", h, data), ("web", None, h, data)], [], {"web": (NOW, True)},
-                  RunRecord(run_at=NOW, mode="full"))
-    assert list(st.tasks()) == [] and st.cursor("web") is None and st.runs() == []
+    with st.db:  # the format before the frames: one JSON blob per task
+        st.db.execute("INSERT INTO tasks (source, key, hash, data) VALUES (?, ?, ?, ?)", ("web", "MKT-1", h, data))
+    assert st.frames() is None and st.tasks() == [sample()]
+    st.commit(saved(*st.legacy_tasks()), {"web": (NOW, True)}, RunRecord(run_at=NOW, mode="full"))
+    assert st.legacy_tasks() == [] and st.tasks() == [sample()]
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM tasks").fetchone() == (0,)
 
 
 def test_second_holder_of_the_lock_is_refused(tmp_path):

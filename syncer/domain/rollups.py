@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,13 +14,14 @@ from syncer.domain.budget import BudgetLine
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
 from syncer.domain.figures import figures_frame, tz_name
 from syncer.domain.flow import flow_frame_table, p50, ratio
-from syncer.domain.frames import TASKS_SCHEMA, Frames, model_frames
+from syncer.domain.frames import KEY, TASKS_SCHEMA, Frames
 from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_table
 from syncer.domain.ledger import LedgerResult, ledger_frames, remaining
 from syncer.domain.periods import LocalCalendar
+from syncer.domain.stored import KEYS, as_frames, frames_of, violations_frame, violations_of
 from syncer.domain.weekly import weekly_table
 from syncer.model import Task
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, WEEKLY_REVIEW, Table, money, num
+from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, WEEKLY_REVIEW, Table, money, natural_key, num
 
 
 @dataclass(slots=True)
@@ -37,30 +39,35 @@ class DomainResult:
 def build_domain(tasks: list[Task], cfg: Config, as_of: datetime, budget_lines: list[BudgetLine]) -> DomainResult:
     """Per-task figures, intake rules, flow metrics, capacity and the budget ledger of `tasks` (pure; `as_of` is
     the figures' reference time). `budget_lines` come from `budget.read_budget_csv` or `budget.budget_from_rows`;
-    their warnings are the caller's to report. The frames are computed in columns, once, and every tab reads them.
-    """
-    tz = cfg.tz
-    zone = tz_name(tz)
+    their warnings are the caller's to report."""
+    tasks = sorted(tasks, key=lambda t: (t.source, t.key))
+    return domain_of_frames(frames_of(tasks), cfg, as_of, budget_lines, tasks)
+
+
+def budget_index(cfg: Config, budget_lines: list[BudgetLine]) -> BudgetIndex | None:
+    """What intake checks against: the budget's campaigns and G/L accounts (None: no budget, or no lines)."""
+    return BudgetIndex.of(budget_lines) if cfg.budget is not None and budget_lines else None
+
+
+def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datetime,
+                     budget_lines: list[BudgetLine], check: Sequence[Task]) -> DomainResult:
+    """`build_domain` of the stored frames (`stored.SCHEMAS`, sorted by source and key). The intake check runs on
+    the tasks in `check`; every other task's violations are the cached ones in `stored["violations"]` (valid while
+    `stored.check_digest` is unchanged: the caller decides). The frames are computed in columns, once, and every
+    tab reads them."""
+    tz, zone = cfg.tz, tz_name(cfg.tz)
     cal = LocalCalendar(tz, cfg.fiscal_year_start_month)
     warnings: list[str] = []
-    model = model_frames(tasks)
+    model = as_frames(stored)
     figured = figures_frame(model.tasks, model.changes, model.worklogs, as_of, zone, cfg.rates.people,
                             cfg.rates.default)
-    budget = None
-    if cfg.budget is not None:
-        if budget_lines:
-            budget = BudgetIndex.of(budget_lines)
-        else:
-            warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
-                            "are not checked against it")
-    unallocated = figured.filter(pl.col("campaign").str.strip_chars().fill_null("") == "")
-    labour = dict(zip(zip(unallocated["source"], unallocated["key"], strict=True), unallocated["labour_cost"],
-                      strict=True))
-    violations = check_tasks(tasks, labour, cfg.intake, budget, cal, cfg.labour_in_budget)
-    intake_ok = {(t.source, t.key): True for t in tasks}
-    for v in violations:
-        intake_ok[(v.source, v.key)] = False
-    full = figured.with_columns(intake_ok=pl.Series([intake_ok[(t.source, t.key)] for t in tasks], dtype=pl.Boolean))
+    if cfg.budget is not None and not budget_lines:
+        warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
+                        "are not checked against it")
+    violations = _violations(figured, stored["violations"], check, cfg, budget_index(cfg, budget_lines), cal)
+    bad = violations_frame(violations).select(KEYS).unique().with_columns(bad=pl.lit(True))
+    full = figured.join(bad, on=KEYS, how="left", maintain_order="left").with_columns(
+        intake_ok=pl.col("bad").is_null()).drop("bad")
     frames = Frames(full.select(*TASKS_SCHEMA, *[c for c in full.columns if c not in TASKS_SCHEMA]),
                     model.changes, model.worklogs, model.flags)
     # One pass over every worklog feeds both Capacity and the ledger's Labour.
@@ -76,8 +83,23 @@ def build_domain(tasks: list[Task], cfg: Config, as_of: datetime, budget_lines: 
     }
     every_team = capacity_rows(teams_as_one(logged), cfg.capacity)
     tables[WEEKLY_REVIEW] = weekly_table(frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
-    return DomainResult(tables, intake_ok, violations, _summary(frames.tasks, led, violations, cfg), frames,
-                        warnings)
+    ok = frames.tasks.select("source", "key", "intake_ok").rows()
+    return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations,
+                        _summary(frames.tasks, led, violations, cfg), frames, warnings)
+
+
+def _violations(figured: pl.DataFrame, cached: pl.DataFrame, check: Sequence[Task], cfg: Config,
+                budget: BudgetIndex | None, cal: LocalCalendar) -> list[Violation]:
+    """The cached violations of the tasks not checked now, and those of `check`, in the Intake tab's order."""
+    checked = pl.DataFrame([(t.source, t.key) for t in check], schema=KEY, orient="row")
+    unallocated = figured.join(checked, on=KEYS, how="semi").filter(
+        pl.col("campaign").str.strip_chars().fill_null("") == "")
+    labour = dict(zip(zip(unallocated["source"], unallocated["key"], strict=True), unallocated["labour_cost"],
+                      strict=True))
+    kept = cached.join(checked, on=KEYS, how="anti").join(figured.select(KEYS), on=KEYS, how="semi")
+    out = violations_of(kept) + check_tasks(check, labour, cfg.intake, budget, cal, cfg.labour_in_budget)
+    out.sort(key=lambda v: (v.source, natural_key(v.key), v.rule, v.field))
+    return out
 
 
 def _summary(tasks: pl.DataFrame, led: LedgerResult, violations: list[Violation], cfg: Config) -> dict[str, Any]:

@@ -1,0 +1,146 @@
+"""The model as stored between runs: the frames plus what mapping noted per task, merged with what a run read.
+
+Pure functions of frames. Named frames (`tasks`, `changes`, `worklogs`, `flags`, `problems`, `defaulted`,
+`violations`) are what the state saves; `violations` caches each task's intake check, valid while the digest of
+what the check depends on (`check_digest`) is unchanged, so a run re-checks only the tasks it read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import tzinfo
+
+import polars as pl
+
+from syncer.config import Config
+from syncer.domain.frames import (
+    CHANGES_SCHEMA,
+    FLAGS_SCHEMA,
+    KEY,
+    MODEL_SCHEMA,
+    UTC_TIME,
+    WORKLOGS_SCHEMA,
+    Frames,
+    model_frames,
+)
+from syncer.domain.intake import BudgetIndex, Violation
+from syncer.model import Stage, Task
+
+PROBLEMS_SCHEMA = pl.Schema({**KEY, "rule": pl.String, "field": pl.String, "problem": pl.String})
+DEFAULTED_SCHEMA = pl.Schema({**KEY, "status": pl.String, "stage": pl.String})
+VIOLATIONS_SCHEMA = pl.Schema({
+    **KEY, "title": pl.String, "stage": pl.String, "owner": pl.String, "url": pl.String, "rule": pl.String,
+    "field": pl.String, "problem": pl.String, "since": UTC_TIME,
+})
+SCHEMAS = {"tasks": MODEL_SCHEMA, "changes": CHANGES_SCHEMA, "worklogs": WORKLOGS_SCHEMA, "flags": FLAGS_SCHEMA,
+           "problems": PROBLEMS_SCHEMA, "defaulted": DEFAULTED_SCHEMA, "violations": VIOLATIONS_SCHEMA}
+KEYS = list(KEY)
+
+
+def empty() -> dict[str, pl.DataFrame]:
+    """No tasks at all."""
+    return {name: pl.DataFrame(schema=schema) for name, schema in SCHEMAS.items()}
+
+
+def frames_of(tasks: list[Task], violations: Iterable[Violation] = ()) -> dict[str, pl.DataFrame]:
+    """The stored frames of Python tasks (and their intake violations)."""
+    model = model_frames(tasks)
+    problems = [(t.source, t.key, p.rule, p.field, p.problem) for t in tasks for p in t.problems]
+    defaulted = [(t.source, t.key, status, stage.value) for t in tasks for status, stage in t.defaulted_statuses]
+    return {"tasks": model.tasks, "changes": model.changes, "worklogs": model.worklogs, "flags": model.flags,
+            "problems": pl.DataFrame(problems, schema=PROBLEMS_SCHEMA, orient="row"),
+            "defaulted": pl.DataFrame(defaulted, schema=DEFAULTED_SCHEMA, orient="row"),
+            "violations": violations_frame(violations)}
+
+
+def violations_frame(violations: Iterable[Violation]) -> pl.DataFrame:
+    rows = [(v.source, v.key, v.title, v.stage.value, v.owner, v.url, v.rule, v.field, v.problem, v.since)
+            for v in violations]
+    return pl.DataFrame(rows, schema=VIOLATIONS_SCHEMA, orient="row")
+
+
+def violations_of(frame: pl.DataFrame) -> list[Violation]:
+    return [Violation(s, k, title, Stage(stage), owner, url or "", rule, field, problem, since)
+            for s, k, title, stage, owner, url, rule, field, problem, since in frame.rows()]
+
+
+def merge(stored: Mapping[str, pl.DataFrame], fresh: Mapping[str, pl.DataFrame], deleted: pl.DataFrame,
+          known: Iterable[str]) -> dict[str, pl.DataFrame]:
+    """The stored frames with every row of a fresh task replaced by its fresh rows, deleted tasks (`deleted`:
+    source, key) dropped, and sources no longer configured (`known`: those that are) dropped; sorted by
+    (source, key), each task's rows in their order."""
+    known = list(known)
+    gone = pl.concat([fresh["tasks"].select(KEYS), deleted.select(KEYS)])
+    out = {}
+    for name, schema in SCHEMAS.items():
+        old = stored.get(name)
+        old = pl.DataFrame(schema=schema) if old is None else old.cast(dict(schema)).select(list(schema))
+        old = old.filter(pl.col("source").is_in(known))
+        old = old.join(gone, on=KEYS, how="anti", maintain_order="left")
+        new = fresh[name].select(list(schema)) if name in fresh else pl.DataFrame(schema=schema)
+        both = pl.concat([old, new.cast(dict(schema))]).with_row_index("_n")
+        out[name] = both.sort("source", "key", "_n").drop("_n")
+    return out
+
+
+def read_into(old: Mapping[str, pl.DataFrame], fresh: list[Task], deleted: list[tuple[str, str]],
+              known: Iterable[str]) -> tuple[dict[str, pl.DataFrame], int, int]:
+    """`merge` of what a run read (`fresh` tasks, `deleted` keys) onto the stored frames: (the merged frames, how
+    many fresh tasks differ from their stored version, how many stored tasks are gone)."""
+    new = frames_of(fresh)
+    frames = merge(old, new, pl.DataFrame(deleted, schema=KEY, orient="row"), known)
+    gone = old["tasks"].join(frames["tasks"], on=KEYS, how="anti").height
+    return frames, changed_keys(old, new).height, gone
+
+
+def without(frames: Mapping[str, pl.DataFrame], keys: list[tuple[str, str]]) -> dict[str, pl.DataFrame]:
+    """The frames less every row of the tasks `keys`."""
+    drop = pl.DataFrame(keys, schema=KEY, orient="row")
+    return {name: frame.join(drop, on=KEYS, how="anti", maintain_order="left") for name, frame in frames.items()}
+
+
+def _row_set(frame: pl.DataFrame) -> pl.DataFrame:
+    lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    return frame.with_columns(pl.col(c).list.join("\x1f") for c in lists) if lists else frame
+
+
+def changed_keys(stored: Mapping[str, pl.DataFrame], fresh: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """(source, key) of the fresh tasks that differ from their stored version in any row (or are new)."""
+    keys = fresh["tasks"].select(KEYS)
+    out = []
+    for name in ("tasks", "changes", "worklogs", "flags", "problems", "defaulted"):
+        new = _row_set(fresh[name])
+        old = stored.get(name)
+        old = _row_set(old.join(keys, on=KEYS, how="semi")) if old is not None else new.clear()
+        old = old.cast(dict(new.schema)).select(new.columns)
+        out.append(new.join(old, on=new.columns, how="anti", nulls_equal=True).select(KEYS))
+        out.append(old.join(new, on=new.columns, how="anti", nulls_equal=True).select(KEYS))
+    return pl.concat(out).unique(maintain_order=True)
+
+
+def default_warnings(defaulted: pl.DataFrame, cfg: Config) -> list[str]:
+    """One warning per status that reached its stage through a SPEC §4 default, naming where to map it."""
+    index = {s.name: i for i, s in enumerate(cfg.sources)}
+    seen = sorted(set(defaulted.select("source", "status", "stage").rows()))
+    return [
+        f"{src}: status {status!r} -> {stage} by default (map it under sources[{index.get(src, '?')}].stages)"
+        for src, status, stage in seen
+    ]
+
+
+def check_digest(cfg: Config, budget: BudgetIndex | None, tz: tzinfo) -> str:
+    """A digest of everything an intake check depends on besides the task: the rules, the budget's campaigns
+    and G/L accounts, the rates (labour of unallocated tasks is an amount), the zone."""
+    parts = {
+        "intake": cfg.intake.model_dump(mode="json"), "labour_in_budget": cfg.labour_in_budget,
+        "rates": cfg.rates.model_dump(mode="json"), "tz": str(tz),
+        "budget": None if budget is None else [sorted(budget.campaigns), sorted(budget.gl_accounts)],
+    }
+    return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def as_frames(stored: Mapping[str, pl.DataFrame]) -> Frames:
+    """The contract's model frames of the stored ones (no figures yet)."""
+    return Frames(stored["tasks"], stored["changes"], stored["worklogs"], stored["flags"])
