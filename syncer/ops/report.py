@@ -10,8 +10,6 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import polars as pl
-
 from syncer.config import Config
 from syncer.domain.budget import BudgetLine, load_budget
 from syncer.domain.periods import LocalCalendar, iso_week
@@ -21,9 +19,9 @@ from syncer.domain.rollups import build_domain
 from syncer.errors import SyncerError
 from syncer.model import Task
 from syncer.ops.report_format import FORMATS, Review
-from syncer.pipeline import load_stored, snapshot_time
+from syncer.pipeline import snapshot_time
 from syncer.sinks.xlsx import XlsxSink
-from syncer.state import State, tasks_of
+from syncer.state import State
 from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, WEEKLY_REVIEW, Table
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -90,9 +88,8 @@ def stored_tasks(cfg: Config) -> list[Task]:
     """The configured sources' tasks in the state file (read only: nothing is created or locked)."""
     state = State(cfg.state.path, read_only=True)
     try:
-        known = [s.name for s in cfg.sources]
-        frames = load_stored(state)[0]
-        tasks = tasks_of({n: f.filter(pl.col("source").is_in(known)) for n, f in frames.items()})
+        known = {s.name for s in cfg.sources}
+        tasks = sorted((t for t in state.tasks() if t.source in known), key=lambda t: (t.source, t.key))
     finally:
         state.close()
     if not tasks:
