@@ -64,31 +64,46 @@ def test_the_before_close_config_is_the_demo_but_for_its_jira_snapshot():
     assert before == demo
 
 
-def test_the_two_jira_snapshots_differ_in_one_invoice_and_one_worklog():
+@pytest.fixture(scope="module")
+def late_edits():
+    """The Jira tasks that differ between the two snapshots, as (before, now) pairs."""
     cfg = load_config(ROOT / "config/demo-before-close.yaml")
     now_cfg = load_config(ROOT / "config/demo.yaml")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(ROOT)
         old = {t.key: t for t in ReplaySource(cfg.sources[0], cfg).read(None, NOW).tasks}
         new = {t.key: t for t in ReplaySource(now_cfg.sources[0], now_cfg).read(None, NOW).tasks}
-    changed = sorted(k for k in new if encode(new[k])[0] != encode(old[k])[0])
-    assert old.keys() == new.keys() and len(changed) == 2
-    edits = {k: ((new[k].invoiced_amount or 0) - (old[k].invoiced_amount or 0),
-                 len(new[k].worklogs) - len(old[k].worklogs)) for k in changed}
-    assert sorted(edits.values()) == [(0.0, 1), (350.0, 0)]
-    (late,) = [new[k].worklogs for k, (_, n) in edits.items() if n]
+    assert old.keys() == new.keys()
+    return now_cfg, [(old[k], new[k]) for k in sorted(new) if encode(new[k])[0] != encode(old[k])[0]]
+
+
+def test_the_two_jira_snapshots_differ_in_one_invoice_and_one_worklog(late_edits):
+    cfg, changed = late_edits
+    edits = sorted(((b.invoiced_amount or 0) - (a.invoiced_amount or 0), len(b.worklogs) - len(a.worklogs))
+                   for a, b in changed)
+    assert edits == [(0.0, 1), (350.0, 0)]
+    (late,) = [b.worklogs for a, b in changed if len(b.worklogs) > len(a.worklogs)]
     assert ("2026-10-28", 3.0) in [(w.started_at.astimezone(cfg.tz).date().isoformat(), w.hours) for w in late]
 
 
-def test_october_shows_as_frozen_and_the_late_edits_are_adjustment_rows_in_november(demo):
+def test_october_shows_as_frozen_and_the_late_edits_are_adjustment_rows_in_november(demo, late_edits):
     path, frozen, _ = demo
+    cfg, changed = late_edits
+    (invoiced,) = [b for a, b in changed if b.invoiced_amount != a.invoiced_amount]
+    ((before, worked),) = [(a, b) for a, b in changed if len(b.worklogs) > len(a.worklogs)]
+    (log,) = set(worked.worklogs) - set(before.worklogs)
     rows = tab(path, BUDGET_ROLLUP)
     october = [r for r in rows if r["Period"] == "2026-10"]
     assert october == [r for r in frozen if r["Period"] == "2026-10"] and october
-    adjustments = [r for r in rows if r["Adjusts"]]
-    assert {r["Period"] for r in adjustments} == {"2026-11"} and {r["Adjusts"] for r in adjustments} == {"2026-10"}
-    assert sorted((r["Invoiced"], r["Labour"], r["Remaining"]) for r in adjustments) == [(0, 240, -240),
-                                                                                         (350, 0, -350)]
+    adjustments = {(r["Campaign"], r["Activity"], r["G/L account"]): r for r in rows if r["Adjusts"]}
+    assert {(r["Period"], r["Adjusts"]) for r in adjustments.values()} == {("2026-11", "2026-10")}
+    account = (invoiced.campaign, invoiced.activity, invoiced.gl_account)
+    assert set(adjustments) == {account, (worked.campaign, worked.activity, worked.gl_account)}
+    assert adjustments[account]["Invoiced"] == 350  # the corrected invoice, 350.00 higher
+    rate = cfg.rates.people.get(log.author, cfg.rates.default)
+    assert adjustments[(worked.campaign, worked.activity, worked.gl_account)]["Labour"] == round(3 * rate, 2)
+    for r in adjustments.values():  # Remaining on a difference row follows the same formula
+        assert round(r["Budgeted"] - r["Invoiced"] - r["Open commitments"] - r["Labour"], 2) == r["Remaining"]
     closed = tab(path, CLOSED_PERIODS)
     assert len(closed) == len(october) and {(r["Period"], r["Action"], r["By"]) for r in closed} == {
         ("2026-10", "close", "Finance (demo)")}
