@@ -9,6 +9,7 @@ no random draw, so the rest of the demo is the same with or without them.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from demo.scenario import DAY, NOW_TS, TEAM, Plan, local_date, midnight
@@ -42,17 +43,28 @@ def drop_a_po(plans: list[Plan], skip: set[int]) -> int | None:
 
 
 def late_edits(plans: list[Plan], skip: set[int]) -> tuple[list[Plan], LateEdits]:
-    """The plans as they stand on 20 November: copies of `plans` (which stay as on the day October was closed)
-    with one October invoice corrected and one back-dated worklog added, on tasks of two different accounts."""
-    now = copy.deepcopy(plans)
-    invoiced = next(p for p in now if p.n not in skip and p.status == "Done" and p.campaign and p.invoiced
-                    and p.invoice_date and p.invoice_date.startswith(CLOSED_MONTH) and p.invoice_at is not None)
+    """The plans as they stand on 20 November: `plans` (which stay as on the day October was closed) with one
+    October invoice corrected and one back-dated worklog added, on tasks of two different accounts; only those
+    two plans are copied."""
+    now = list(plans)
+    i = _first(plans, lambda p: p.n not in skip and p.status == "Done" and bool(p.campaign and p.invoiced)
+               and (p.invoice_date or "").startswith(CLOSED_MONTH) and p.invoice_at is not None, "an October invoice")
+    invoiced = now[i] = copy.deepcopy(plans[i])
     invoiced.invoice_first = (invoiced.invoice_at, invoiced.invoiced)
     invoiced.invoiced = round(invoiced.invoiced + INVOICE_CORRECTION, 2)
     invoiced.invoice_at = INVOICE_EDITED_AT
-    worked = next(p for p in now if p.n not in skip and p.campaign and p.worklogs
-                  and (p.activity, p.gl) != (invoiced.activity, invoiced.gl)
-                  and any(_month(at) == CLOSED_MONTH for _, at, _ in p.worklogs))
+    j = _first(plans, lambda p: p.n not in skip and bool(p.campaign and p.worklogs)
+               and (p.activity, p.gl) != (invoiced.activity, invoiced.gl)
+               and any(_month(at) == CLOSED_MONTH for _, at, _ in p.worklogs), "October work on another account")
+    worked = now[j] = copy.deepcopy(plans[j])
     started, seconds = LATE_WORKLOG
     worked.worklogs = sorted([*worked.worklogs, (worked.owner or TEAM[0], started, seconds)], key=lambda w: w[1])
     return now, LateEdits(invoiced.n, worked.n)
+
+
+def _first(plans: list[Plan], wanted: Callable[[Plan], bool], what: str) -> int:
+    """The index of the first plan that is `wanted`; the demo is built so that one is (else a clear error)."""
+    found = next((i for i, p in enumerate(plans) if wanted(p)), None)
+    if found is None:
+        raise ValueError(f"the demo plans have no task with {what} for the late edits")
+    return found
