@@ -195,10 +195,10 @@ def test_note_thresholds():
 
 # ---- property: the polars tab against a plain reading of the same tasks ------------------------------------------
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from reference.figures import stage_spells, task_figures  # noqa: E402
 from test_domain_properties import NOW, tasks_strategy  # noqa: E402
 from test_domain_properties import config as property_config  # noqa: E402
 
-from syncer.domain.figures import stage_spells, task_figures  # noqa: E402
 from syncer.domain.periods import iso_week  # noqa: E402
 from syncer.model import REWORK_FROM, REWORK_TO  # noqa: E402
 
@@ -247,7 +247,7 @@ def plain_counts(tasks: list[Task], cfg: Config) -> dict[tuple[str, str], dict[s
 @given(tasks_strategy())
 def test_weekly_counts_match_a_plain_reading(tasks):
     cfg = property_config()
-    table = build_domain(tasks, {}, cfg, NOW, []).tables[WEEKLY_REVIEW]
+    table = build_domain(tasks, cfg, NOW, []).tables[WEEKLY_REVIEW]
     got = {(r[0], r[1]): {c: r[table[0].index(c)] for c in COUNTED} for r in table[1:]}
     assert {k: v for k, v in got.items() if any(v.values())} == plain_counts(tasks, cfg)
     for (week, team), row in got.items():  # each team's rows add up to the All row
