@@ -236,8 +236,8 @@ def merge_read(reads: Reads, name: str, result: FetchResult, stored_keys: set[tu
     gone = set(reads.deleted)
     for key, why in sorted(result.kept.items()):
         had = (name, key) in stored_keys and (name, key) not in gone
-        kept = "kept its last good version" if had else "not added (no earlier version to keep)"
-        notes.append(f"{name} {key}: {why}; {kept}")
+        notes.append(f"{name} {key}: {why}; " + ("kept its last good version" if had else
+                                                 "not added (no earlier version to keep)"))
     return notes
 
 
@@ -295,8 +295,7 @@ def _run(ctx: RunContext) -> RunResult:
     warnings.extend(plan.warnings)
     run = RunRecord(
         run_at=ctx.now, mode=_mode(ctx.opts, reads.modes), fetched=reads.fetched, changed=merged.changed,
-        deleted=merged.deleted,
-        rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
+        deleted=merged.deleted, rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
         warnings=tuple(warnings), version=__version__,
     )
     tasks = domain.frames.tasks
@@ -385,10 +384,9 @@ def _decide(ctx: RunContext, frames: dict[str, pl.DataFrame], violations: list, 
     """This run's write-backs, for the sources read this run (the task objects are built only when needed)."""
     if ctx.cfg.intake.enforce == "report":
         return Decision()
-    kinds = {s.name: s.kind for s in ctx.cfg.sources}
     read = [s.name for s in ctx.sources]
     mine = tasks_of({n: f.filter(pl.col("source").is_in(read)) for n, f in frames.items()})
-    return decide(mine, violations, ctx.cfg.intake.enforce, kinds, marks, fresh)
+    return decide(mine, violations, ctx.cfg.intake.enforce, {s.name: s.kind for s in ctx.cfg.sources}, marks, fresh)
 
 
 def _write_back(ctx: RunContext, decision: Decision, run: RunRecord) -> tuple[list[WriteBack], list[str]]:
