@@ -311,7 +311,7 @@ def _run(ctx: RunContext) -> RunResult:
     # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
     ctx.progress.start(f"write {cfg.sink.kind}")
     run.api_requests = reads.requests + sink.apply(plan, sync_log_row(run, cfg.tz))
-    ctx.progress.end(rows=plan.rows_written, requests=run.api_requests - reads.requests)
+    ctx.progress.end(rows=plan.rows_written)  # its requests: those the policy counted in this phase
     # Intake write-back only once the sheet is written; a failure is a warning (in the next run's Sync log).
     done, carried = _write_back(ctx, decision, run)
     if cfg.intake.enforce != "report":

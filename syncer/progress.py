@@ -71,7 +71,7 @@ class PhaseFigures:
     def text(self) -> str:
         """`12 pages, 1,200 tasks, 34 requests, waited 3.0 s` (figures that are zero are left out)."""
         parts = [f"{n:,} {word}{'s' * (n != 1)}" for n, word in ((self.pages, "page"), (self.tasks, "task"),
-                                                                  (self.requests, "request"), (self.rows, "row"))
+                                                                  (self.rows, "row"), (self.requests, "request"))
                  if n]
         if self.waited:
             parts.append(f"waited {self.waited:.1f} s on retries")

@@ -6,6 +6,7 @@ The sources report each page, the retry policy each wait; the CLI renders them o
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import sys
@@ -205,3 +206,23 @@ def test_syncer_fetch_reports_its_full_read_as_one_phase(jira, tmp_path):
     quiet = CliRunner().invoke(main, ["fetch", "-q", "--source", "web", "--out", str(tmp_path / "p2"), "--config",
                                       config])
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout.startswith("saved ")
+
+
+def test_a_sheet_write_reports_its_requests_and_waits(fake, raw_config, env, tmp_path):
+    """The sink's requests go through the same policy: the write phase counts them, a 429 wait included."""
+    from test_gsheet_pipeline import EMAIL, Source, make_task
+
+    raw_config["sources"] = [raw_config["sources"][0]]
+    raw_config["state"] = {"path": str(tmp_path / "state.db")}
+    raw_config["sink"] = {"kind": "gsheet", "spreadsheet_id": fake.id, "credentials": json.dumps(fake.share(EMAIL))}
+    cfg = parse_config(raw_config, env)
+    out, slept = io.StringIO(), []
+    lines = PhaseLines(out)
+    policy = RetryPolicy(sleep=slept.append, on_attempt=lines.request, on_wait=lines.waited)
+    fake.fail("valuesBatchUpdate", 429, times=1, headers={"Retry-After": "2"})
+    result = run_sync(cfg, sources=[Source([make_task("MKT-1"), make_task("MKT-2")])], policy=policy, progress=lines)
+    phases = {m["phase"]: m["figures"] for m in map(PHASE_LINE.match, out.getvalue().splitlines())}
+    assert list(phases) == ["fetch web", "compute", "plan gsheet", "write gsheet"]
+    writes = fake.kinds()["batchUpdate"] + fake.kinds()["valuesBatchUpdate"]
+    assert slept == [2.0] and writes >= 2  # the refused write, then the same write again
+    assert phases["write gsheet"] == f"{result.plan.rows_written:,} rows, {writes} requests, waited 2.0 s on retries"
