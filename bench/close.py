@@ -19,7 +19,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench
 sys.path.insert(0, str(HERE.parent))
 
 from syncer.domain.close import CLOSE, CloseRecord, Periods, frozen_rows, rollup_with_closes  # noqa: E402
-from syncer.domain.figures import rate_table, task_figures  # noqa: E402
 from syncer.domain.rollups import build_domain  # noqa: E402
 from syncer.model import Worklog  # noqa: E402
 from syncer.tables import BUDGET_ROLLUP  # noqa: E402
@@ -32,9 +31,7 @@ _spec.loader.exec_module(rollups)  # the same synthetic tasks, config and budget
 def live_rollup(tasks, cfg, budget):
     """The live Budget rollup and the wall seconds of figures + roll-ups."""
     t = time.perf_counter()
-    rates = rate_table(tasks, cfg.rates.people, cfg.rates.default)
-    figures = {(x.source, x.key): task_figures(x, rollups.NOW, cfg.tz, rates, cfg.rates.default) for x in tasks}
-    table = build_domain(tasks, figures, cfg, rollups.NOW, budget).tables[BUDGET_ROLLUP]
+    table = build_domain(tasks, cfg, rollups.NOW, budget).tables[BUDGET_ROLLUP]
     return table, time.perf_counter() - t
 
 
