@@ -252,3 +252,32 @@ def test_weekly_review_agrees_with_flow_metrics_and_capacity(demo):
             teams[r["Week"]] = teams.get(r["Week"], 0) + r["Completed"]
     assert teams == {r["Week"]: r["Completed"] for r in weekly if r["Team"] == "All"}
     assert len(weekly) > 60 and any(r["Notes"] is None for r in weekly) and any(r["Notes"] for r in weekly)
+
+
+def test_budget_flags_are_those_the_sheet_shows_after_a_close(tmp_path, monkeypatch):
+    """A closed month stays as frozen in the report too; a later change is an adjustment row (SPEC §11)."""
+    from openpyxl import load_workbook
+
+    path = demo_config(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    budget = tmp_path / "budget.csv"
+    budget.write_text((ROOT / cfg["budget"]["file"]).read_text())
+    cfg["budget"]["file"] = str(budget)
+    path.write_text(yaml.safe_dump(cfg))
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", "--config", str(path)]).exit_code == 0
+    closed = runner.invoke(main, ["close", "2026-10", "--config", str(path), "--by", "finance"])
+    assert closed.exit_code == 0, closed.output
+    line = "Q4 Webinars,Content,6300 Content production,2026-10,"
+    budget.write_text(budget.read_text().replace(line + "12600", line + "26000"))  # after the close
+    assert runner.invoke(main, ["run", "--config", str(path)]).exit_code == 0
+    sheet = list(load_workbook(tmp_path / "demo.xlsx")["Budget rollup"].iter_rows(values_only=True))
+    header, rows = sheet[0], [dict(zip(sheet[0], r, strict=True)) for r in sheet[1:]]
+    pick = ("Campaign", "Activity", "G/L account", "Period", "Remaining")
+    shown = {tuple(r[c] for c in pick) for r in rows if r["Flag"] == "over"
+             and (r["Activity"] == "Total" or r["Period"] in ("2026-10", "2026-11"))}
+    review = report.build_review(load_config(path), "2026-W44")  # 26 Oct - 1 Nov: October and November
+    assert {tuple(r[c] for c in pick) for r in review.budget_over} == shown
+    frozen = ("Q4 Webinars", "Content", "6300 Content production", "2026-10", -2491.0)
+    assert frozen in shown  # still over as closed, though the live ledger would now say ok
+    assert "Adjusts" in header and any(r["Adjusts"] == "2026-10" for r in rows)

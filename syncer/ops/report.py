@@ -12,6 +12,7 @@ from typing import Any
 
 from syncer.config import Config
 from syncer.domain.budget import BudgetLine, load_budget
+from syncer.domain.close import Periods, read_records, rollup_with_closes
 from syncer.domain.periods import LocalCalendar, iso_week
 from syncer.domain.review import Week, moved, rework_in, stuck_at
 from syncer.domain.review_notes import SEPARATOR
@@ -22,7 +23,7 @@ from syncer.ops.report_format import FORMATS, Review
 from syncer.pipeline import snapshot_time
 from syncer.sinks.xlsx import XlsxSink
 from syncer.state import State
-from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, WEEKLY_REVIEW, Table
+from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, CLOSED_PERIODS, HEADERS, WEEKLY_REVIEW, Table
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 LATE_SCHEDULES = ("delayed", "at risk")
@@ -84,33 +85,48 @@ def _budget_over(table: Table, week: Week, cfg: Config) -> list[dict[str, Any]]:
     return sorted(over, key=lambda r: r["Remaining"])
 
 
-def stored_tasks(cfg: Config) -> list[Task]:
-    """The configured sources' tasks in the state file (read only: nothing is created or locked)."""
+def stored(cfg: Config) -> tuple[list[Task], list[list[Any]]]:
+    """The configured sources' tasks in the state file, and its copy of the Closed periods rows (read only:
+    nothing is created or locked)."""
     state = State(cfg.state.path, read_only=True)
     try:
         known = {s.name for s in cfg.sources}
         tasks = sorted((t for t in state.tasks() if t.source in known), key=lambda t: (t.source, t.key))
+        closed = state.closed_rows()
     finally:
         state.close()
     if not tasks:
         names = ", ".join(sorted(known))
         raise ReportError(f"the state file {cfg.state.path} holds no tasks of the configured sources ({names}) "
                           "yet: run `syncer run` first")
-    return tasks
+    return tasks, closed
+
+
+def finance_rollup(live: Table, closed: list[list[Any]], cfg: Config) -> Table:
+    """The Budget rollup as the last sync wrote it: closed periods as frozen, later changes as adjustment rows
+    (SPEC §11), from the state's copy of the Closed periods tab."""
+    if not closed:
+        return live
+    records, _ = read_records([HEADERS[CLOSED_PERIODS], *closed], cfg.budget_period)
+    return rollup_with_closes(live, records, Periods(cfg.budget_period, cfg.fiscal_year_start_month))
 
 
 def build_review(cfg: Config, week: str | None = None, now: datetime | None = None) -> Review:
     """The review of `week` (default: the last complete ISO week) from the state file, with no API request."""
     as_of = reference_time(cfg, now)
     label = check_week(week, as_of, cfg) if week else last_complete_week(as_of, cfg)
-    return review_of(stored_tasks(cfg), cfg, label, as_of, _budget(cfg))
+    tasks, closed = stored(cfg)
+    return review_of(tasks, cfg, label, as_of, _budget(cfg), closed)
 
 
 def review_of(tasks: list[Task], cfg: Config, label: str, as_of: datetime,
-              budget: tuple[list[BudgetLine], str | None] = ([], "no budget is configured")) -> Review:
-    """The review of week `label` over `tasks` (pure); `budget`: its lines, or why there are none."""
+              budget: tuple[list[BudgetLine], str | None] = ([], "no budget is configured"),
+              closed: list[list[Any]] | None = None) -> Review:
+    """The review of week `label` over `tasks` (pure); `budget`: its lines, or why there are none; `closed`: the
+    Closed periods rows."""
     lines, unread = budget
     domain = build_domain(tasks, cfg, as_of, lines)
+    rollup = finance_rollup(domain.tables[BUDGET_ROLLUP], closed or [], cfg)
     the_week = Week.of(label, as_of, LocalCalendar(cfg.tz, cfg.fiscal_year_start_month))
     rows = _rows(domain.tables[WEEKLY_REVIEW], lambda r: r["Week"] == label)
     notes = rows[0]["Notes"].split(SEPARATOR) if rows and rows[0]["Notes"] else []
@@ -121,7 +137,7 @@ def review_of(tasks: list[Task], cfg: Config, label: str, as_of: datetime,
         stuck=stuck_at(domain.frames, the_week, cfg),
         rework=rework_in(domain.frames, the_week, cfg.timezone),
         campaigns=_rows(campaigns, lambda r: r["Schedule"] in LATE_SCHEDULES) if campaigns else [],
-        budget_over=[] if unread else _budget_over(domain.tables[BUDGET_ROLLUP], the_week, cfg),
+        budget_over=[] if unread else _budget_over(rollup, the_week, cfg),
         budget_unread=unread,
     )
 
