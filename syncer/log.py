@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
@@ -81,24 +83,33 @@ def secrets_of(model: BaseModel) -> list[str]:
 
 
 def _derived(cfg: BaseModel) -> list[str]:
-    """Secrets that travel in another form: Jira's basic-auth header, a service account's private key."""
-    import json
-
+    """Secrets that travel in another form: Jira's basic-auth header, a service account's private key, a URL's
+    password."""
     out: list[str] = []
     for src in getattr(cfg, "sources", []) or []:
         email, token = getattr(src, "email", None), getattr(src, "token", None)
         if email and isinstance(token, SecretStr):
             out.append(basic_auth(email, token.get_secret_value()))
-    creds = getattr(getattr(cfg, "sink", None), "credentials", None)
-    if isinstance(creds, SecretStr):
-        try:
-            info = json.loads(creds.get_secret_value())
-        except ValueError:
-            info = None  # a path: the file's content never reaches a message
-        if isinstance(info, dict):
-            key = str(info.get("private_key", ""))
-            out += [str(info.get("private_key_id", "")), key]
-            out += [line for line in key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line]
+    for sink in getattr(cfg, "sink_configs", None) or []:
+        out += sink_secrets(getattr(sink, "credentials", None))
+    return out
+
+
+def sink_secrets(creds: object) -> list[str]:
+    """A service account's key inside its JSON; a URL's password (postgresql://user:password@host/db)."""
+    if not isinstance(creds, SecretStr):
+        return []
+    text, out = creds.get_secret_value(), []
+    if "://" in text:
+        out.append(urlsplit(text).password or "")
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None  # a path: the file's content never reaches a message
+    if isinstance(info, dict):
+        key = str(info.get("private_key", ""))
+        out += [str(info.get("private_key_id", "")), key]
+        out += [line for line in key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line]
     return out
 
 

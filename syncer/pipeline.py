@@ -16,7 +16,7 @@ from typing import Any, Literal
 import polars as pl
 
 from syncer import __version__
-from syncer.config import Config
+from syncer.config import AnySinkConfig, Config
 from syncer.domain import stored
 from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
@@ -28,6 +28,7 @@ from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink, sink_class
+from syncer.sinks.fanout import Writer, apply_all, make_writers, plan_all
 from syncer.sources import Checkpoint, FetchResult, Source, reported, source_class
 from syncer.sources.replay import TASKS_ON, fetched_at, write_pages
 from syncer.sources.writeback import send_writes
@@ -56,6 +57,7 @@ class RunResult:
     stages: Counter
     summary: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
+    plans: list[tuple[str, Plan]] = field(default_factory=list)  # (where, its plan) per sink, in write order
 
 
 def make_sources(cfg: Config, only: Sequence[str] = (), policy: RetryPolicy | None = None,
@@ -86,9 +88,11 @@ def save_pages(cfg: Config, name: str, folder: Path, now: datetime | None = None
     return count
 
 
-def make_sink(cfg: Config, policy: RetryPolicy | None = None) -> Sink:
-    """Instantiate the configured sink."""
-    return sink_class(cfg.sink.kind).from_config(cfg.sink, cfg, policy=policy)
+def make_sink(cfg: Config, policy: RetryPolicy | None = None, sink_cfg: AnySinkConfig | None = None) -> Sink:
+    """Instantiate the configured sink (`sink_cfg`, else the first)."""
+    sink_cfg = sink_cfg or cfg.sink
+    assert sink_cfg is not None
+    return sink_class(sink_cfg.kind).from_config(sink_cfg, cfg, policy=policy)
 
 
 def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) -> tuple[bool, datetime | None]:
@@ -129,12 +133,17 @@ class RunContext:
     opts: RunOptions
     state: State
     sources: Sequence[Source]
-    sink: Sink
+    sinks: Sequence[Writer]  # in write order; the first is the primary
     now: datetime
     as_of: datetime
     started: float  # time.monotonic() at the start, for the run's duration
     policy: RetryPolicy
     progress: Progress = NO_PROGRESS
+
+    @property
+    def sink(self) -> Sink:
+        """The primary sink: finance's Budget tab is read from it."""
+        return self.sinks[0].sink
 
 
 @dataclass(slots=True)
@@ -160,12 +169,14 @@ def run_sync(
     sources: Sequence[Source] | None = None,
     policy: RetryPolicy | None = None,
     progress: Progress = NO_PROGRESS,
+    sinks: Sequence[Sink] | None = None,
 ) -> RunResult:
-    """Run one sync under the state lock. The state (cursors, tasks) advances only after the sink succeeded.
+    """Run one sync under the state lock. The state (cursors, tasks) advances only after every sink succeeded.
 
     A dry run writes nothing anywhere: no lock file, no state file (it reads the state if there is one).
-    Each phase (fetch per source, compute, plan and write the sink) is reported to `progress`, and so are the
+    Each phase (fetch per source, compute, plan and write each sink) is reported to `progress`, and so are the
     default policy's retry waits (a policy passed in reports where it was told to).
+    `sink` (one) or `sinks` (several, in write order) stand in for the configured ones (tests, benchmarks).
     """
     started = time.monotonic()
     as_of = now or snapshot_time(cfg)  # an explicit `now` (tests, benchmarks) wins
@@ -179,7 +190,8 @@ def run_sync(
             ctx = RunContext(
                 cfg, opts, state, list(sources) if sources is not None else make_sources(cfg, opts.only, policy,
                                                                                            progress),
-                sink or make_sink(cfg, policy), now, as_of or now, started, policy, progress,
+                make_writers(cfg, [sink] if sink is not None else sinks, policy), now, as_of or now, started, policy,
+                progress,
             )
             return _run(ctx)
         finally:
@@ -289,19 +301,19 @@ def _run(ctx: RunContext) -> RunResult:
     tables = {TASKS: tasks_frame_table(domain.frames.tasks, cfg.tz), **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
     ctx.progress.end(tasks=domain.frames.tasks.height)
-    ctx.progress.start(f"plan {cfg.sink.kind}")
-    plan = sink.plan(tables)
-    ctx.progress.end(rows=plan.rows_written)
-    warnings.extend(plan.warnings)
+    plans = plan_all(ctx.sinks, tables, domain.frames, ctx.progress, warnings)
+    plan = plans[0]
     run = RunRecord(
         run_at=ctx.now, mode=_mode(ctx.opts, reads.modes), fetched=reads.fetched, changed=merged.changed,
-        deleted=merged.deleted, rows_written=plan.rows_written, api_requests=reads.requests + sink.requests,
+        deleted=merged.deleted, rows_written=sum(p.rows_written for p in plans),
+        api_requests=reads.requests + sum(w.sink.requests for w in ctx.sinks),
         warnings=tuple(warnings), version=__version__,
     )
     tasks = domain.frames.tasks
     result = RunResult(
         run=run, plan=plan, tasks_per_source=dict(Counter(tasks["source"].to_list())),
         stages=Counter(tasks["stage"].to_list()), summary=domain.summary, tables=tables,
+        plans=[(w.target, p) for w, p in zip(ctx.sinks, plans, strict=True)],
     )
     if cfg.intake.enforce != "report":
         result.summary["write_back"] = decision.counts()
@@ -309,9 +321,8 @@ def _run(ctx: RunContext) -> RunResult:
     if ctx.opts.dry_run:
         return result
     # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
-    ctx.progress.start(f"write {cfg.sink.kind}")
-    run.api_requests = reads.requests + sink.apply(plan, sync_log_row(run, cfg.tz))
-    ctx.progress.end(rows=plan.rows_written)  # its requests: those the policy counted in this phase
+    writes = list(zip(ctx.sinks, plans, strict=True))
+    run.api_requests = reads.requests + apply_all(writes, sync_log_row(run, cfg.tz), ctx.progress)
     # Intake write-back only once the sheet is written; a failure is a warning (in the next run's Sync log).
     done, carried = _write_back(ctx, decision, run)
     if cfg.intake.enforce != "report":

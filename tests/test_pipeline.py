@@ -61,7 +61,9 @@ class MemorySink:
     def read_tab(self, title):
         return self.tabs.get(title)
 
-    def plan(self, tables: Mapping[str, Table]) -> Plan:
+    requests = 0
+
+    def plan(self, tables: Mapping[str, Table], frames=None) -> Plan:
         changes = {}
         for name, rows in tables.items():
             old = {tuple(r[:2]): r for r in self.tabs.get(name, [[]])[1:]}

@@ -23,11 +23,17 @@ def format_summary(result: Any, cfg: Config) -> str:
     lines.append(f"  stages: {stages}")
     lines.append(f"  fetched {run.fetched}, changed {run.changed}, deleted {run.deleted}")
     verb = "would change" if run.mode == "dry-run" else "changed"
-    for tab, ch in plan.tabs.items():
-        lines.append(f"  tab {tab:<14} {verb}: +{ch.added} added, ~{ch.changed} changed, -{ch.removed} removed")
     assert cfg.sink is not None
-    target = cfg.sink.target
-    lines.append(f"  rows {'to write' if run.mode == 'dry-run' else 'written'}: {run.rows_written} -> {target}")
+    plans = result.plans or [(cfg.sink.target, plan)]
+    for target, p in plans:  # one block per sink when there are several
+        indent = "  " if len(plans) == 1 else "    "
+        if len(plans) > 1:
+            lines.append(f"  sink {target}:")
+        for tab, ch in p.tabs.items():
+            lines.append(f"{indent}tab {tab:<14} {verb}: +{ch.added} added, ~{ch.changed} changed, "
+                         f"-{ch.removed} removed")
+        lines.append(f"{indent}rows {'to write' if run.mode == 'dry-run' else 'written'}: {p.rows_written} -> "
+                     f"{target}")
     s = result.summary or {}
     remaining = s.get("budget_remaining") or {}
     if remaining:

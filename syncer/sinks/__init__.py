@@ -1,4 +1,5 @@
-"""The sink contract: where the tables go (an xlsx workbook, a Google Sheet), and the registry of sinks by `kind`."""
+"""The sink contract: where the tables go (an xlsx workbook, a Google Sheet, a warehouse), and the registry of sinks
+by `kind`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syncer.checks import Inspection
+from syncer.domain.frames import Frames
 from syncer.plugins import load_ref, registry
 from syncer.tables import Cell, Table
 
@@ -53,8 +55,12 @@ class Sink(Protocol):
         """Values of a tab (e.g. finance's Budget) as rows, or None when the tab does not exist."""
         ...
 
-    def plan(self, tables: Mapping[str, Table]) -> Plan:
-        """Read the owned tabs once and compute what would change; writes nothing."""
+    def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
+        """Read the owned tabs once and compute what would change; writes nothing.
+
+        `frames` are the canonical tasks, stage changes and worklogs behind the tables, for a sink that keeps them
+        too (a warehouse, for BI tools); a sheet has no place for them and ignores them.
+        """
         ...
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
@@ -65,6 +71,7 @@ class Sink(Protocol):
 BUILTIN_SINKS = {
     "xlsx": "syncer.sinks.xlsx:XlsxSink",
     "gsheet": "syncer.sinks.gsheet.sink:GsheetSink",
+    "warehouse": "syncer.sinks.warehouse.sink:WarehouseSink",
 }
 
 

@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from syncer.checks import Inspection, Level
+from syncer.domain.frames import Frames
 from syncer.errors import ConfigError, SinkError
 from syncer.sinks import Plan
 from syncer.sinks.diff import NormRow, diff_table, normalise_cell, normalise_table
@@ -133,10 +134,11 @@ class XlsxSink:
             self._check_cached(title, values, blank_text)
         return [list(row) for row in normalise_table(values)]
 
-    def plan(self, tables: Mapping[str, Table]) -> Plan:
+    def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
         """Load the workbook once and diff each given owned tab against it; writes nothing.
 
         Raises SinkError for an owned tab (or Sync log) that exists with a header syncer did not write.
+        `frames` are not written: a sheet holds the tabs only.
         """
         foreign = sorted(set(tables) - set(OWNED_TABS))
         if foreign:

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 def doctor(cfg: Config, policy: RetryPolicy | None = None) -> Report:
-    """Check every source and the sink (and a budget file or tab); never raises for what it finds."""
+    """Check every source and sink (and a budget file or tab); never raises for what it finds."""
     # Few, short retries: someone is waiting at a terminal, and a FAIL says more than a long wait.
     policy = policy or RetryPolicy(attempts=2, cap=5.0)
     sections = []
@@ -31,18 +31,19 @@ def doctor(cfg: Config, policy: RetryPolicy | None = None) -> Report:
         sec = Section(f"source {scfg.name} ({scfg.kind}: {_detail(scfg)})")
         _guard(sec, _check_source, sec, scfg, src)
         sections.append(sec)
-    assert cfg.sink is not None
-    sink_sec = Section(f"sink ({cfg.sink.kind}: {cfg.sink.target})")
-    sink = _guard(sink_sec, make_sink, cfg, policy)
-    found = _guard(sink_sec, sink.inspect) if sink is not None else None
-    if found is not None:
-        sink_sec.findings(found)
-    if found is None or not found.reachable:
-        sink = None  # not usable for the budget tab either
-    sections.append(sink_sec)
+    primary = None  # the first sink, when it opens: a budget tab is read from it
+    for i, sink_cfg in enumerate(cfg.sink_configs):
+        sec = Section(f"{f'sinks[{i}]' if cfg.sinks else 'sink'} ({sink_cfg.kind}: {sink_cfg.target})")
+        sink = _guard(sec, make_sink, cfg, policy, sink_cfg)
+        found = _guard(sec, sink.inspect) if sink is not None else None
+        if found is not None:
+            sec.findings(found)
+        if i == 0 and found is not None and found.reachable:
+            primary = sink
+        sections.append(sec)
     if cfg.budget is not None:
         sec = Section(f"budget ({cfg.budget.file or f'tab {cfg.budget.tab!r} of the sink'})")
-        _guard(sec, budget_checks, sec, cfg, sink)
+        _guard(sec, budget_checks, sec, cfg, primary)
         sections.append(sec)
     return Report(sections)
 

@@ -13,6 +13,7 @@ from google.auth.exceptions import GoogleAuthError
 from gspread.exceptions import APIError
 
 from syncer.checks import Inspection, Level
+from syncer.domain.frames import Frames
 from syncer.errors import ConfigError, SinkError, SyncerError
 from syncer.retry import RetryPolicy, Verdict, classify, status_of
 from syncer.sinks import Plan, diff
@@ -141,11 +142,12 @@ class GsheetSink:
         rows = snap.values.get(_named(snap.tabs, title))
         return None if rows is None else [list(row) for row in rows]
 
-    def plan(self, tables: Mapping[str, Table]) -> Plan:
+    def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
         """Diff the given owned tabs against the sheet read once; writes nothing.
 
         Raises SinkError for an owned tab (or Sync log) that exists with a header syncer did not write, and when
         the sheet would pass Google's 10 million cells.
+        `frames` are not written: a sheet holds the tabs only.
         """
         foreign = sorted(set(tables) - set(OWNED_TABS))
         if foreign:
