@@ -16,7 +16,7 @@ from typing import Any, Literal
 import polars as pl
 
 from syncer import __version__
-from syncer.config import AnySinkConfig, Config
+from syncer.config import Config
 from syncer.domain import stored
 from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
@@ -27,7 +27,7 @@ from syncer.model import Task
 from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
-from syncer.sinks import Plan, Sink, sink_class
+from syncer.sinks import Plan, Sink
 from syncer.sinks.fanout import Writer, apply_all, make_writers, plan_all
 from syncer.sources import Checkpoint, FetchResult, Source, reported, source_class
 from syncer.sources.replay import TASKS_ON, fetched_at, write_pages
@@ -88,13 +88,6 @@ def save_pages(cfg: Config, name: str, folder: Path, now: datetime | None = None
     return count
 
 
-def make_sink(cfg: Config, policy: RetryPolicy | None = None, sink_cfg: AnySinkConfig | None = None) -> Sink:
-    """Instantiate the configured sink (`sink_cfg`, else the first)."""
-    sink_cfg = sink_cfg or cfg.sink
-    assert sink_cfg is not None
-    return sink_class(sink_cfg.kind).from_config(sink_cfg, cfg, policy=policy)
-
-
 def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) -> tuple[bool, datetime | None]:
     cur = state.cursor(name)
     if full or cur is None or cur.last_full is None or now - cur.last_full >= cfg.full_sync_every:
@@ -133,17 +126,12 @@ class RunContext:
     opts: RunOptions
     state: State
     sources: Sequence[Source]
-    sinks: Sequence[Writer]  # in write order; the first is the primary
+    sinks: Sequence[Writer]  # in write order; the first is the primary (finance's Budget tab is read from it)
     now: datetime
     as_of: datetime
     started: float  # time.monotonic() at the start, for the run's duration
     policy: RetryPolicy
     progress: Progress = NO_PROGRESS
-
-    @property
-    def sink(self) -> Sink:
-        """The primary sink: finance's Budget tab is read from it."""
-        return self.sinks[0].sink
 
 
 @dataclass(slots=True)
@@ -175,8 +163,8 @@ def run_sync(
 
     A dry run writes nothing anywhere: no lock file, no state file (it reads the state if there is one).
     Each phase (fetch per source, compute, plan and write each sink) is reported to `progress`, and so are the
-    default policy's retry waits (a policy passed in reports where it was told to).
-    `sink` (one) or `sinks` (several, in write order) stand in for the configured ones (tests, benchmarks).
+    default policy's retry waits (a policy passed in reports where it was told to). `sink` (one) or `sinks`
+    (several, in write order) stand in for the configured ones (tests, benchmarks).
     """
     started = time.monotonic()
     as_of = now or snapshot_time(cfg)  # an explicit `now` (tests, benchmarks) wins
@@ -284,7 +272,7 @@ def _domain(ctx: RunContext, merged: Merged, budget_lines: list) -> tuple[Domain
 
 
 def _run(ctx: RunContext) -> RunResult:
-    cfg, state, sink = ctx.cfg, ctx.state, ctx.sink
+    cfg, state, sink = ctx.cfg, ctx.state, ctx.sinks[0].sink
     loaded = load_stored(state)
     reads = _read_sources(ctx, set(loaded[0]["tasks"].select(stored.KEYS).rows()))
     ctx.progress.start("compute")
@@ -354,7 +342,7 @@ def _closes(ctx: RunContext, live: Table, warnings: list[str]) -> dict[str, Tabl
     reopens anything. Its rows are written back as read, the new ones after them: appended, never rewritten.
     """
     cfg, action, header = ctx.cfg, ctx.opts.action, HEADERS[CLOSED_PERIODS]
-    tab = ctx.sink.read_tab(CLOSED_PERIODS)
+    tab = ctx.sinks[0].sink.read_tab(CLOSED_PERIODS)
     if tab and list(tab[0]) != header:  # not syncer's tab: the sink's plan refuses it, naming it
         return {CLOSED_PERIODS: [list(header)]}
     rows = [list(r) for r in tab[1:]] if tab else ctx.state.closed_rows()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from syncer.config import Config
+from syncer.config import AnySinkConfig, Config
 from syncer.domain.frames import Frames
 from syncer.errors import SyncerError
 from syncer.progress import Progress
@@ -22,11 +22,18 @@ class Writer(NamedTuple):
     sink: Sink
 
 
+def make_sink(cfg: Config, policy: RetryPolicy | None = None, sink_cfg: AnySinkConfig | None = None) -> Sink:
+    """Instantiate the configured sink (`sink_cfg`, else the first)."""
+    sink_cfg = sink_cfg or cfg.sink
+    assert sink_cfg is not None
+    return sink_class(sink_cfg.kind).from_config(sink_cfg, cfg, policy=policy)
+
+
 def make_writers(cfg: Config, given: Sequence[Sink] | None, policy: RetryPolicy) -> list[Writer]:
     """The sinks of the run, in write order: the configured ones, or those `given` (tests, benchmarks)."""
     known = cfg.sink_configs
     if given is None:
-        return [Writer(c.target, c.kind, sink_class(c.kind).from_config(c, cfg, policy=policy)) for c in known]
+        return [Writer(c.target, c.kind, make_sink(cfg, policy, c)) for c in known]
     return [Writer(known[i].target, known[i].kind, s) if i < len(known) else Writer(f"sinks[{i}]", "sink", s)
             for i, s in enumerate(given)]
 

@@ -14,9 +14,10 @@ from syncer.domain.budget import load_budget
 from syncer.errors import ConfigError, SyncerError
 from syncer.ops.doctor.mapping import mapping_checks
 from syncer.ops.doctor.report import BAD_CONFIG, UNREACHABLE, Report, Section
-from syncer.pipeline import make_sink, make_sources
+from syncer.pipeline import make_sources
 from syncer.retry import RetryPolicy
 from syncer.sinks import Sink
+from syncer.sinks.fanout import make_sink
 from syncer.sources import Source
 
 T = TypeVar("T")
