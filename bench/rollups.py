@@ -151,10 +151,10 @@ def map_demo(cfg: Config, pages: list) -> list[Task]:
     from demo.jira import BASE_URL
 
     web, content = cfg.sources
-    tasks, _ = jira.map_pages(pages[0], MapContext("web", web.fields, web.stages, cfg.tz, currency="EUR",
-                                                   base_url=BASE_URL))
-    more, _ = asana.map_pages(pages[1], MapContext("content", content.fields, content.stages, cfg.tz, currency="EUR",
-                                                   projects=(PROJECT_GID,)))
+    tasks = jira.map_pages(pages[0], MapContext("web", web.fields, web.stages, cfg.tz, currency="EUR",
+                                                   base_url=BASE_URL)).tasks
+    more = asana.map_pages(pages[1], MapContext("content", content.fields, content.stages, cfg.tz, currency="EUR",
+                                                   projects=(PROJECT_GID,))).tasks
     return tasks + more
 
 

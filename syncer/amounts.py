@@ -11,6 +11,11 @@ SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CH
 _NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 
 
+# More than a trillion in any currency is a typo or a hostile value, never a budget line: it is refused (and it would
+# overflow the exact cent arithmetic of the ledger, or lose its cents in a float).
+MAX_AMOUNT = 1e12
+
+
 class AmountError(ValueError):
     """The text is not an amount we can read without guessing."""
 
@@ -35,7 +40,7 @@ def parse_amount(value: object, currency: str | None = None) -> float | None:
     if isinstance(value, (int, float)):
         if math.isnan(value) or math.isinf(value) or value < 0:
             raise AmountError(f"{value!r} is not an amount")
-        return float(value)
+        return _plausible(float(value))
     if isinstance(value, str):
         if not value.strip():
             return None
@@ -43,5 +48,11 @@ def parse_amount(value: object, currency: str | None = None) -> float | None:
         if not m:
             hint = f"{SYMBOLS.get(currency.upper(), currency.upper())}1,200" if currency else "€1,200"
             raise AmountError(f"{value!r} is not an amount (expected e.g. 1200, 1,200.50 or {hint})")
-        return float(m.group("num").replace(",", ""))
+        return _plausible(float(m.group("num").replace(",", "")))
     raise AmountError(f"{value!r} is not an amount")
+
+
+def _plausible(amount: float) -> float:
+    if not amount <= MAX_AMOUNT:  # also catches a text of 400 digits, which reads as infinity
+        raise AmountError(f"{amount:g} is beyond any plausible amount (more than {MAX_AMOUNT:,.0f})")
+    return amount

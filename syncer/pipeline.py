@@ -21,9 +21,9 @@ from syncer.domain import stored
 from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
-from syncer.domain.rollups import DomainResult, budget_index, domain_of_frames
+from syncer.domain.rollups import DomainResult, budget_index, domain_of_frames, with_kept
 from syncer.domain.tasks_tab import tasks_frame_table
-from syncer.model import Task
+from syncer.model import Problem, Task
 from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
@@ -146,6 +146,7 @@ class Reads:
     modes: set[str] = field(default_factory=set)
     cursors: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+    kept: dict[tuple[str, str], Problem] = field(default_factory=dict)  # read but unmappable, by a field's fault
 
 
 def run_sync(
@@ -234,10 +235,11 @@ def merge_read(reads: Reads, name: str, result: FetchResult, stored_keys: set[tu
     for t in result.tasks:
         reads.fresh[(t.source, t.key)] = t
     gone = set(reads.deleted)
-    for key, why in sorted(result.kept.items()):
+    for key, problem in sorted(result.kept.items()):
         had = (name, key) in stored_keys and (name, key) not in gone
-        notes.append(f"{name} {key}: {why}; " + ("kept its last good version" if had else
-                                                 "not added (no earlier version to keep)"))
+        reads.kept.update({(name, key): problem} if had and problem.field else {})  # an Intake row this run
+        notes.append(f"{name} {key}: {problem.problem}; " + ("kept its last good version" if had else
+                                                             "not added (no earlier version to keep)"))
     return notes
 
 
@@ -281,6 +283,7 @@ def _run(ctx: RunContext) -> RunResult:
     budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
     domain, digest = _domain(ctx, merged, budget_lines)
+    with_kept(domain, reads.kept, merged.frames["tasks"], cfg.tz)
     warnings.extend(domain.warnings)
     warnings.extend(stored.default_warnings(merged.frames["defaulted"], cfg))
     marks = {k: Mark(*v) for k, v in state.intake_marks().items()}

@@ -41,7 +41,8 @@ def jira_pages():
 
 @pytest.fixture
 def jira_tasks():
-    tasks, warnings = jira.map_pages(jira_pages(), MapContext("web", JIRA_FIELDS, {"Request": Stage.INTAKE}, BERLIN, base_url="https://acme.atlassian.net"))
+    result = jira.map_pages(jira_pages(), MapContext("web", JIRA_FIELDS, {"Request": Stage.INTAKE}, BERLIN, base_url="https://acme.atlassian.net"))
+    tasks, warnings = result.tasks, result.warnings
     assert warnings == []
     return {t.key: t for t in tasks}
 
@@ -107,19 +108,21 @@ def test_jira_field_names_resolve_or_fail_with_candidates():
     assert "customfield_10061" in text
 
 
-def test_jira_malformed_issue_is_skipped_and_reported():
+def test_jira_malformed_issue_is_kept_and_reported():
     pages = jira_pages()
     pages[2].body["issues"].append({"id": "10099", "key": "MKT-99", "fields": {"summary": "no created date"}})
-    tasks, warnings = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
-    assert {t.key for t in tasks} == {"MKT-7", "MKT-8"}
-    assert len(warnings) == 1 and warnings[0].startswith("web MKT-99: skipped")
+    result = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    assert {t.key for t in result.tasks} == {"MKT-7", "MKT-8"} and result.warnings == []
+    kept = result.kept["MKT-99"]
+    assert kept.field == "created_at" and kept.problem.startswith("cannot be read (its creation time is unreadable")
 
 
 def test_jira_paged_worklogs_replace_the_truncated_embedded_list():
     pages = jira_pages()
     issue = pages[2].body["issues"][0]
     issue["fields"]["worklog"]["total"] = 3  # Jira embeds at most 20; the rest must come from /worklog pages
-    tasks, warnings = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    result = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    tasks, warnings = result.tasks, result.warnings
     assert any("only 2 of 3 worklogs" in w for w in warnings)
     extra = {"startAt": 0, "maxResults": 5000, "total": 3, "worklogs": [
         *issue["fields"]["worklog"]["worklogs"],
@@ -127,7 +130,8 @@ def test_jira_paged_worklogs_replace_the_truncated_embedded_list():
          "timeSpentSeconds": 1800},
     ]}
     pages.append(Page("GET /rest/api/3/issue/MKT-7/worklog", {}, extra))
-    tasks, warnings = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    result = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    tasks, warnings = result.tasks, result.warnings
     t = next(t for t in tasks if t.key == "MKT-7")
     assert sum(w.hours for w in t.worklogs) == 5.0 and warnings == []
 
@@ -142,8 +146,8 @@ def asana_task(stages=None):
     ]
     fields = {"campaign": "Campaign", "planned_cost": "Planned cost", "estimate_hours": "Estimated time",
               "committed_amount": "1300000000000004"}
-    tasks, warnings = asana.map_pages(pages, MapContext("content", fields, stages, BERLIN,
-                                                                  projects=("1201234567890123",)))
+    result = asana.map_pages(pages, MapContext("content", fields, stages, BERLIN, projects=("1201234567890123",)))
+    tasks, warnings = result.tasks, result.warnings
     assert warnings == []
     return tasks[0]
 
@@ -235,7 +239,7 @@ def test_jira_renamed_status_keeps_its_category_by_id():
     pages = jira_pages()
     hist = pages[3].body["issueChangeLogs"][0]["changeHistories"][0]["items"][0]
     hist["toString"] = "Doing"
-    tasks, _ = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    tasks = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x")).tasks
     t = next(t for t in tasks if t.key == "MKT-7")
     assert (t.history[0].to_status, t.history[0].to_stage) == ("Doing", Stage.IN_PROGRESS)  # not backlog
 
@@ -244,14 +248,14 @@ def test_jira_amount_present_at_creation_was_not_first_seen_later():
     pages = jira_pages()
     item = pages[3].body["issueChangeLogs"][0]["changeHistories"][1]["items"][0]
     item["fromString"] = "€1,000.00"  # it had a value when created, then changed: date it by creation
-    tasks, _ = jira.map_pages(pages, MapContext("web", {"committed_amount": "PO amount"}, {}, BERLIN, base_url="https://x"))
+    tasks = jira.map_pages(pages, MapContext("web", {"committed_amount": "PO amount"}, {}, BERLIN, base_url="https://x")).tasks
     assert next(t for t in tasks if t.key == "MKT-7").amount_first_seen == {}
 
 
 def test_jira_done_without_history_completes_at_its_resolution_date():
     pages = jira_pages()[:3]  # no changelog pages at all
     pages[2].body["issues"][0]["fields"]["resolutiondate"] = "2026-03-09T12:00:00.000+0100"
-    tasks, _ = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    tasks = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x")).tasks
     t = next(t for t in tasks if t.key == "MKT-7")
     from syncer.domain.figures import task_figures
 
@@ -265,9 +269,9 @@ def test_jira_bad_worklog_is_skipped_and_reported_and_foreign_currency_refused()
     fields = pages[2].body["issues"][0]["fields"]
     fields["worklog"]["worklogs"][1]["timeSpentSeconds"] = "a lot"
     fields["customfield_10050"] = "$1,200.50"
-    tasks, warnings = jira.map_pages(pages, MapContext("web", {"committed_amount": "PO amount"}, {}, BERLIN,
+    result = jira.map_pages(pages, MapContext("web", {"committed_amount": "PO amount"}, {}, BERLIN,
                                                                 currency="EUR", base_url="https://x"))
-    t = next(t for t in tasks if t.key == "MKT-7")
+    t = next(t for t in result.tasks if t.key == "MKT-7")
     assert [w.hours for w in t.worklogs] == [3.0]
     assert sorted(p.rule for p in t.problems) == ["amount_unparseable", "worklog_unreadable"]
     assert t.committed_amount is None
@@ -281,7 +285,7 @@ def test_jira_skipped_stage_goes_straight_from_backlog_to_review(jira_tasks):
     pages = jira_pages()
     first = pages[3].body["issueChangeLogs"][0]["changeHistories"][0]["items"][0]
     first.update({"to": "10010", "toString": "In Review"})  # To Do -> In Review: in_progress skipped
-    tasks, _ = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    tasks = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x")).tasks
     t = next(t for t in tasks if t.key == "MKT-7")
     assert (t.history[0].from_stage, t.history[0].to_stage) == (Stage.BACKLOG, Stage.REVIEW)
     from syncer.domain.figures import task_figures

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from syncer.amounts import AmountError, parse_amount
+from syncer.amounts import MAX_AMOUNT, AmountError, parse_amount
 from syncer.config import BudgetConfig
 from syncer.domain.periods import period_kind
 from syncer.errors import ConfigError
@@ -74,7 +74,7 @@ def _period(cell: Cell) -> str | None:
 def _amount(cell: Cell) -> float:
     """A budget amount; a leading minus is allowed (a budget cut), anything unreadable raises AmountError."""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
-        if math.isnan(cell) or math.isinf(cell):
+        if math.isnan(cell) or math.isinf(cell) or abs(cell) > MAX_AMOUNT:
             raise AmountError(f"{cell!r} is not an amount")
         return float(cell)
     text = (_text(cell) or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import polars as pl
@@ -20,7 +20,7 @@ from syncer.domain.ledger import LedgerResult, ledger_frames, remaining
 from syncer.domain.periods import LocalCalendar
 from syncer.domain.stored import KEYS, as_frames, frames_of, violations_frame, violations_of
 from syncer.domain.weekly import weekly_table
-from syncer.model import Task
+from syncer.model import Problem, Stage, Task
 from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, WEEKLY_REVIEW, Table, money, natural_key, num
 
 
@@ -113,3 +113,18 @@ def _summary(tasks: pl.DataFrame, led: LedgerResult, violations: list[Violation]
         "intake_complete": num(ratio(int(ok.sum()), ok.len()), 4),
         "median_cycle_days": num(p50(tasks["cycle_days"].drop_nulls().to_list())),
     }
+
+
+def with_kept(domain: DomainResult, kept: Mapping[tuple[str, str], Problem], tasks: pl.DataFrame,
+              tz: tzinfo) -> None:
+    """Add an Intake row for each record this run could not map by a field's fault (its stored version stays)."""
+    if not kept:
+        return
+    keys = pl.DataFrame(list(kept), schema=KEY, orient="row")
+    rows = tasks.join(keys, on=KEYS, how="semi").select(
+        "source", "key", "title", "stage", "owner", "url", "created_at").rows()
+    domain.violations += [Violation(s, k, title, Stage(stage), owner, url or "", kept[(s, k)].rule,
+                                    kept[(s, k)].field, f"{kept[(s, k)].problem}.", created)
+                          for s, k, title, stage, owner, url, created in rows]
+    domain.violations.sort(key=lambda v: (v.source, v.key))
+    domain.tables[INTAKE] = intake_table(domain.violations, tz)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from syncer.checks import Inspection
 from syncer.domain.enforce import WriteBack
-from syncer.model import Stage, Task
+from syncer.model import Problem, Stage, Task
 from syncer.plugins import load_ref, registry
 from syncer.progress import Progress
 
@@ -21,6 +21,7 @@ class Page:
     endpoint: str
     params: dict[str, Any]
     body: Any
+    origin: str = ""  # where the page was read from, for messages (a saved page's file); "" for a live answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class FetchResult:
     deleted_keys: list[str] = field(default_factory=list)  # explicit deletions seen by an incremental read
     checkpoint: Checkpoint | None = None
     anomalies: list[str] = field(default_factory=list)  # why this read may lack records that still exist
-    kept: dict[str, str] = field(default_factory=dict)  # key -> why it could not be mapped (last good version kept)
+    kept: dict[str, Problem] = field(default_factory=dict)  # key -> why it could not be mapped (last good kept)
 
     @property
     def saw_everything(self) -> bool:

@@ -15,7 +15,12 @@ TEXT_FIELDS = ("campaign", "activity", "gl_account", "category", "brief", "owner
 
 
 class MappingError(ValueError):
-    """A raw record lacks something every record must have (it is skipped and reported)."""
+    """A raw record lacks something every record must have (its last good version stays, and it is reported);
+    `field` names the canonical field at fault, when one is."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 def parse_ts(value: Any) -> datetime:
@@ -66,9 +71,12 @@ def apply_fields(
     return out
 
 
+MAX_HOURS = 100_000.0  # one worklog of more than ~11 years is a corrupt value, and would overflow the labour cost
+
+
 def hours(seconds: Any) -> float:
-    """Seconds -> hours; anything that is not a non-negative number is a MappingError."""
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+    """Seconds -> hours; anything that is not a plausible non-negative number is a MappingError."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_HOURS * 3600:
         raise MappingError(f"{seconds!r} is not a duration in seconds")
     return seconds / 3600.0
 

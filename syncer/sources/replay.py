@@ -104,20 +104,21 @@ def fetched_at(folder: Path) -> datetime | None:
 def read_pages(folder: Path, manifest: dict[str, Any]) -> Iterator[Page]:
     """The saved pages, in the order they were fetched."""
     for entry in manifest["pages"]:
-        yield Page(entry["endpoint"], entry.get("params") or {}, _load_json(folder / entry["file"]))
+        path = folder / entry["file"]
+        yield Page(entry["endpoint"], entry.get("params") or {}, _load_json(path), str(path))
 
 
-def missing_pages(files: list[str], pages: list[Page]) -> list[str]:
+def missing_pages(pages: list[Page]) -> list[str]:
     """Pages that promise a next page (a `nextPageToken`, Asana's `next_page.offset`) the save does not hold: the
     folder is not the whole source, so nothing may be inferred from what it lacks."""
     sent = {(p.endpoint, name, str(p.params.get(name))) for p in pages for name in ("nextPageToken", "offset")
             if p.params.get(name)}
     out = []
-    for file, page in zip(files, pages, strict=True):
+    for page in pages:
         name, token = _promise(page.body)
         if token and (page.endpoint, name, token) not in sent:
-            out.append(f"{file}: promises a next page ({name} {token[:40]!r}) that the saved folder does not hold; "
-                       "the save is incomplete (save it again with `syncer fetch`)")
+            out.append(f"{page.origin}: promises a next page ({name} {token[:40]!r}) that the saved folder does not "
+                       "hold; the save is incomplete (save it again with `syncer fetch`)")
     return out
 
 
@@ -179,10 +180,9 @@ class ReplaySource:
         pages, out = drain(reported(self.fetch_pages(since, now), self.progress, TASKS_ON[manifest["api"]]))
         mc = MapContext(self.name, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
                         self.settings.currency, manifest.get("base_url", ""), tuple(manifest.get("projects") or ()))
-        tasks, warnings = MAPPERS[manifest["api"]](pages, mc)
-        files = [str(self.cfg.path / e["file"]) for e in manifest["pages"]]
-        return FetchResult(tasks=tasks, complete=out.complete, warnings=warnings,
-                           anomalies=missing_pages(files, pages))
+        mapped = MAPPERS[manifest["api"]](pages, mc)
+        return FetchResult(tasks=mapped.tasks, complete=out.complete, warnings=mapped.warnings,
+                           anomalies=[*missing_pages(pages), *mapped.anomalies], kept=mapped.kept)
 
     def inspect(self) -> Inspection:
         """The saved pages' manifest, and the fields and statuses (or sections) the pages carry."""

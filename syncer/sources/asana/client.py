@@ -16,6 +16,7 @@ from syncer.errors import ConfigError, SourceError
 from syncer.retry import Verdict, classify, status_of
 from syncer.sources import Page
 from syncer.sources.paging import follow
+from syncer.sources.shapes import obj
 
 Getter = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -25,7 +26,7 @@ def paginate(get: Getter, endpoint: str, params: Mapping[str, Any], where: str) 
     def sent(offset: str | None) -> dict[str, Any]:
         return {**params, "offset": offset} if offset else dict(params)
 
-    pages = follow(lambda offset: get(sent(offset)), lambda body: (body.get("next_page") or {}).get("offset") or None,
+    pages = follow(lambda offset: get(sent(offset)), lambda body: obj(obj(body).get("next_page")).get("offset") or None,
                    f"{where}: Asana {endpoint}", word="page offset")
     for offset, body in pages:
         yield Page(endpoint, sent(offset), body)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from syncer.domain.stages import asana_stage
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
-from syncer.sources.fields import MappingError, apply_fields, local_midnight, parse_day, parse_ts
+from syncer.sources.fields import MAX_HOURS, MappingError, apply_fields, local_midnight, parse_day, parse_ts
+from syncer.sources.shapes import Mapped, dicts, newest_per_key, obj, unique_key
 
 STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
 COMPLETED = "Completed"
@@ -87,17 +88,31 @@ def _stage_noting(section: str | None, completed: bool, ctx: AsanaContext, defau
     return st
 
 
+def timed_stories(stories: Iterable[Any], problems: list[Problem]) -> list[tuple[datetime, dict[str, Any]]]:
+    """(time, story) of each story; one without a readable time is skipped as a problem of the task."""
+    out = []
+    for s in dicts(list(stories)):
+        try:
+            out.append((parse_ts(s.get("created_at")), s))
+        except (MappingError, ValueError, OverflowError) as e:
+            problems.append(Problem("history_unreadable", "history", f"story {s.get('gid', '?')} was skipped: {e}"))
+    return out
+
+
 def history_from_stories(
-    stories: Iterable[Mapping[str, Any]], task: Mapping[str, Any], ctx: AsanaContext, defaulted: dict[str, Stage]
+    stories: Iterable[Any], task: Mapping[str, Any], ctx: AsanaContext, defaulted: dict[str, Stage],
+    problems: list[Problem] | None = None,
 ) -> tuple[list[StageChange], Stage]:
-    """Replay section and completion stories into stage changes; returns (history, creation stage)."""
+    """Replay section and completion stories into stage changes; returns (history, creation stage). A story
+    without a readable time is skipped, noted in `problems`."""
     def stage_of(section: str | None, completed: bool) -> Stage:
         return _stage_noting(section, completed, ctx, defaulted)
 
-    relevant = sorted(
-        (s for s in stories if s.get("resource_subtype") in STORY_SUBTYPES and _in_projects(s, ctx.projects)),
-        key=lambda s: s.get("created_at", ""),
-    )
+    timed = [(at, s) for at, s in timed_stories(stories, [] if problems is None else problems)
+             if s.get("resource_subtype") in STORY_SUBTYPES
+             and _in_projects(s, ctx.projects)]
+    relevant = [s for _, s in sorted(timed, key=lambda e: e[0])]
+    when = {id(s): at for at, s in timed}
     moves = [s for s in relevant if s.get("resource_subtype") == "section_changed"]
     section = (moves[0].get("old_section") or {}).get("name") if moves else _section(task, ctx.projects)
     completions = [s for s in relevant if s.get("resource_subtype") in ("marked_complete", "marked_incomplete")]
@@ -105,7 +120,7 @@ def history_from_stories(
     created_stage = stage_of(section, completed)
     history: list[StageChange] = []
     for s in relevant:
-        kind, at = s.get("resource_subtype"), parse_ts(s.get("created_at"))
+        kind, at = s.get("resource_subtype"), when[id(s)]
         new_section, new_completed = section, completed
         if kind == "section_changed":
             new_section = (s.get("new_section") or {}).get("name") or section
@@ -134,51 +149,49 @@ def to_worklog(entry: Mapping[str, Any], tz: tzinfo | None) -> Worklog:
     who = entry.get("created_by") or {}
     day = parse_day(entry.get("entered_on"))
     minutes = entry.get("duration_minutes")
-    if day is None or not isinstance(minutes, (int, float)) or minutes < 0:
-        raise MappingError(f"time entry {entry.get('gid')} has no date or duration")
+    if day is None or not isinstance(minutes, (int, float)) or not 0 <= minutes <= MAX_HOURS * 60:
+        raise MappingError(f"time entry {entry.get('gid')} has no date or a duration that cannot be")
     started = local_midnight(day, tz) if tz else parse_ts(entry.get("created_at"))
     return Worklog(who.get("email") or who.get("name") or "unknown", started, minutes / 60.0)
 
 
 def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
-    """Map one task bundle `{task, stories, time_entries}` to a Task. Pure; raises MappingError if unusable."""
+    """Map one task bundle `{task, stories, time_entries}` to a Task. Pure; raises MappingError if unusable.
+
+    A bad value is contained where it is: an unreadable field, story or time entry becomes a problem of the task,
+    and the rest of the task is kept."""
     t = raw["task"]
-    if not t.get("gid") or not t.get("created_at"):
-        raise MappingError(f"task {t.get('gid', '?')} has no gid or created_at")
+    if not t.get("gid"):
+        raise MappingError("the task has no gid")
+    try:
+        created_at = parse_ts(t.get("created_at"))
+    except (MappingError, ValueError) as e:
+        raise MappingError(f"its creation time is unreadable ({e})", "created_at") from None
     completed = bool(t.get("completed"))
     section = _section(t, ctx.projects)
     defaulted: dict[str, Stage] = {}
     stage = _stage_noting(section, completed, ctx, defaulted)
-    history, created_stage = history_from_stories(raw.get("stories") or [], t, ctx, defaulted)
-    by_name = {cf.get("name"): cf for cf in t.get("custom_fields") or []}
-    by_gid = {cf.get("gid"): cf for cf in t.get("custom_fields") or []}
-    values: dict[str, Any] = {c: fn(t) for c, fn in BUILTIN.items()}
-    if not values["due_date"] and t.get("due_at"):
-        due = parse_ts(t["due_at"])
-        values["due_date"] = (due.astimezone(ctx.tz) if ctx.tz else due).date().isoformat()
-    for canonical, ref in ctx.fields.items():
-        cf = by_gid.get(ref) or by_name.get(ref)
-        values[canonical] = custom_value(cf) if cf else t.get(ref)
-    problems: list = []
-    typed = apply_fields(values, problems, ctx.tz, ctx.currency)
+    problems: list[Problem] = []
+    history, created_stage = history_from_stories(raw.get("stories") or [], t, ctx, defaulted, problems)
+    typed = apply_fields(_values(t, ctx, problems), problems, ctx.tz, ctx.currency)
     worklogs = []
     for entry in raw.get("time_entries") or []:
         try:
             worklogs.append(to_worklog(entry, ctx.tz))
-        except (MappingError, ValueError, TypeError) as e:  # one bad entry must not drop the task's amounts
+        except (MappingError, ValueError, TypeError, AttributeError) as e:  # one bad entry must not drop the task
             problems.append(Problem("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}"))
     return Task(
         source=ctx.source,
         key=str(t["gid"]),
-        url=t.get("permalink_url") or "",
+        url=str(t.get("permalink_url") or ""),
         title=str(t.get("name") or ""),
-        type=t.get("resource_subtype") or "task",
+        type=str(t.get("resource_subtype") or "task"),
         status=_status(section, completed),
         stage=stage,
         created_stage=created_stage,
-        created_at=parse_ts(t["created_at"]),
-        labels=tuple(tag.get("name", "") for tag in t.get("tags") or []),
-        parent=(t.get("parent") or {}).get("gid"),
+        created_at=created_at,
+        labels=tuple(str(tag.get("name", "")) for tag in dicts(t.get("tags"))),
+        parent=obj(t.get("parent")).get("gid"),
         history=history,
         worklogs=worklogs,
         problems=problems,
@@ -189,36 +202,53 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
 
 def tasks_on(page: Page) -> int:
     """The tasks a listing page holds (`/projects/{gid}/tasks`, `/tasks`; not stories or time entries)."""
-    return len(page.body.get("data") or []) if page.endpoint.endswith("/tasks") else 0
+    return len(dicts(obj(page.body).get("data"))) if page.endpoint.endswith("/tasks") else 0
 
 
-def map_pages(pages: Iterable[Page], mc: MapContext) -> tuple[list[Task], list[str]]:
-    """Assemble saved or freshly fetched pages into tasks. Unusable tasks are skipped and reported."""
-    tasks_raw: dict[str, dict] = {}
+def _values(t: Mapping[str, Any], ctx: AsanaContext, problems: list[Problem]) -> dict[str, Any]:
+    """The raw value of every canonical field: built-in attributes, else the mapped custom field."""
+    custom = dicts(t.get("custom_fields"))
+    by_name, by_gid = {cf.get("name"): cf for cf in custom}, {cf.get("gid"): cf for cf in custom}
+    values: dict[str, Any] = {c: fn(t) for c, fn in BUILTIN.items()}
+    if not values["due_date"] and t.get("due_at"):
+        try:
+            due = parse_ts(t["due_at"])
+            values["due_date"] = (due.astimezone(ctx.tz) if ctx.tz else due).date().isoformat()
+        except (MappingError, ValueError) as e:
+            problems.append(Problem("date_unparseable", "due_date", f"cannot read due date: {e}"))
+    for canonical, ref in ctx.fields.items():
+        cf = by_gid.get(ref) or by_name.get(ref)
+        values[canonical] = custom_value(cf) if cf else t.get(ref)
+    return values
+
+
+def _modified(task: dict[str, Any]) -> Any:
+    return task.get("modified_at")
+
+
+def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
+    """Assemble saved or freshly fetched pages into tasks. A page of the wrong shape is an anomaly; a task that
+    cannot be mapped is kept (its last good version stays), with the reason."""
+    out = Mapped()
+    listed: list[dict] = []
     stories: dict[str, dict[str, dict]] = {}
     entries: dict[str, dict[str, dict]] = {}
-    for page in pages:
-        _, _, path = page.endpoint.partition(" ")
-        parts = path.strip("/").split("/")
-        data = (page.body or {}).get("data") or []
+    for n, page in enumerate(pages):
+        parts = page.endpoint.partition(" ")[2].strip("/").split("/")
+        data = [item for _, item in out.listed(page, "data")]
         if parts[-1] == "tasks":
-            for t in data:
-                tasks_raw[str(t.get("gid"))] = t
+            listed += data
         elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "stories":
-            stories.setdefault(parts[1], {}).update({str(s.get("gid")): s for s in data})
+            stories.setdefault(parts[1], {}).update({unique_key(s.get("gid"), n, i): s for i, s in enumerate(data)})
         elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "time_tracking_entries":
-            entries.setdefault(parts[1], {}).update({str(e.get("gid")): e for e in data})
-    source = mc.source
-    ctx = AsanaContext(source, mc.fields, mc.stages, mc.projects, mc.tz, mc.currency)
-    out, warnings = [], []
-    for gid, t in tasks_raw.items():
-        bundle = {
-            "task": t,
-            "stories": list(stories.get(gid, {}).values()),
-            "time_entries": list(entries.get(gid, {}).values()),
-        }
+            # entries without a gid are each counted: never merged into one another
+            entries.setdefault(parts[1], {}).update({unique_key(e.get("gid"), n, i): e for i, e in enumerate(data)})
+    ctx = AsanaContext(mc.source, mc.fields, mc.stages, mc.projects, mc.tz, mc.currency)
+    for gid, t in newest_per_key(listed, out, mc.source, "gid", _modified).items():
+        bundle = {"task": t, "stories": list(stories.get(gid, {}).values()),
+                  "time_entries": list(entries.get(gid, {}).values())}
         try:
-            out.append(to_task(bundle, ctx))
-        except (MappingError, ValueError, TypeError, KeyError, AttributeError) as e:
-            warnings.append(f"{source} {gid}: skipped, record not usable ({e})")
-    return out, warnings
+            out.tasks.append(to_task(bundle, ctx))
+        except (MappingError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+            out.keep(gid, getattr(e, "field", ""), f"cannot be read ({e})")
+    return out

@@ -41,6 +41,7 @@ from syncer.sources.asana.settings import (
     TIME_ENTRY_OPT_FIELDS,
 )
 from syncer.sources.asana.writeback import AsanaWriter
+from syncer.sources.shapes import dicts
 
 
 def _iso(moment: datetime) -> str:
@@ -89,8 +90,9 @@ class AsanaSource:
     def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
         """Fetch and map; the very pages `syncer fetch` would save go through the replay mapping."""
         pages, out = drain(reported(self.fetch_pages(since, now, checkpoint), self.progress, tasks_on))
-        tasks, warnings = map_pages(pages, self.map_context())
-        return FetchResult(tasks, complete=out.complete, requests=out.requests, warnings=out.warnings + warnings)
+        mapped = map_pages(pages, self.map_context())
+        return FetchResult(mapped.tasks, complete=out.complete, requests=out.requests,
+                           warnings=out.warnings + mapped.warnings, anomalies=mapped.anomalies, kept=mapped.kept)
 
     def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
         """The projects' task pages (all, or modified since `since`), then each task's stories and time entries."""
@@ -115,7 +117,7 @@ class AsanaSource:
                 endpoint, call = f"GET {MODIFIED_TASKS_PATH}", tasks_api.get_tasks
                 params = {"project": project, "modified_since": _iso(since), **params}
             for page in paginate(self._getter(run, call, endpoint, project=i), endpoint, params, self.where):
-                for task in page.body["data"]:
+                for task in dicts(page.body["data"]):
                     if task.get("gid"):
                         listed.setdefault(str(task["gid"]), task.get("actual_time_minutes"))
                 yield page

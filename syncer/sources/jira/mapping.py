@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from syncer.domain.stages import jira_stage
-from syncer.errors import ConfigError
+from syncer.errors import ConfigError, SourceError
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
 from syncer.sources.fields import MappingError, apply_fields, hours, parse_ts
@@ -19,6 +19,8 @@ from syncer.sources.jira.settings import (
     SEARCH_PATH,
     STATUS_PATH,
 )
+from syncer.sources.jira.values import field_value
+from syncer.sources.shapes import Mapped, dicts, kind_of, newest_per_key, obj, record_id, unique_key, where
 
 # Canonical fields that map to a Jira system field unless the config says otherwise.
 DEFAULT_FIELDS = {
@@ -93,57 +95,40 @@ def resolve_fields(configured: Mapping[str, str], jira_fields: list[dict], where
     return out
 
 
-def adf_text(node: Any) -> str:
-    """Plain text of an Atlassian Document Format tree (Jira v3 rich text)."""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, list):
-        return "".join(adf_text(n) for n in node)
-    if not isinstance(node, dict):
-        return ""
-    kind = node.get("type")
-    if kind == "text":
-        return node.get("text", "")
-    if kind == "hardBreak":
-        return "\n"
-    if kind in ("mention", "emoji", "status", "date"):
-        attrs = node.get("attrs") or {}
-        return str(attrs.get("text") or attrs.get("shortName") or "")
-    inner = adf_text(node.get("content", []))
-    block = kind in ("paragraph", "heading", "listItem", "codeBlock", "blockquote", "rule")
-    return inner + "\n" if block else inner
+History = list[tuple[datetime, list[dict[str, Any]]]]  # (when, items) of each readable change history
 
 
-def field_value(value: Any) -> Any:
-    """A Jira field value reduced to a scalar: options to their value, users to email or name, ADF to text."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, list):
-        parts = [field_value(v) for v in value]
-        return ", ".join(str(p) for p in parts if p not in (None, "")) or None
-    if isinstance(value, dict):
-        if value.get("type") == "doc":
-            return adf_text(value).strip() or None
-        for key in ("value", "emailAddress", "displayName", "name", "key"):
-            if value.get(key) not in (None, ""):
-                return value[key]
-    return None
+def usable_histories(raw: Iterable[Any], problems: list[Problem]) -> History:
+    """(time, items) of each change history; one without a time or with items of the wrong shape is skipped and
+    becomes a problem of the task (the rest of its history is kept)."""
+    out: History = []
+    for h in raw:
+        try:
+            at = parse_ts(h.get("created"))
+            items = h.get("items") or []
+            if not isinstance(items, list):
+                raise MappingError(f"its items are {type(items).__name__}, not a list")
+        except (MappingError, ValueError, TypeError, AttributeError, OverflowError) as e:
+            hid = h.get("id", "?") if isinstance(h, dict) else "?"
+            problems.append(Problem("history_unreadable", "history", f"change {hid} was skipped: {e}"))
+            continue
+        out.append((at, [item for item in items if isinstance(item, dict)]))
+    return out
 
 
-def _status_events(histories: Iterable[dict], ctx: JiraContext) -> Iterator[tuple]:
-    for h in histories:
-        at = parse_ts(h.get("created"))
-        for item in h.get("items") or []:
+def _status_events(histories: History, ctx: JiraContext) -> Iterator[tuple]:
+    for at, items in histories:
+        for item in items:
             if item.get("fieldId", item.get("field")) == "status":
                 yield at, ctx.status_of(item, "from"), ctx.status_of(item, "to")
 
 
-def _first_seen(histories: Iterable[dict], field_id: str) -> Any:
+def _first_seen(histories: History, field_id: str) -> Any:
     """When a field first got a value (the 'when the amount first appeared' of SPEC §8); None when it already
     had one at creation (the first change has a `from` value), so the date falls back to creation."""
     changes = sorted(
-        (parse_ts(h.get("created")), item.get("fromString"), item.get("toString"))
-        for h in histories for item in h.get("items") or [] if item.get("fieldId", item.get("field")) == field_id
+        (at, item.get("fromString"), item.get("toString"))
+        for at, items in histories for item in items if item.get("fieldId", item.get("field")) == field_id
     )
     if not changes or changes[0][1] not in (None, ""):
         return None
@@ -156,15 +141,19 @@ def status_entry(s: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
-    """Map one issue bundle `{issue, changelog, worklogs}` to a Task. Pure; raises MappingError if unusable."""
+    """Map one issue bundle `{issue, changelog, worklogs}` to a Task. Pure; raises MappingError if unusable.
+
+    A bad value is contained where it is: an unreadable field, change or worklog becomes a problem of the task,
+    and the rest of the task is kept."""
     issue = raw["issue"]
     key = issue.get("key")
     f = issue.get("fields")
     if not key or not isinstance(f, dict):
-        raise MappingError(f"issue {issue.get('id', '?')} has no key or fields")
-    status = f.get("status") or {}
-    status_name = status.get("name") or ctx.statuses.get(str(status.get("id")), ("?", ""))[0]
-    category = (status.get("statusCategory") or {}).get("key")
+        raise MappingError(f"issue {issue.get('id', '?')} has no key or its fields are {kind_of(f)}")
+    try:
+        created_at = parse_ts(f.get("created"))
+    except (MappingError, ValueError) as e:
+        raise MappingError(f"its creation time is unreadable ({e})", "created_at") from None
     defaulted: dict[str, Stage] = {}
 
     def stage_of(status: tuple[str, str | None]) -> Stage:
@@ -173,17 +162,16 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
             defaulted[status[0]] = st
         return st
 
-    stage = stage_of((status_name, category))
-
-    histories = raw.get("changelog") or []
+    problems: list[Problem] = []
+    histories = usable_histories(raw.get("changelog") or [], problems)
     history = [
         StageChange(at, stage_of(a), stage_of(b), a[0], b[0])
         for at, a, b in sorted(_status_events(histories, ctx), key=lambda e: e[0])
     ]
-    created_at = parse_ts(f.get("created"))
+    status_name, category = _status(f.get("status"), history, ctx, problems)
+    stage = stage_of((status_name, category))
     _complete_by_resolution(history, stage, status_name, f.get("resolutiondate"), created_at)
-    problems: list = []
-    typed = apply_fields(_field_values(f, ctx), problems, ctx.tz, ctx.currency)
+    typed = apply_fields(_field_values(f, ctx, problems), problems, ctx.tz, ctx.currency)
     worklogs = _map_worklogs(_worklogs(raw, f), problems)
     first_seen = {}
     for amount in ("committed_amount", "invoiced_amount"):
@@ -191,7 +179,7 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         when = _first_seen(histories, fid) if fid else None
         if when is not None:
             first_seen[amount] = when
-    issuetype = (f.get("issuetype") or {}).get("name") or ""
+    issuetype = _name(f.get("issuetype"))
     return Task(
         source=ctx.source,
         key=key,
@@ -203,8 +191,8 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         created_stage=history[0].from_stage if history else stage,
         created_at=created_at,
         category=typed.pop("category", None) or issuetype or None,
-        labels=tuple(f.get("labels") or ()),
-        parent=(f.get("parent") or {}).get("key"),
+        labels=tuple(str(x) for x in f.get("labels") or () if isinstance(x, str)),
+        parent=(f.get("parent") or {}).get("key") if isinstance(f.get("parent"), dict) else None,
         history=history,
         worklogs=worklogs,
         amount_first_seen=first_seen,
@@ -212,6 +200,25 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         defaulted_statuses=sorted(defaulted.items()),
         **typed,
     )
+
+
+def _name(value: Any) -> str:
+    return str(value.get("name") or "") if isinstance(value, dict) else ""
+
+
+def _status(status: Any, history: list[StageChange], ctx: JiraContext,
+            problems: list[Problem]) -> tuple[str, str | None]:
+    """(name, category) of the issue's status. Without one (`"status": null`), the last status change says where
+    the issue went; with neither, the issue cannot be staged (MappingError: its last good version stays)."""
+    status = status if isinstance(status, dict) else {}
+    name = status.get("name") or ctx.statuses.get(str(status.get("id")), ("", ""))[0]
+    if name:
+        return name, (status.get("statusCategory") or {}).get("key")
+    if not history:
+        raise MappingError("Jira sent no status for it, and it has no status change to take one from", "status")
+    problems.append(Problem("status_unreadable", "status", f"Jira sent no status; the last status change's "
+                                                           f"{history[-1].to_status!r} is used"))
+    return history[-1].to_status, None
 
 
 def _complete_by_resolution(history: list[StageChange], stage: Stage, status: str, resolved: Any,
@@ -227,24 +234,34 @@ def _complete_by_resolution(history: list[StageChange], stage: Stage, status: st
     history.append(StageChange(at, before[0], Stage.DONE, before[1], status))
 
 
-def _field_values(f: Mapping[str, Any], ctx: JiraContext) -> dict[str, Any]:
-    """The raw value of every mapped field; Jira's own estimate comes in seconds."""
-    values = {c: field_value(f.get(fid)) for c, fid in ctx.field_ids.items() if c != "estimate_hours"}
-    est_id = ctx.field_ids.get("estimate_hours")
-    est = f.get(est_id) if est_id else None
-    if est_id == "timeoriginalestimate" and est is not None:
-        est = hours(est) if isinstance(est, int | float) else est
-    values["estimate_hours"] = field_value(est)
+def _field_values(f: Mapping[str, Any], ctx: JiraContext, problems: list[Problem]) -> dict[str, Any]:
+    """The raw value of every mapped field; Jira's own estimate comes in seconds (a negative one stays negative, so
+    the amount check refuses it). A value too deeply nested to read is a problem of that field."""
+    values: dict[str, Any] = {}
+    for canonical, fid in ctx.field_ids.items():
+        raw = f.get(fid)
+        if canonical == "estimate_hours" and fid == "timeoriginalestimate" and _seconds(raw):
+            raw = raw / 3600.0
+        try:
+            values[canonical] = field_value(raw)
+        except RecursionError:
+            problems.append(Problem("field_unreadable", canonical, f"{fid} is nested too deeply to read"))
+            values[canonical] = None
     return values
 
 
-def _map_worklogs(raw: list[dict], problems: list[Problem]) -> list[Worklog]:
+def _seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _map_worklogs(raw: list[Any], problems: list[Problem]) -> list[Worklog]:
     worklogs = []
-    for w in raw:
+    for w in raw if isinstance(raw, list) else []:
         try:
             worklogs.append(to_worklog(w))
-        except (MappingError, ValueError, TypeError, AttributeError) as e:  # one bad worklog must not drop the task
-            problems.append(Problem("worklog_unreadable", "worklogs", f"worklog {w.get('id', '?')} was skipped: {e}"))
+        except (MappingError, ValueError, TypeError, AttributeError, OverflowError) as e:  # the task stays
+            wid = w.get("id", "?") if isinstance(w, dict) else "?"
+            problems.append(Problem("worklog_unreadable", "worklogs", f"worklog {wid} was skipped: {e}"))
     return worklogs
 
 
@@ -252,7 +269,7 @@ def _worklogs(raw: Mapping[str, Any], f: Mapping[str, Any]) -> list[dict]:
     if raw.get("worklogs") is not None:
         return raw["worklogs"]
     embedded = f.get("worklog") or {}
-    return embedded.get("worklogs") or []
+    return (embedded.get("worklogs") or []) if isinstance(embedded, dict) else []
 
 
 def to_worklog(w: Mapping[str, Any]) -> Worklog:
@@ -269,58 +286,84 @@ def _split(endpoint: str) -> tuple[str, str]:
 
 def tasks_on(page: Page) -> int:
     """The issues a page lists (a search page's), for the progress display."""
-    return len(page.body.get("issues") or []) if page.endpoint.endswith(SEARCH_PATH) else 0
+    return len(dicts(obj(page.body).get("issues"))) if page.endpoint.endswith(SEARCH_PATH) else 0
 
 
-def map_pages(pages: Iterable[Page], mc: MapContext) -> tuple[list[Task], list[str]]:
-    """Assemble saved or freshly fetched pages into tasks. Unusable issues are skipped and reported."""
-    jira_fields: list[dict] = []
-    statuses: dict[str, tuple[str, str]] = {}
-    issues: dict[str, dict] = {}
-    changelogs: dict[str, dict[str, dict]] = {}
-    worklogs: dict[str, dict[str, dict]] = {}
-    for page in pages:
-        method, path = _split(page.endpoint)
-        body = page.body
+@dataclass(slots=True)
+class _Read:
+    """The records of one read's pages, gathered by what they belong to."""
+
+    fields: list[dict] = field(default_factory=list)
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    issues: list[dict] = field(default_factory=list)  # every copy, in page order
+    changelogs: dict[str, dict[str, dict]] = field(default_factory=dict)  # issue id or key -> history id -> history
+    worklogs: dict[str, dict[str, dict]] = field(default_factory=dict)  # issue id or key -> worklog id -> worklog
+
+
+def _gather(pages: Iterable[Page], out: Mapped) -> _Read:
+    read = _Read()
+    for n, page in enumerate(pages):
+        path = _split(page.endpoint)[1]
         if path == FIELD_PATH:
-            jira_fields = body
+            if not isinstance(page.body, list):
+                raise SourceError(f"{where(page)}: $: expected the list of Jira fields, found {kind_of(page.body)}")
+            read.fields = [f for f in page.body if isinstance(f, dict)]
         elif path == STATUS_PATH:
-            for s in body:
-                statuses[str(s.get("id"))] = status_entry(s)
+            for _, st in out.objects(page, page.body, "$"):
+                read.statuses[str(st.get("id"))] = status_entry(st)
         elif path == SEARCH_PATH:
-            for issue in body.get("issues") or []:
-                issues[str(issue.get("id"))] = issue
+            read.issues += [issue for _, issue in out.listed(page, "issues")]
         elif path == BULK_CHANGELOG_PATH:
-            for log in body.get("issueChangeLogs") or []:
-                bucket = changelogs.setdefault(str(log.get("issueId")), {})
-                for h in log.get("changeHistories") or []:
-                    bucket[str(h.get("id"))] = h
+            for at, log in out.listed(page, "issueChangeLogs"):
+                bucket = read.changelogs.setdefault(str(record_id(log.get("issueId"))), {})
+                for i, (_, h) in enumerate(out.objects(page, log.get("changeHistories"), f"{at}.changeHistories")):
+                    bucket[unique_key(h.get("id"), n, i)] = h
         elif path.startswith("/rest/api/3/issue/") and path.endswith("/changelog"):
-            bucket = changelogs.setdefault(path.split("/")[5], {})
-            for h in body.get("values") or []:
-                bucket[str(h.get("id"))] = h
+            bucket = read.changelogs.setdefault(path.split("/")[5], {})
+            for i, (_, h) in enumerate(out.listed(page, "values")):
+                bucket[unique_key(h.get("id"), n, i)] = h
         elif path.startswith("/rest/api/3/issue/") and path.endswith("/worklog"):
-            bucket = worklogs.setdefault(path.split("/")[5], {})
-            for w in body.get("worklogs") or []:
-                bucket[str(w.get("id"))] = w
+            bucket = read.worklogs.setdefault(path.split("/")[5], {})
+            for i, (_, w) in enumerate(out.listed(page, "worklogs")):
+                bucket[unique_key(w.get("id"), n, i)] = w  # worklogs without an id are never merged
+    return read
+
+
+def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
+    """Assemble saved or freshly fetched pages into tasks. A page of the wrong shape is an anomaly; an issue that
+    cannot be mapped is kept (its last good version stays), with the reason."""
+    out = Mapped()
+    read = _gather(pages, out)
+    issues = newest_per_key(read.issues, out, mc.source, "key", _updated)
     for issue in issues.values():  # statuses the /status page lacks (or was not saved) are known from the issues
-        st = (issue.get("fields") or {}).get("status") or {}
-        if st.get("id") is not None and str(st["id"]) not in statuses:
-            statuses[str(st["id"])] = status_entry(st)
-    source = mc.source
-    ctx = JiraContext(source, mc.base_url, resolve_fields(mc.fields, jira_fields, mc.where), statuses, mc.stages,
-                      mc.tz, mc.currency)
-    tasks, warnings = [], []
-    for issue_id, issue in issues.items():
-        key = str(issue.get("key"))
-        hist = {**changelogs.get(issue_id, {}), **changelogs.get(key, {})}
-        wl = worklogs.get(issue_id) or worklogs.get(key)
+        f = issue.get("fields")
+        st = f.get("status") if isinstance(f, dict) else None
+        if isinstance(st, dict) and st.get("id") is not None and str(st["id"]) not in read.statuses:
+            read.statuses[str(st["id"])] = status_entry(st)
+    ctx = JiraContext(mc.source, mc.base_url, resolve_fields(mc.fields, read.fields, mc.where), read.statuses,
+                      mc.stages, mc.tz, mc.currency)
+    for key, issue in issues.items():
+        issue_id = str(record_id(issue.get("id")))
+        hist = {**read.changelogs.get(issue_id, {}), **read.changelogs.get(key, {})}
+        wl = read.worklogs.get(issue_id) or read.worklogs.get(key)
         bundle = {"issue": issue, "changelog": list(hist.values()), "worklogs": list(wl.values()) if wl else None}
-        embedded = (issue.get("fields") or {}).get("worklog") or {}
-        if wl is None and embedded.get("total", 0) > len(embedded.get("worklogs") or []):
-            warnings.append(f"{source} {key}: only {len(embedded['worklogs'])} of {embedded['total']} worklogs saved")
+        _note_missing_worklogs(issue, wl, out, mc.source, key)
         try:
-            tasks.append(to_task(bundle, ctx))
-        except (MappingError, ValueError, TypeError, KeyError, AttributeError) as e:
-            warnings.append(f"{source} {key}: skipped, record not usable ({e})")
-    return tasks, warnings
+            out.tasks.append(to_task(bundle, ctx))
+        except (MappingError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+            out.keep(key, getattr(e, "field", ""), f"cannot be read ({e})")
+    return out
+
+
+def _updated(issue: dict) -> Any:
+    f = issue.get("fields")
+    return f.get("updated") if isinstance(f, dict) else None
+
+
+def _note_missing_worklogs(issue: dict, wl: Any, out: Mapped, source: str, key: str) -> None:
+    f = issue.get("fields")
+    embedded = f.get("worklog") if isinstance(f, dict) else None
+    if wl is None and isinstance(embedded, dict) and isinstance(embedded.get("worklogs"), list):
+        total = embedded.get("total")
+        if isinstance(total, int) and total > len(embedded["worklogs"]):
+            out.warnings.append(f"{source} {key}: only {len(embedded['worklogs'])} of {total} worklogs saved")

@@ -34,6 +34,7 @@ from syncer.sources.jira.settings import (
     WORKLOG_UPDATED_PATH,
 )
 from syncer.sources.jira.writeback import JiraWriter
+from syncer.sources.shapes import dicts, obj
 
 AMOUNT_HISTORY = ("committed_amount", "invoiced_amount")  # fields whose first value dates an amount (SPEC §8)
 PageGen = Generator[Page, None, Any]
@@ -63,6 +64,10 @@ class _Run:
             checkpoint.update(worklogs=self.index, keys=self.keys)
         return FetchOutcome(complete=self.full, requests=self.client.requests, warnings=self.warnings,
                             deleted_keys=sorted(set(self.gone)), checkpoint=checkpoint)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class JiraSource:
@@ -96,14 +101,15 @@ class JiraSource:
         # Look-ups this run took from the checkpoint instead of asking Jira: mapped as if fetched, first.
         cached = [Page(f"GET {path}", {}, site[name]) for path, name in ((FIELD_PATH, "fields"),
                   (STATUS_PATH, "statuses")) if f"GET {path}" not in fetched and name in site]
-        tasks, warnings = map_pages([*cached, *pages], self.map_context())
+        mapped = map_pages([*cached, *pages], self.map_context())
         # An issue that vanished mid-sync may sit on a search page: it is dropped, with its warnings.
         gone = set(out.deleted_keys)
         prefixes = tuple(f"{self.name} {key}:" for key in gone)
-        return FetchResult(tasks=[t for t in tasks if t.key not in gone], complete=out.complete,
+        return FetchResult(tasks=[t for t in mapped.tasks if t.key not in gone], complete=out.complete,
                            requests=out.requests,
-                           warnings=[*out.warnings, *(w for w in warnings if not w.startswith(prefixes))],
-                           deleted_keys=out.deleted_keys, checkpoint=out.checkpoint)
+                           warnings=[*out.warnings, *(w for w in mapped.warnings if not w.startswith(prefixes))],
+                           deleted_keys=out.deleted_keys, checkpoint=out.checkpoint, anomalies=mapped.anomalies,
+                           kept={k: v for k, v in mapped.kept.items() if k not in gone})
 
     def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
         """Every raw page of a full (`since` None) or incremental read, in fetch order; returns the outcome."""
@@ -176,7 +182,7 @@ class JiraSource:
         for page in searches:
             yield page
             # An issue can come twice (several searches, or it moved mid-paging): its history is fetched once.
-            for issue in page.body.get("issues") or []:
+            for issue in dicts(obj(page.body).get("issues")):
                 issue_id = str(issue.get("id"))
                 batch += [] if issue_id in issues else [issue_id]
                 issues[issue_id] = issue
@@ -192,9 +198,9 @@ class JiraSource:
         """Page the worklogs an issue does not carry (search embeds 20 at most); index every issue's worklog ids."""
         for issue_id, issue in issues.items():
             key = str(issue.get("key"))
-            embedded = (issue.get("fields") or {}).get("worklog") or {}
-            logs = embedded.get("worklogs") or []
-            if (embedded.get("total") or 0) > len(logs):
+            embedded = obj(obj(issue.get("fields")).get("worklog"))
+            logs = dicts(embedded.get("worklogs"))
+            if _count(embedded.get("total")) > len(logs):
                 try:
                     logs = yield from self._worklogs(run.client, key)
                 except NotFound:
@@ -308,10 +314,10 @@ class JiraSource:
             params = {"startAt": start, "maxResults": WORKLOG_PAGE}
             body = client.get(path, params)
             yield Page(f"GET {path}", params, body)
-            got = body.get("worklogs") or []
+            got = dicts(obj(body).get("worklogs"))
             logs.extend(got)
             start += len(got)
-            if not got or start >= int(body.get("total") or 0):
+            if not got or start >= _count(obj(body).get("total")):
                 return logs
 
     def _worklog_changes(self, run: _Run, since: datetime) -> PageGen:
