@@ -135,3 +135,23 @@ def rewrite(folder: Path, index: int, body: Any) -> None:
     """Replace the body of the folder's `index`-th page file."""
     manifest, _ = pages_of(folder)
     (folder / manifest["pages"][index]["file"]).write_text(json.dumps(body), encoding="utf-8")
+
+
+def tab_rows(tmp: Path, title: str) -> list[tuple]:
+    """The data rows of a tab of the workbook."""
+    wb = load_workbook(tmp / "out.xlsx", read_only=True)
+    try:
+        return [r for r in list(wb[title].iter_rows(values_only=True))[1:] if any(v is not None for v in r)]
+    finally:
+        wb.close()
+
+
+def stored_tasks(tmp: Path) -> dict[tuple[str, str], Any]:
+    """(source, key) -> the task as the state file holds it."""
+    from syncer.state import State
+
+    state = State(tmp / "state" / "state.db", read_only=True)
+    try:
+        return {(t.source, t.key): t for t in state.tasks()}
+    finally:
+        state.close()
