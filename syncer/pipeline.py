@@ -207,23 +207,17 @@ def _read_sources(ctx: RunContext, stored_keys: set[tuple[str, str]]) -> Reads:
         result: FetchResult = src.read(since, ctx.now, ctx.state.checkpoint(src.name))
         ctx.progress.end(tasks=len(result.tasks), requests=result.requests)
         reads.modes.add("full" if is_full or result.complete else "incremental")
-        reads.fetched += len(result.tasks)
-        reads.requests += result.requests
-        reads.warnings.extend(result.warnings)
-        reads.warnings.extend(merge_read(reads, src.name, result, stored_keys))
-        # A full read that went wrong somewhere does not count as one: the next run reads everything again.
-        reads.cursors[src.name] = (ctx.now, (is_full or result.complete) and not result.anomalies)
+        reads.fetched, reads.requests = reads.fetched + len(result.tasks), reads.requests + result.requests
+        reads.warnings += [*result.warnings, *merge_read(reads, src.name, result, stored_keys)]
+        reads.cursors[src.name] = (ctx.now, (is_full or result.complete) and not result.anomalies)  # else: again
         if result.checkpoint is not None:
             reads.checkpoints[src.name] = result.checkpoint
     return reads
 
 
 def merge_read(reads: Reads, name: str, result: FetchResult, stored_keys: set[tuple[str, str]]) -> list[str]:
-    """Fold one source's read into `reads`; returns its warnings for the Sync log.
-
-    Deletions come only from a read that provably saw everything (SPEC §9), or from the source saying a task is
-    gone; a record the read saw but could not map keeps its last good version.
-    """
+    """Fold one source's read into `reads`; returns its warnings. Deletions come only from a read that provably saw
+    everything (SPEC §9) or the source saying so; a record read but not mappable keeps its last good version."""
     notes = list(result.anomalies)
     if result.saw_everything:
         seen = {t.key for t in result.tasks} | set(result.kept)
