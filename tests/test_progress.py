@@ -111,7 +111,7 @@ def test_the_asana_source_reports_its_listing_pages(httpserver):
 def test_a_terminal_gets_a_live_line_per_phase_that_grows_with_each_page(jira, tmp_path):
     jira.fail("search", 503, times=1)
     screen = io.StringIO()
-    live = LiveLines(Console(file=screen, force_terminal=True, width=120, color_system=None))
+    live = LiveLines(Console(file=screen, force_terminal=True, width=120, color_system=None), redraw_s=0)
     cfg = parse_config(_raw(jira, tmp_path), env={})
     policy = RetryPolicy(sleep=lambda s: None, on_attempt=live.request, on_wait=live.waited)
     live.bar.start()
@@ -226,3 +226,16 @@ def test_a_sheet_write_reports_its_requests_and_waits(fake, raw_config, env, tmp
     writes = fake.kinds()["batchUpdate"] + fake.kinds()["valuesBatchUpdate"]
     assert slept == [2.0] and writes >= 2  # the refused write, then the same write again
     assert phases["write gsheet"] == f"{result.plan.rows_written:,} rows, {writes} requests, waited 2.0 s on retries"
+
+
+def test_a_live_line_is_drawn_at_most_every_tenth_of_a_second():
+    screen = io.StringIO()
+    ticks = iter(i * 0.01 for i in range(1000))  # 10 ms between reports
+    live = LiveLines(Console(file=screen, force_terminal=True, width=80, color_system=None),
+                     clock=lambda: next(ticks))
+    drawn = []
+    live.bar.refresh = lambda: drawn.append(live.figures.pages)  # type: ignore[method-assign]
+    live.start("fetch web")
+    for _ in range(100):
+        live.page(tasks=1)
+    assert 9 <= len(drawn) <= 11 and drawn == sorted(drawn)  # ~1 s of reports: about 10 drawings, in order

@@ -12,9 +12,12 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import Progress as Bar
-from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from syncer.progress import NO_PROGRESS, PhaseFigures, Progress
+
+REDRAW_S = 0.1  # a live line is drawn at most this often on a report (rich's own refresh runs besides)
 
 
 class _Phases:
@@ -72,15 +75,32 @@ class PhaseLines(_Phases):
         self.stream.flush()
 
 
-class LiveLines(_Phases):
-    """A live line per phase (rich): a spinner, the figures so far, the time spent; finished phases stay listed."""
+class _Figures(ProgressColumn):
+    """The figures column: the running phase's read from its counters as the line is drawn (so a report costs no
+    update of rich's task), a finished phase's as they ended."""
 
-    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, lines: LiveLines):
+        super().__init__()
+        self.lines = lines
+
+    def render(self, task: Task) -> Text:
+        running = task.id == self.lines.task
+        return Text(self.lines.figures.text() if running else task.fields.get("figures", ""))
+
+
+class LiveLines(_Phases):
+    """A live line per phase (rich): a spinner, the figures so far, the time spent; finished phases stay listed.
+
+    rich redraws ten times a second on its own; a report draws at once only when `redraw_s` has passed since the
+    last drawing (a replay reports thousands of pages a second, and a drawing costs milliseconds)."""
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic, redraw_s: float = REDRAW_S):
         super().__init__(clock)
         self.bar = Bar(SpinnerColumn(finished_text="[green]✓"), TextColumn("[bold]{task.description:<12}"),
-                       TextColumn("{task.fields[figures]}"), TimeElapsedColumn(), console=console,
+                       _Figures(self), TimeElapsedColumn(), console=console,
                        redirect_stdout=False)  # stdout is the summary's; log lines on stderr print above the bar
         self.task: TaskID | None = None
+        self.redraw_s, self.drawn = redraw_s, clock()
 
     def start(self, phase: str) -> None:
         if self.task is not None:  # a phase left open (the run failed in it): stop its clock
@@ -89,8 +109,10 @@ class LiveLines(_Phases):
         super().start(phase)
 
     def shown(self) -> None:
-        if self.task is not None:
-            self.bar.update(self.task, figures=self.figures.text(), refresh=True)
+        now = self.clock()
+        if self.task is not None and now - self.drawn >= self.redraw_s:
+            self.drawn = now
+            self.bar.refresh()
 
     def ended(self, seconds: float) -> None:
         if self.task is not None:
