@@ -6,6 +6,7 @@ import re
 import socket
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -203,7 +204,7 @@ def test_what_got_stuck_is_judged_at_the_weeks_end():
 
     from syncer.domain.frames import frames_from_tasks
     from syncer.domain.periods import LocalCalendar
-    from syncer.domain.review import Week, stuck_at
+    from syncer.domain.review import Week, frames_at, stuck_at
     from syncer.model import Spell, Stage
 
     B, P, R, X, D, C = (Stage.BACKLOG, Stage.IN_PROGRESS, Stage.REVIEW, Stage.BLOCKED, Stage.DONE,
@@ -230,6 +231,9 @@ def test_what_got_stuck_is_judged_at_the_weeks_end():
         ("waiting on", "MKT-10", None, "MKT-11"),
         ("stale", "MKT-14", 24.58, "no change since 2026-10-01"),
     ]
+    then = frames_at(frames, at(10, 25, 23)).tasks.filter(pl.col("key").is_in(["MKT-16", "MKT-12", "MKT-15"]))
+    assert then.sort("key").select("key", "stage", "status").rows() == [  # status as it stood then, not today's
+        ("MKT-12", "done", "done"), ("MKT-15", "in_progress", "in_progress"), ("MKT-16", "blocked", "blocked")]
     later = stuck_at(frames, Week.of("2026-W44", AS_OF, cal), config())
     # A week later (1 Nov 23:00 UTC): no flag and nothing blocked; more than 10 days without a change for MKT-10
     # (12.6 d), MKT-11 and MKT-15 (since creation, 13.6 d) and MKT-14.
@@ -281,3 +285,19 @@ def test_budget_flags_are_those_the_sheet_shows_after_a_close(tmp_path, monkeypa
     frozen = ("Q4 Webinars", "Content", "6300 Content production", "2026-10", -2491.0)
     assert frozen in shown  # still over as closed, though the live ledger would now say ok
     assert "Adjusts" in header and any(r["Adjusts"] == "2026-10" for r in rows)
+
+
+def test_delayed_campaigns_are_listed_under_what_to_look_at_next():
+    from dataclasses import replace
+
+    review = report.review_of(scenario(), config(), "2026-W43", AS_OF)
+    late = [{"Campaign": "Spring | EU", "Schedule": "delayed", "Open": 3, "Overdue": 1, "Last due": "2026-10-30",
+             "Forecast p50": "2026-11-20"}, {"Campaign": "Brand", "Schedule": "at risk", "Open": 2, "Overdue": 0,
+                                             "Last due": "2026-12-01", "Forecast p50": None}]
+    text = report.FORMATS["text"](replace(review, campaigns=late))
+    assert ("  Campaigns delayed or at risk:\n"
+            "    - Spring | EU: delayed (open 3, overdue 1, last due 2026-10-30, forecast p50 2026-11-20)\n"
+            "    - Brand: at risk (open 2, overdue 0, last due 2026-12-01, forecast p50 –)") in text
+    markdown = report.FORMATS["markdown"](replace(review, campaigns=late))
+    assert r"  - Spring \| EU: delayed" in markdown
+    check_markdown(markdown)

@@ -72,14 +72,20 @@ def _days_since(col: str, when: datetime) -> pl.Expr:
 
 
 def frames_at(frames: Frames, instant: datetime) -> Frames:
-    """The frames as they stood at `instant`: the tasks created before it, each in the stage it then had
-    (`stage_since`: when it entered that stage), and the changes, worklogs and flags before it (a flag still set
-    then has no end). The §5 figures are not recomputed: read only what comes from the history."""
+    """The frames as they stood at `instant`: the tasks created before it, each in the stage and status it then
+    had (`stage_since`: when it entered that stage), and the changes, worklogs and flags before it (a flag still
+    set then has no end). The §5 figures are not recomputed: read only what comes from the history."""
     spells = stage_spells(frames)
     held = spells.filter((pl.col("start") < instant) & (pl.col("end").is_null() | (pl.col("end") >= instant)))
+    before = frames.changes.filter(pl.col("at") < instant)
+    status = frames.changes.group_by(TASK).agg(first=pl.col("from_status").sort_by("at").first()).join(
+        before.group_by(TASK).agg(then=pl.col("to_status").sort_by("at").last()), on=TASK, how="left")
+    tasks = (frames.tasks.drop("stage").join(held.select(*TASK, "stage", stage_since=pl.col("start")), on=TASK)
+             .join(status, on=TASK, how="left")
+             .with_columns(status=pl.coalesce("then", "first", "status")).drop("then", "first"))
     return Frames(
-        tasks=frames.tasks.drop("stage").join(held.select(*TASK, "stage", stage_since=pl.col("start")), on=TASK),
-        changes=frames.changes.filter(pl.col("at") < instant),
+        tasks=tasks,
+        changes=before,
         worklogs=frames.worklogs.filter(pl.col("started_at") < instant),
         flags=frames.flags.filter(pl.col("start") < instant).with_columns(
             end=pl.when(pl.col("end") < instant).then(pl.col("end"))),
