@@ -114,11 +114,19 @@ def missing_pages(pages: list[Page]) -> list[str]:
     sent = {(p.endpoint, name, str(p.params.get(name))) for p in pages for name in ("nextPageToken", "offset")
             if p.params.get(name)}
     out = []
+    promised = set()
     for page in pages:
         name, token = _promise(page.body)
+        promised.add((page.endpoint, name, token))
         if token and (page.endpoint, name, token) not in sent:
             out.append(f"{page.origin}: promises a next page ({name} {token[:40]!r}) that the saved folder does not "
                        "hold; the save is incomplete (save it again with `syncer fetch`)")
+    for page in pages:  # and the other way round: a page asked for with a token no saved page handed out
+        for name in ("nextPageToken", "offset"):
+            token = page.params.get(name)
+            if token and (page.endpoint, name, str(token)) not in promised:
+                out.append(f"{page.origin}: was asked for with {name} {str(token)[:40]!r}, but the page before it "
+                           "is not in the saved folder; the save is incomplete (save it again with `syncer fetch`)")
     return out
 
 

@@ -85,10 +85,11 @@ def _short(params: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def record_id(value: Any) -> str | None:
-    """A record id as text, or None when there is none (never the text 'None')."""
-    if value is None or isinstance(value, dict | list | bool) or str(value).strip() == "":
-        return None
-    return str(value)
+    """A record id or key as text (APIs send text; a whole number is taken too), or None when there is none or
+    it is of another shape (never the text 'None', never a float or an object turned into text)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def unique_key(value: Any, page_index: int, position: int) -> str:
@@ -105,10 +106,10 @@ def newest_per_key(copies: Iterable[dict[str, Any]], out: Mapped, source: str, k
     an anomaly (no deletions from this read)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for rec in copies:
-        found = record_id(rec.get(key))
+        found = rec.get(key) if isinstance(rec.get(key), str) and rec[key].strip() else None
         if found is None:
-            out.anomalies.append(f"{source}: a record without a {key} was read (id {rec.get('id')!r}); it cannot be "
-                                 "matched to a stored task")
+            out.anomalies.append(f"{source}: a record without a {key} was read ({key} {kind_of(rec.get(key))}, id "
+                                 f"{str(rec.get('id'))[:40]!r}); it cannot be matched to a stored task")
             continue
         groups.setdefault(found, []).append(rec)
     chosen = {}
@@ -127,3 +128,11 @@ def _moment(value: Any) -> str:
         return parse_ts(value).astimezone(UTC).isoformat() if value else ""
     except (ValueError, TypeError, OverflowError):
         return ""
+
+
+def orphans(source: str, what: str, owners: Iterable[str], known: set[str]) -> list[str]:
+    """Anomalies for per-record pages (histories, worklogs, stories) whose record the read does not list: the read
+    is inconsistent (a listing page was lost), so nothing may be inferred from what it lacks."""
+    lost = sorted({o for o in owners if o not in known})
+    return [f"{source}: the read holds {what} of {', '.join(lost[:5])}{' and more' if len(lost) > 5 else ''}, which "
+            "no listing page holds: a listing page is missing or damaged"] if lost else []

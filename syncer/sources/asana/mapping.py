@@ -11,7 +11,7 @@ from syncer.domain.stages import asana_stage
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
 from syncer.sources.fields import MAX_HOURS, MappingError, apply_fields, local_midnight, parse_day, parse_ts
-from syncer.sources.shapes import Mapped, dicts, newest_per_key, obj, unique_key
+from syncer.sources.shapes import Mapped, dicts, newest_per_key, obj, orphans, unique_key
 
 STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
 COMPLETED = "Completed"
@@ -244,7 +244,10 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
             # entries without a gid are each counted: never merged into one another
             entries.setdefault(parts[1], {}).update({unique_key(e.get("gid"), n, i): e for i, e in enumerate(data)})
     ctx = AsanaContext(mc.source, mc.fields, mc.stages, mc.projects, mc.tz, mc.currency)
-    for gid, t in newest_per_key(listed, out, mc.source, "gid", _modified).items():
+    tasks = newest_per_key(listed, out, mc.source, "gid", _modified)
+    out.anomalies += orphans(mc.source, "stories or time entries", [*stories, *entries],
+                             set(tasks) | {str(t.get("gid")) for t in listed})
+    for gid, t in tasks.items():
         bundle = {"task": t, "stories": list(stories.get(gid, {}).values()),
                   "time_entries": list(entries.get(gid, {}).values())}
         try:

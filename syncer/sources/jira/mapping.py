@@ -20,7 +20,7 @@ from syncer.sources.jira.settings import (
     STATUS_PATH,
 )
 from syncer.sources.jira.values import field_value
-from syncer.sources.shapes import Mapped, dicts, kind_of, newest_per_key, obj, record_id, unique_key, where
+from syncer.sources.shapes import Mapped, dicts, kind_of, newest_per_key, obj, orphans, record_id, unique_key, where
 
 # Canonical fields that map to a Jira system field unless the config says otherwise.
 DEFAULT_FIELDS = {
@@ -342,6 +342,8 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
             read.statuses[str(st["id"])] = status_entry(st)
     ctx = JiraContext(mc.source, mc.base_url, resolve_fields(mc.fields, read.fields, mc.where), read.statuses,
                       mc.stages, mc.tz, mc.currency)
+    known = set(issues) | {str(record_id(i.get("id"))) for i in read.issues}
+    out.anomalies += orphans(mc.source, "change histories or worklogs", [*read.changelogs, *read.worklogs], known)
     for key, issue in issues.items():
         issue_id = str(record_id(issue.get("id")))
         hist = {**read.changelogs.get(issue_id, {}), **read.changelogs.get(key, {})}
