@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # our own packaging is checked for warnings by tests/test_packaging.py, which builds verbosely.
 PIP := $(BIN)/python -m pip --disable-pip-version-check -qq
 
-.PHONY: demo demo-close test lint bench clean demo-data dist-check schema
+.PHONY: demo demo-close demo-warehouse test lint bench clean demo-data dist-check schema
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@test -f out/demo.xlsx || $(MAKE) --no-print-directory demo-close
 	$(BIN)/syncer run --config config/demo.yaml
+
+# `make demo` plus the DuckDB file out/demo.duckdb (the README's SQL queries run against it).
+demo-warehouse: $(STAMP)
+	@test -f out/demo.xlsx || $(MAKE) --no-print-directory demo-close
+	$(BIN)/python scripts/demo_warehouse.py
 
 # Once, for a fresh demo workbook: finance closes October 2026 on the data as it stood before two late edits
 # (config/demo-before-close.yaml); `make demo` then shows those edits as adjustment rows in November.
