@@ -214,3 +214,29 @@ def test_sink_error_is_raised_for_a_folder_in_the_way(tmp_path: Path):
     sink = XlsxSink(tmp_path / "out.xlsx")
     with pytest.raises(SinkError):
         sink.apply(sink.plan(tables(task("MKT-1"))), ["2026-01-01", "full", 1, 1, 0, 0, 0, "", "0.1"])
+
+
+def test_a_live_search_page_without_its_issues_deletes_nothing(tmp_path: Path):
+    """Jira answers one search page with `"issues": null`: before, its issues vanished from the state without a word."""
+    import responses
+    from fake_jira import FakeJira, source_config
+
+    from syncer.pipeline import RunOptions, run_sync
+
+    site = FakeJira()
+    cfg = parse_config({"timezone": "Europe/Berlin", "sources": [source_config(site)],
+                        "sink": {"kind": "xlsx", "path": str(tmp_path / "out.xlsx")},
+                        "state": {"path": str(tmp_path / "state.db")}}, env={})
+    policy = RetryPolicy(sleep=lambda s: None)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        site.install(rsps)
+        site.populate(30)
+        site.search_cap = 10
+        first = run_sync(cfg, RunOptions(full=True), now=site.now, policy=policy)
+        site.fail("search", 200, body={"issues": None, "isLast": True})
+        second = run_sync(cfg, RunOptions(full=True), now=site.now, policy=policy)
+    assert first.tasks_per_source == {"web": 30} and second.tasks_per_source == {"web": 30}
+    assert second.run.deleted == 0
+    assert any("/rest/api/3/search/jql" in w and "$.issues: expected a list, found null" in w
+               for w in second.run.warnings)
+    assert any("web: this full read may have missed tasks" in w for w in second.run.warnings)

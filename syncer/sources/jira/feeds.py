@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncer.sources.paging import follow
+from syncer.sources.shapes import obj
 
 WESTMOST = timedelta(hours=12)  # UTC-12: with the user's zone unknown, a UTC time this much earlier is safe
 _ORDER_BY = re.compile(r"\s+order\s+by\s.*$", re.IGNORECASE | re.DOTALL)
@@ -19,7 +20,8 @@ NUMBER = re.compile(r"\d+")
 
 def token_pages(fetch: Callable[[str | None], dict], what: str) -> Iterator[tuple[str | None, dict]]:
     """(token sent, body) until a page has no `nextPageToken` (`isLast` is optional)."""
-    def next_token(body: dict) -> str | None:
+    def next_token(body: dict) -> str | None:  # a body of another shape ends the paging (the mapping names it)
+        body = obj(body)
         return None if body.get("isLast") is True else body.get("nextPageToken") or None
 
     return follow(fetch, next_token, what)
@@ -34,6 +36,7 @@ def since_pages(fetch: Callable[[int], dict], since: int, what: str) -> Iterator
     sent = [since]
 
     def next_since(body: dict) -> int | None:
+        body = obj(body)
         until = body.get("until")
         if body.get("lastPage", True) or not body.get("values"):
             return None

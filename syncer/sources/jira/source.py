@@ -333,7 +333,7 @@ class JiraSource:
             body = {"ids": updated[i : i + WORKLOG_IDS]}
             logs = client.post(WORKLOG_LIST_PATH, body)
             yield Page(f"POST {WORKLOG_LIST_PATH}", body, logs)
-            changed |= {str(w.get("issueId")) for w in logs or []}
+            changed |= {str(w.get("issueId")) for w in dicts(logs)}
         if run.index is None:
             if deleted:
                 run.warnings.append(f"{self.name}: {len(deleted)} deleted worklog(s) since the last run cannot be "
@@ -347,5 +347,5 @@ class JiraSource:
         ids: dict[int, None] = {}  # in order, once: consecutive pages share their boundary millisecond
         for since, body in since_pages(lambda s: client.get(path, {"since": s}), since_ms, f"Jira's {path}"):
             yield Page(f"GET {path}", {"since": since}, body)
-            ids.update(dict.fromkeys(v.get("worklogId") for v in body.get("values") or []))
+            ids.update(dict.fromkeys(v.get("worklogId") for v in dicts(obj(body).get("values"))))
         return list(ids)
