@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +13,7 @@ import urllib3
 
 from syncer.config import AsanaSourceConfig
 from syncer.errors import ConfigError, SourceError
+from syncer.log import clip
 from syncer.retry import Verdict, classify, status_of
 from syncer.sources import Page
 from syncer.sources.paging import follow
@@ -32,18 +33,20 @@ def paginate(get: Getter, endpoint: str, params: Mapping[str, Any], where: str) 
         yield Page(endpoint, sent(offset), body)
 
 
-def asana_message(exc: BaseException) -> str:
-    """Asana's own explanation from an error body (`{"errors": [{"message": ...}]}`), or ''."""
+def asana_message(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    """Asana's own explanation from an error body (`{"errors": [{"message": ...}]}`), or ''; `secrets` are masked
+    before it is cut to length."""
     try:
         errors = json.loads(getattr(exc, "body", None) or b"{}").get("errors") or []
-        return "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict) and e.get("message"))[:300]
-    except (ValueError, TypeError, AttributeError):
+        said = "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict) and e.get("message"))
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return ""
+    return clip(said, secrets, 300)
 
 
-def error_detail(exc: BaseException) -> str:
+def error_detail(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     """`HTTP {status}`, with Asana's own explanation after a colon when it gave one: for error messages."""
-    said = asana_message(exc)
+    said = asana_message(exc, secrets)
     return f"HTTP {status_of(exc)}" + (f": {said}" if said else "")
 
 
@@ -107,7 +110,7 @@ class AsanaErrors:
     def describe(self, e: BaseException, endpoint: str, paging: bool = False, project: int | None = None,
                  task: str | None = None) -> Exception:
         """Our error for a failed request (or TaskGone / NoTimeTracking, which the source handles)."""
-        status, detail = status_of(e), error_detail(e)
+        status, detail = status_of(e), error_detail(e, [self.cfg.token.get_secret_value()])
         if not status:
             return SourceError(f"{self.where}: cannot reach Asana at {self.cfg.base_url} after {self.attempts} "
                                f"attempts ({type(e).__name__}: {getattr(e, 'reason', e)})")

@@ -83,7 +83,7 @@ class AsanaWriter:
         try:
             out = self.policy.call(once)
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-            status, detail = status_of(e), error_detail(e)
+            status, detail = status_of(e), error_detail(e, [self.cfg.token.get_secret_value()])
             if classify(e) is Verdict.CONFIG:
                 raise ConfigError(
                     f"{self.where} ({self.cfg.name}): Asana refused {endpoint} ({detail}). intake.enforce writes "
