@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
 
 Cell = str | int | float | bool | None
 Row = list[Cell]
@@ -72,6 +73,37 @@ KEY_COLUMNS: dict[str, tuple[int, ...]] = {
     INTAKE: (0, 1, 5, 6),
     CAMPAIGNS: (0,), ATTENTION: (0, 1, 2), WEEKLY_REVIEW: (0, 1), CLOSED_PERIODS: (0, 1, 2, 5, 6, 7),
 }
+# Every header an earlier version of syncer wrote on a tab, per tab (SPEC §6): a tab found with one of these is
+# migrated (rewritten once with the current header, said in the Sync log); any other header is refused. When a
+# release changes a tab's header, the header it replaces is added here, so every older one stays known.
+EARLIER_HEADERS: dict[str, tuple[tuple[str, ...], ...]] = {}
+
+
+class HeaderStatus(Enum):
+    """What a tab's row 1 says about who wrote it."""
+
+    CURRENT = "current"  # this version's header
+    EARLIER = "earlier"  # a header an older syncer version wrote: migrate the tab
+    FOREIGN = "foreign"  # a header syncer never wrote: refuse the tab
+
+
+def header_status(title: str, header: tuple | list) -> HeaderStatus:
+    """The status of a tab's row 1 as read back (trailing blanks dropped)."""
+    found = tuple(header)
+    if list(found) == HEADERS[title]:
+        return HeaderStatus.CURRENT
+    return HeaderStatus.EARLIER if found in EARLIER_HEADERS.get(title, ()) else HeaderStatus.FOREIGN
+
+
+def migration_note(title: str, header: tuple | list) -> str:
+    """The Sync log's words for a migrated tab: which columns it gained and lost."""
+    added = [h for h in HEADERS[title] if h not in header]
+    removed = [str(h) for h in header if h not in HEADERS[title]]
+    parts = [f"added {', '.join(added)}"] * bool(added) + [f"removed {', '.join(removed)}"] * bool(removed)
+    detail = "; ".join(parts) or "columns reordered"
+    return f"tab {title!r} had an earlier syncer version's header and was rewritten with the current one ({detail})"
+
+
 # Number formats sinks apply to the columns that hold money, hours, days or ratios (by header).
 MONEY_COLUMNS = frozenset(
     {"Labour cost", "Planned", "Committed", "Invoiced", "Budgeted", "Labour", "Open commitments", "Remaining", "Spent"}

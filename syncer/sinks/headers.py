@@ -7,7 +7,7 @@ from typing import Any
 
 from syncer.checks import Inspection, Level
 from syncer.sinks.diff import normalise_row
-from syncer.tables import CLOSED_PERIODS, HEADERS, OWNED_TABS, SYNC_LOG
+from syncer.tables import CLOSED_PERIODS, OWNED_TABS, SYNC_LOG, HeaderStatus, header_status
 
 MINE = (*OWNED_TABS, SYNC_LOG)
 
@@ -20,6 +20,9 @@ def header_findings(out: Inspection, first_rows: Mapping[str, Sequence[Any] | No
             + (f"; {', '.join(missing)} will be created" if missing else ""))
     for title in present:
         row = first_rows[title]
-        if row and list(normalise_row(row)) != HEADERS[title]:
+        status = header_status(title, normalise_row(row)) if row else HeaderStatus.CURRENT
+        if status is HeaderStatus.EARLIER and title != SYNC_LOG:
+            out.add(Level.OK, f"tab {title!r}", "has an earlier syncer version's header: the next run rewrites it once")
+        elif status is not HeaderStatus.CURRENT:
             out.add(Level.FAIL, f"tab {title!r}", "has a header syncer did not write, so a run would refuse to "
                                                   "overwrite it: rename that tab")

@@ -36,8 +36,11 @@ from syncer.tables import (
     SYNC_LOG,
     SYNC_LOG_KEEP,
     Cell,
+    HeaderStatus,
     Row,
     Table,
+    header_status,
+    migration_note,
 )
 
 if TYPE_CHECKING:
@@ -150,9 +153,9 @@ class XlsxSink:
             rows = [[storable(v) for v in row] for row in tables[title]]
             if not rows or rows[0] != HEADERS[title]:
                 raise ValueError(f"table {title!r} must start with its SPEC header")
-            changes[title] = diff_table(self._owned_rows(wb, title), rows, KEY_COLUMNS[title])
+            changes[title] = diff_table(self._owned_rows(wb, title, notes), rows, KEY_COLUMNS[title])
             prepared[title] = rows
-        self._owned_rows(wb, SYNC_LOG)
+        self._owned_rows(wb, SYNC_LOG, None)
         return Plan(tabs=changes, state=_State(wb, prepared, stamp), warnings=notes)
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
@@ -227,13 +230,18 @@ class XlsxSink:
                 "by a program that does not calculate, such as syncer); open and save it in Excel or LibreOffice"
             )
 
-    def _owned_rows(self, wb: Workbook | None, title: str) -> list[NormRow] | None:
+    def _owned_rows(self, wb: Workbook | None, title: str, notes: list[str] | None) -> list[NormRow] | None:
+        """The tab's rows; a tab with an earlier syncer version's header is migrated (said in `notes`); `notes`
+        None: only the current header will do."""
         if wb is None or title not in wb.sheetnames:
             return None
         rows = normalise_table(wb[title].iter_rows(values_only=True))
         if not rows:
             return None  # an empty tab of that name holds nothing to lose: adopt it
-        if list(rows[0]) != HEADERS[title]:
+        status = header_status(title, rows[0])
+        if status is HeaderStatus.EARLIER and notes is not None:
+            notes.append(migration_note(title, rows[0]))
+        elif status is not HeaderStatus.CURRENT:
             raise SinkError(
                 f"tab {title!r} in {self.path} has a header syncer did not write; "
                 "rename the tab or point the sink elsewhere"

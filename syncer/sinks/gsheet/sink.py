@@ -32,7 +32,18 @@ from syncer.sinks.gsheet.writes import (
     value_runs,
 )
 from syncer.sinks.headers import MINE, header_findings
-from syncer.tables import HEADERS, KEY_COLUMNS, OWNED_TABS, SYNC_LOG, SYNC_LOG_KEEP, Cell, Table
+from syncer.tables import (
+    HEADERS,
+    KEY_COLUMNS,
+    OWNED_TABS,
+    SYNC_LOG,
+    SYNC_LOG_KEEP,
+    Cell,
+    HeaderStatus,
+    Table,
+    header_status,
+    migration_note,
+)
 
 __all__ = ["GsheetSink", "load_service_account"]  # load_service_account lives in gsheet_auth, re-exported here
 
@@ -154,17 +165,21 @@ class GsheetSink:
             raise ValueError(f"the gsheet sink writes only syncer's tabs, not {foreign}")
         snap = self._snapshot()
         used_ids = {t.sheet_id for t in snap.tabs.values()}
-        changes, grids, runs = {}, [], []
+        changes, grids, runs, warnings = {}, [], [], []
         for title in (t for t in OWNED_TABS if t in tables):
             rows = [[storable(v) for v in row] for row in tables[title]]
             if not rows or rows[0] != HEADERS[title]:
                 raise ValueError(f"table {title!r} must start with its SPEC header")
             old = self._owned_rows(snap, title)
+            migrated = bool(old) and header_status(title, old[0]) is HeaderStatus.EARLIER
+            if migrated:
+                warnings.append(migration_note(title, old[0]))
             o, n = diff.normalise_table(old), diff.normalise_table(rows)  # once per tab; diff's _ helpers take these
             changes[title] = diff._diff(o, n, KEY_COLUMNS[title])
-            moves = diff._moves(o, n, KEY_COLUMNS[title])
+            moves = [] if migrated else diff._moves(o, n, KEY_COLUMNS[title])  # columns moved: rewrite in place
             current = diff._apply(o, moves) if moves else o
             grid = self._grid(snap, title, used_ids, old, len(rows), len(rows[0]), max(100, len(rows) // 10))
+            grid.migrated = migrated
             grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
             for kind, a, b in moves:
                 grid.rows += b if kind == "insert" else a - b
@@ -179,7 +194,6 @@ class GsheetSink:
         if cells > MAX_CELLS:
             raise SinkError(f"the Google Sheet would hold {cells:,} cells, over Google's limit of {MAX_CELLS:,} "
                             "for all tabs together; delete unused tabs, rows or columns, or use another sheet")
-        warnings = []
         if cells > CELLS_WARN * MAX_CELLS:
             warnings.append(f"the Google Sheet holds {cells:,} of its {MAX_CELLS:,} cells; make room before it fills")
         state = _Pending(structural, runs, *log)
@@ -235,7 +249,7 @@ class GsheetSink:
         if title not in snap.tabs:
             return None
         rows = snap.values.get(title)
-        if not snap.tabs[title].grid or (rows and list(rows[0]) != HEADERS[title]):
+        if not snap.tabs[title].grid or (rows and header_status(title, rows[0]) is HeaderStatus.FOREIGN):
             raise SinkError(f"tab {title!r} of the Google Sheet has a header syncer did not write, so syncer will not "
                             "overwrite it; rename that tab (syncer then creates its own) or use another sheet")
         return rows or None  # an empty tab of that name holds nothing to lose: adopt it

@@ -35,6 +35,7 @@ class TabGrid:
     room: int  # extra rows to add when growing, so a new task does not cost a resize every run
     new: bool = False
     adopt: bool = False  # an empty tab of ours: header formats still to set
+    migrated: bool = False  # written by an earlier syncer version with another header: column formats afresh
     moves: list[dict] = field(default_factory=list)
 
 
@@ -116,7 +117,9 @@ def structural_requests(grids: list[TabGrid], other_cells: int, room: bool) -> t
             requests.append(_grid_properties(g.sheet_id, frozenRowCount=1))
         if g.new or g.adopt:
             requests.append(_repeat(g.sheet_id, {"startRowIndex": 0, "endRowIndex": 1}, "textFormat", {"bold": True}))
-        if g.new or g.adopt or rows > g.rows:  # rows added to a grid come without the columns' number formats
+        if g.migrated:  # the columns moved: the old number formats sit on the wrong columns
+            requests.append(_repeat(g.sheet_id, {"startRowIndex": 1}, "numberFormat", None))
+        if g.new or g.adopt or g.migrated or rows > g.rows:  # added rows come without the columns' number formats
             requests += [_repeat(g.sheet_id, {"startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1},
                                  "numberFormat", FORMATS[name])
                          for c, name in enumerate(HEADERS[g.title]) if name in FORMATS]
@@ -138,7 +141,9 @@ def _grid_properties(sheet_id: int, **grid: int) -> dict:
     return {"updateSheetProperties": {"properties": {"sheetId": sheet_id, "gridProperties": grid}, "fields": fields}}
 
 
-def _repeat(sheet_id: int, grid_range: dict, key: str, value: dict) -> dict:
+def _repeat(sheet_id: int, grid_range: dict, key: str, value: dict | None) -> dict:
+    """Set one format of a range's cells; `value` None clears it (a field in the mask but absent from the cell)."""
     target = {"sheetId": sheet_id, **grid_range}
     fields = f"userEnteredFormat.{key}" + (".bold" if key == "textFormat" else "")
-    return {"repeatCell": {"range": target, "cell": {"userEnteredFormat": {key: value}}, "fields": fields}}
+    cell = {"userEnteredFormat": {} if value is None else {key: value}}
+    return {"repeatCell": {"range": target, "cell": cell, "fields": fields}}
