@@ -85,6 +85,7 @@ class FakeJira(JiraApi):
             "description": {"type": "doc", "version": 1, "content": [
                 {"type": "paragraph", "content": [{"type": "text", "text": f"Brief for {summary}."}]}]},
             "labels": [], "parent": None, "project": {"id": "10000", "key": "MKT", "name": "Marketing"},
+            "issuelinks": [],
         }
         fields.update({fid: None for fid, _ in CUSTOM_FIELDS.values()})
         self.issues[key] = {"id": iid, "key": key, "fields": fields, "updated": created, "histories": [],
@@ -118,6 +119,26 @@ class FakeJira(JiraApi):
                                     "toString": None if value is None else str(value)})
         else:
             rec["updated"] = max(rec["updated"], at)
+
+    def flag(self, key: str, on: bool = True, at: datetime | None = None) -> None:
+        """Flag an issue as an impediment (or clear the flag), with the changelog entry Jira writes."""
+        rec, at = self.issues[key], at or self.now
+        fid = CUSTOM_FIELDS["Flagged"][0]
+        rec["fields"][fid] = [{"self": f"{self.base_url}{API}/customFieldOption/10019", "value": "Impediment",
+                               "id": "10019"}] if on else None
+        self._history(rec, at, {"field": "Flagged", "fieldtype": "custom", "fieldId": fid, "from": None,
+                                "fromString": None if on else "Impediment", "to": None,
+                                "toString": "Impediment" if on else None})
+
+    def link_blocks(self, blocker: str, blocked: str) -> None:
+        """`blocker` blocks `blocked`: both issues carry the link, each from its own side (as Jira returns it)."""
+        kind = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks",
+                "self": f"{self.base_url}{API}/issueLinkType/10000"}
+        for here, side, other in ((blocked, "inwardIssue", blocker), (blocker, "outwardIssue", blocked)):
+            links = self.issues[here]["fields"].setdefault("issuelinks", [])
+            links.append({"id": str(self._next("history")), "type": kind,
+                          side: {"id": self.issues[other]["id"], "key": other}})
+            self.issues[here]["updated"] = self.now
 
     def touch(self, key: str, summary: str, at: datetime | None = None) -> None:
         """Edit the summary (moves `updated`; the summary is not in the changelog filter)."""

@@ -32,6 +32,7 @@ STATUSES = {
 CUSTOM_FIELDS = {  # name -> (id, schema type)
     "Campaign": ("customfield_10042", "option"), "Planned cost": ("customfield_10046", "number"),
     "PO amount": ("customfield_10050", "string"), "Invoice amount": ("customfield_10052", "number"),
+    "Flagged": ("customfield_10021", "array"),  # Jira Software's flag: one checkbox option, "Impediment"
 }
 SYSTEM_FIELDS = (
     ("summary", "Summary"), ("issuetype", "Issue Type"), ("status", "Status"), ("assignee", "Assignee"),

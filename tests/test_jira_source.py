@@ -213,3 +213,20 @@ def test_a_deleted_worklog_without_a_saved_index_is_reported(fake):
     result = fresh.read(fake.now - timedelta(minutes=17), fake.now)
     assert result.tasks == [] and "1 deleted worklog(s)" in result.warnings[0]
     assert "worklogs" not in result.checkpoint  # a partial index would hide issues: the next full run builds it
+
+
+def test_links_and_flags_come_in_the_same_requests(fake):
+    fake.populate(6)
+    plain = source(settings(fake)).read(None, fake.now).requests
+    keys = sorted(fake.issues, key=lambda k: int(k.split("-")[1]))
+    fake.link_blocks(keys[0], keys[1])
+    fake.flag(keys[2], at=fake.now - timedelta(days=3))
+    fake.flag(keys[2], on=False, at=fake.now - timedelta(days=2))
+    fake.flag(keys[3], at=fake.now - timedelta(days=1))
+    fake.calls.clear()
+    result = source(settings(fake)).read(None, fake.now)
+    tasks = by_key(result)
+    assert result.requests == plain  # no request per link or flag
+    assert tasks[keys[1]].depends_on == (keys[0],) and tasks[keys[0]].depends_on == ()
+    assert [(s.end - s.start) for s in tasks[keys[2]].flagged] == [timedelta(days=1)]
+    assert [(s.start, s.end) for s in tasks[keys[3]].flagged] == [(fake.now - timedelta(days=1), None)]

@@ -26,8 +26,8 @@ def task_figures(
     """SPEC §5 for one task, through the columnar core (`figures_frame`): `as_of` bounds open spells, `tz` decides
     the local completion date."""
     fr = model_frames([task])
-    row = figures_frame(fr.tasks, fr.changes, fr.worklogs, as_of, tz_name(tz), rates or {}, default_rate).row(
-        0, named=True)
+    figured = figures_frame(fr.tasks, fr.changes, fr.worklogs, as_of, tz_name(tz), rates or {}, default_rate)
+    row = with_flagged_time(figured, fr.changes, fr.flags, as_of).row(0, named=True)
     return TaskFigures(**{name: row[name] for name in TaskFigures.__slots__})
 
 
@@ -118,6 +118,39 @@ def figures_frame(
         logged_hours=pl.col("logged_hours").fill_null(0.0),
         labour_cost=pl.col("labour_cost").fill_null(0.0),
     ).select(*base.columns, *FIGURE_FIELDS_NO_INTAKE)
+
+
+FLAG_COUNTS_IN = [Stage.IN_PROGRESS.value, Stage.REVIEW.value]
+
+
+def stage_spells_frame(tasks: pl.DataFrame, changes: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """(source, key, stage, start, end) of every stage spell, the last one open until `as_of` (the clock of
+    `_history_figures`: a change dated before the one it follows moves the stage, not the time)."""
+    first = tasks.select(*TASK_KEY, pl.col("created_stage").alias("stage"), pl.col("created_at").alias("start"),
+                         pl.lit(0, dtype=pl.Int64).alias("n"))
+    later = changes.join(tasks.select(*TASK_KEY, "created_at"), on=TASK_KEY).select(
+        *TASK_KEY, pl.col("to_stage").alias("stage"), pl.max_horizontal("created_at", "at").alias("start"),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(TASK_KEY).alias("n"))
+    spells = pl.concat([first, later]).sort([*TASK_KEY, "n"]).with_columns(pl.col("start").cum_max().over(TASK_KEY))
+    end = pl.col("start").shift(-1).over(TASK_KEY)
+    return spells.with_columns(end=pl.max_horizontal(end.fill_null(pl.lit(as_of)), pl.col("start")))
+
+
+def with_flagged_time(figured: pl.DataFrame, changes: pl.DataFrame, flags: pl.DataFrame,
+                      as_of: datetime) -> pl.DataFrame:
+    """Blocked days plus the time flagged as an impediment while in progress or review (SPEC §5): time flagged
+    while already blocked is not counted twice; a flag still set runs until `as_of`."""
+    if flags.is_empty():
+        return figured
+    spells = stage_spells_frame(figured.join(flags.select(TASK_KEY).unique(), on=TASK_KEY, how="semi"),
+                                changes.join(flags.select(TASK_KEY).unique(), on=TASK_KEY, how="semi"), as_of)
+    overlap = (spells.filter(pl.col("stage").is_in(FLAG_COUNTS_IN)).join(flags, on=TASK_KEY)
+               .with_columns(a=pl.max_horizontal("start", "start_right"),
+                             b=pl.min_horizontal("end", pl.col("end_right").fill_null(pl.lit(as_of)), pl.lit(as_of)))
+               .filter(pl.col("b") > pl.col("a"))
+               .group_by(TASK_KEY).agg(flag_us=(pl.col("b") - pl.col("a")).dt.total_microseconds().sum()))
+    return figured.join(overlap, on=TASK_KEY, how="left", maintain_order="left").with_columns(
+        blocked_days=pl.col("blocked_days") + _days(pl.col("flag_us").fill_null(0))).drop("flag_us")
 
 
 def local_date(when: datetime, tz: tzinfo) -> date:

@@ -12,7 +12,7 @@ import polars as pl
 from syncer.config import Config
 from syncer.domain.budget import BudgetLine
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
-from syncer.domain.figures import figures_frame, tz_name
+from syncer.domain.figures import figures_frame, tz_name, with_flagged_time
 from syncer.domain.flow import flow_frame_table, p50, ratio
 from syncer.domain.frames import KEY, TASKS_SCHEMA, Frames
 from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_table
@@ -59,8 +59,8 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
     cal = LocalCalendar(tz, cfg.fiscal_year_start_month)
     warnings: list[str] = []
     model = as_frames(stored)
-    figured = figures_frame(model.tasks, model.changes, model.worklogs, as_of, zone, cfg.rates.people,
-                            cfg.rates.default)
+    figured = with_flagged_time(figures_frame(model.tasks, model.changes, model.worklogs, as_of, zone,
+                                              cfg.rates.people, cfg.rates.default), model.changes, model.flags, as_of)
     if cfg.budget is not None and not budget_lines:
         warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
                         "are not checked against it")

@@ -192,6 +192,8 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
         created_at=created_at,
         labels=tuple(str(tag.get("name", "")) for tag in dicts(t.get("tags"))),
         parent=obj(t.get("parent")).get("gid"),
+        # Opt-in `dependencies`: the tasks this one depends on, gids only (no extra request per task)
+        depends_on=tuple(sorted({str(d["gid"]) for d in dicts(t.get("dependencies")) if d.get("gid")})),
         history=history,
         worklogs=worklogs,
         problems=problems,

@@ -9,6 +9,7 @@ TIME_ENTRIES_PATH = "/tasks/{task}/time_tracking_entries"
 TASK_OPT_FIELDS = (
     "gid,name,resource_subtype,assignee.name,assignee.email,created_by.name,created_by.email,created_at,"
     "completed,completed_at,due_on,due_at,notes,tags.name,parent.gid,permalink_url,modified_at,actual_time_minutes,"
+    "dependencies.gid,"
     "memberships.project.gid,memberships.project.name,memberships.section.gid,memberships.section.name,"
     "custom_fields.gid,custom_fields.name,custom_fields.resource_subtype,custom_fields.type,"
     "custom_fields.number_value,custom_fields.text_value,custom_fields.enum_value.name,"

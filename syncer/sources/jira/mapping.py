@@ -13,6 +13,7 @@ from syncer.errors import ConfigError, SourceError
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
 from syncer.sources.fields import MappingError, apply_fields, hours, parse_ts
+from syncer.sources.jira.links import blocked_by, flagged_field, flags_of
 from syncer.sources.jira.settings import (
     BULK_CHANGELOG_PATH,
     FIELD_PATH,
@@ -92,6 +93,9 @@ def resolve_fields(configured: Mapping[str, str], jira_fields: list[dict], where
             problems.append(f"{where}.fields.{canonical}: no Jira field named {ref!r}{hint}")
     if problems:
         raise ConfigError(problems)
+    flag_id = flagged_field(by_name)
+    if flag_id and "flagged" not in out:
+        out["flagged"] = flag_id  # not a canonical field: read into flagged spells, never a column
     return out
 
 
@@ -173,12 +177,7 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     _complete_by_resolution(history, stage, status_name, f.get("resolutiondate"), created_at)
     typed = apply_fields(_field_values(f, ctx, problems), problems, ctx.tz, ctx.currency)
     worklogs = _map_worklogs(_worklogs(raw, f), problems)
-    first_seen = {}
-    for amount in ("committed_amount", "invoiced_amount"):
-        fid = ctx.field_ids.get(amount)
-        when = _first_seen(histories, fid) if fid else None
-        if when is not None:
-            first_seen[amount] = when
+    first_seen = _amounts_first_seen(histories, ctx)
     issuetype = _name(f.get("issuetype"))
     return Task(
         source=ctx.source,
@@ -193,13 +192,26 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         category=typed.pop("category", None) or issuetype or None,
         labels=tuple(str(x) for x in f.get("labels") or () if isinstance(x, str)),
         parent=(f.get("parent") or {}).get("key") if isinstance(f.get("parent"), dict) else None,
+        depends_on=blocked_by(f.get("issuelinks")),
         history=history,
+        flagged=flags_of(f, histories, ctx.field_ids.get("flagged"), created_at),
         worklogs=worklogs,
         amount_first_seen=first_seen,
         problems=problems,
         defaulted_statuses=sorted(defaulted.items()),
         **typed,
     )
+
+
+def _amounts_first_seen(histories: History, ctx: JiraContext) -> dict[str, datetime]:
+    """When each amount field first got its value, where the changelog tells."""
+    first_seen = {}
+    for amount in ("committed_amount", "invoiced_amount"):
+        fid = ctx.field_ids.get(amount)
+        when = _first_seen(histories, fid) if fid else None
+        if when is not None:
+            first_seen[amount] = when
+    return first_seen
 
 
 def _name(value: Any) -> str:
@@ -239,6 +251,8 @@ def _field_values(f: Mapping[str, Any], ctx: JiraContext, problems: list[Problem
     the amount check refuses it). A value too deeply nested to read is a problem of that field."""
     values: dict[str, Any] = {}
     for canonical, fid in ctx.field_ids.items():
+        if canonical == "flagged":  # read into flagged spells, never a column
+            continue
         raw = f.get(fid)
         if canonical == "estimate_hours" and fid == "timeoriginalestimate" and _seconds(raw):
             raw = raw / 3600.0

@@ -19,7 +19,8 @@ ISSUE_PATH = f"{API}/issue/{{key}}"
 COMMENT_PATH = f"{API}/issue/{{key}}/comment"
 
 # Always requested from search, whatever the field mapping.
-BASE_FIELDS = ("summary", "issuetype", "status", "created", "updated", "labels", "parent", "worklog", "resolutiondate")
+BASE_FIELDS = ("summary", "issuetype", "status", "created", "updated", "labels", "parent", "worklog", "resolutiondate",
+               "issuelinks")  # "is blocked by" links: depends_on
 
 TIMEOUT_S = (10.0, 60.0)  # connect, read seconds
 

@@ -137,7 +137,7 @@ class JiraSource:
             assert since is not None
             searches = self._search_changed(run.client, jql_time(since, run.site["time_zone"]), changed, wanted,
                                             vanished)
-        history = ["status", *(field_ids[c] for c in AMOUNT_HISTORY if c in field_ids)]
+        history = ["status", *(field_ids[c] for c in (*AMOUNT_HISTORY, "flagged") if c in field_ids)]
         issues = yield from self._issues_with_history(run.client, searches, history)
         for issue_id in sorted(vanished, key=int):
             if known := run.forget(issue_id):
