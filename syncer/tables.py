@@ -64,8 +64,9 @@ HEADERS: dict[str, list[str]] = {
 }
 # Tabs whose rows are replaced by each run (the Sync log is appended to instead). A new tab joins this tuple
 # when the domain produces it. Closed periods is only ever appended to: a run writes back the rows it read with
-# the new ones after them, so the diff writes just those.
-OWNED_TABS = (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CLOSED_PERIODS)
+# the new ones after them, so the diff writes just those. The order is the tab order of a new workbook: the
+# readable tabs first.
+OWNED_TABS = (CAMPAIGNS, ATTENTION, TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CLOSED_PERIODS)
 SYNC_LOG_KEEP = 1000
 # The columns that identify a row (for diffs: a row whose key survives is "changed", not removed + added).
 KEY_COLUMNS: dict[str, tuple[int, ...]] = {

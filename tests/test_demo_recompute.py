@@ -54,6 +54,11 @@ HEADERS = {
     "Weekly review": ["Week", "Team", "Completed", "Started", "Created", "Newly blocked", "Reworked", "Review rounds",
                       "First-pass yield", "Late", "Overdue at end", "Over estimate", "Intake gaps", "Logged h",
                       "Utilization", "Notes"],
+    "Campaigns": ["Campaign", "Tasks", "Done", "Open", "Blocked", "Overdue", "Due next", "Last due", "Forecast p50",
+                  "Forecast p85", "Schedule", "Budgeted", "Planned", "Spent", "Open commitments", "Remaining",
+                  "Used %", "Budget flag"],
+    "Attention": ["Reason", "Source", "Key", "Title", "Campaign", "Owner", "Stage", "Since", "Days", "Due", "Detail",
+                  "URL"],
     "Sync log": ["Run at", "Mode", "Duration s", "Fetched", "Changed", "Deleted", "Rows written", "API requests",
                  "Warnings", "Version"],
 }

@@ -13,7 +13,7 @@ from syncer.domain.budget import BudgetLine
 from syncer.domain.periods import fiscal_year
 from syncer.domain.rollups import build_domain
 from syncer.model import Stage, StageChange, Task, Worklog
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, HEADERS, INTAKE, WEEKLY_REVIEW
+from syncer.tables import ATTENTION, BUDGET_ROLLUP, CAMPAIGNS, CAPACITY, FLOW_METRICS, HEADERS, INTAKE, WEEKLY_REVIEW
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -231,7 +231,7 @@ def test_build_domain_entry_point():
               stage=Stage.INTAKE, status="Requests", created_stage=Stage.INTAKE)
     cfg = config()
     result = build_domain([t1, t2], cfg, NOW, [BudgetLine("Spring", None, None, "2026-05", 1000.0)])
-    assert set(result.tables) == {BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW}
+    assert set(result.tables) == {BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CAMPAIGNS, ATTENTION}
     assert all(tab[0] == HEADERS[name] for name, tab in result.tables.items())
     assert result.intake_ok == {("web", "MKT-1"): True, ("content", "123"): False}
     assert {v.rule for v in result.violations} == {"required"}
@@ -240,6 +240,8 @@ def test_build_domain_entry_point():
         "intake_violations": 5, "tasks_with_violations": 1,
         "intake_complete": 0.5,  # 1 of 2 tasks breaks no rule
         "median_cycle_days": 3.0,  # MKT-1: 5 May 08:00 -> 8 May 08:00
+        "campaigns_by_schedule": {"done": ["Spring"], "delayed": [], "at risk": [], "on track": []},
+        "attention": {},  # the only open task is still in intake, with no due date
     }
     assert result.warnings == []
     empty = build_domain([t1], cfg, NOW, [])

@@ -10,7 +10,9 @@ from typing import Any
 import polars as pl
 
 from syncer.config import Config
+from syncer.domain.attention import attention_counts, attention_table
 from syncer.domain.budget import BudgetLine
+from syncer.domain.campaigns import Clock, campaigns_by_schedule, campaigns_table
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
 from syncer.domain.figures import figures_frame, tz_name, with_flagged_time
 from syncer.domain.flow import flow_frame_table, p50, ratio
@@ -21,7 +23,19 @@ from syncer.domain.periods import LocalCalendar
 from syncer.domain.stored import KEYS, as_frames, frames_of, violations_frame, violations_of
 from syncer.domain.weekly import weekly_table
 from syncer.model import Problem, Stage, Task
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, WEEKLY_REVIEW, Table, money, natural_key, num
+from syncer.tables import (
+    ATTENTION,
+    BUDGET_ROLLUP,
+    CAMPAIGNS,
+    CAPACITY,
+    FLOW_METRICS,
+    INTAKE,
+    WEEKLY_REVIEW,
+    Table,
+    money,
+    natural_key,
+    num,
+)
 
 
 @dataclass(slots=True)
@@ -83,9 +97,24 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
     }
     every_team = capacity_rows(teams_as_one(logged), cfg.capacity)
     tables[WEEKLY_REVIEW] = weekly_table(frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
+    tables.update(visibility_tabs(frames, Clock.of(as_of, cfg.timezone), led.table, cfg))
     ok = frames.tasks.select("source", "key", "intake_ok").rows()
-    return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations,
-                        _summary(frames.tasks, led, violations, cfg), frames, warnings)
+    summary = {**_summary(frames.tasks, led, violations, cfg), **visibility_summary(tables)}
+    return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations, summary, frames, warnings)
+
+
+def visibility_tabs(frames: Frames, clock: Clock, rollup: Table, cfg: Config) -> dict[str, Table]:
+    """Campaigns (its budget columns read from the Budget rollup `rollup`) and Attention."""
+    return {
+        CAMPAIGNS: campaigns_table(frames, clock, rollup, cfg.labour_in_budget),
+        ATTENTION: attention_table(frames, clock, cfg.attention.due_soon_days, cfg.attention.stale_days),
+    }
+
+
+def visibility_summary(tables: Mapping[str, Table]) -> dict[str, Any]:
+    """Campaigns per Schedule verdict and Attention rows per reason, for the run summary."""
+    return {"campaigns_by_schedule": campaigns_by_schedule(tables[CAMPAIGNS]),
+            "attention": attention_counts(tables[ATTENTION])}
 
 
 def _violations(figured: pl.DataFrame, cached: pl.DataFrame, check: Sequence[Task], cfg: Config,

@@ -44,6 +44,12 @@ def format_summary(result: Any, cfg: Config) -> str:
         complete = s.get("intake_complete")
         share = f" (intake complete {complete:.0%})" if complete is not None else ""
         lines.append(f"  intake violations: {s['intake_violations']}{share}")
+    schedules = s.get("campaigns_by_schedule") or {}
+    for verdict in ("delayed", "at risk"):
+        if schedules.get(verdict):
+            lines.append(f"  campaigns {verdict}: {', '.join(schedules[verdict])}")
+    if s.get("attention"):
+        lines.append("  attention: " + ", ".join(f"{reason} {n}" for reason, n in s["attention"].items()))
     if "write_back" in s:
         wb = s["write_back"]
         verb = "would write back" if run.mode == "dry-run" else "wrote back"
