@@ -25,7 +25,8 @@ PAGE_SIZE = 100  # stories and time tracking entries per request (Asana's maximu
 TASK_PAGE_SIZE = 50  # tasks per request: small enough that the demo's task list has two pages
 TASK_FIELDS = (
     "name,resource_subtype,assignee.name,assignee.email,created_by.name,created_by.email,created_at,completed,"
-    "completed_at,due_on,due_at,notes,tags.name,parent.name,permalink_url,modified_at,memberships.project.name,"
+    "completed_at,due_on,due_at,notes,tags.name,parent.name,permalink_url,modified_at,dependencies,"
+    "memberships.project.name,"
     "memberships.section.name,custom_fields.name,custom_fields.resource_subtype,custom_fields.type,"
     "custom_fields.number_value,custom_fields.text_value,custom_fields.enum_value.name,custom_fields.date_value,"
     "custom_fields.display_value,custom_fields.format,custom_fields.precision,custom_fields.currency_code"
@@ -187,6 +188,7 @@ class _Renderer:
             "created_at": asana_time(p.created), "completed": completed,
             "completed_at": asana_time(p.path[-1][0]) if completed else None,
             "due_on": p.due, "due_at": None, "notes": p.brief or "", "tags": tags, "parent": parent,
+            "dependencies": [{"gid": task_gid(self.plans[j]), "resource_type": "task"} for j in p.blocked_by],
             "permalink_url": f"https://app.asana.com/0/{PROJECT_GID}/{gid}",
             "modified_at": max(asana_time(p.last_event()), stories[-1]["created_at"]),
             "memberships": [{"project": self.project, "section": self.section(section)}],

@@ -42,6 +42,7 @@ from demo.scenario import (
     work_time,
     worklogs_for,
 )
+from demo.visibility import EXTRA_BUDGET, extra_plans, link_and_flag
 from syncer.perf import paused_gc
 from syncer.sources import Page
 from syncer.sources.replay import write_pages
@@ -276,7 +277,7 @@ def budget_rows(plans: Iterable[Plan], rng: Random) -> list[list[str]]:
                     rows.append([*line, f"2026-{month:02d}", f"{round(base / 7, -2):.0f}"])
             else:
                 rows.append([*line, "FY2027", f"{round(base * 12 / 7, -3):.0f}"])
-    return rows
+    return rows + [list(r) for r in EXTRA_BUDGET]
 
 
 def budget_csv(plans: Iterable[Plan], rng: Random) -> str:
@@ -288,11 +289,21 @@ def budget_csv(plans: Iterable[Plan], rng: Random) -> str:
     return out.getvalue()
 
 
+def _with_visibility(plans: list[Plan], seed: int, asana: bool) -> list[Plan]:
+    """Dependencies and flags on the plans, then the small campaigns of `demo.visibility` after them."""
+    side = "asana" if asana else "jira"
+    link_and_flag(plans, Random(f"links-{side}-{seed}"), flags=not asana)
+    if len(plans) < 40:  # like the special cases: only a demo of some size shows them
+        return plans
+    return plans + extra_plans(len(plans) + 1, Random(f"extra-{side}-{seed}"), asana=asana)
+
+
 def jira_plan_versions(n_issues: int, seed: int = DEMO_SEED,
                        worklogs_per_task: int = DEMO_WORKLOGS) -> tuple[list[Plan], list[Plan]]:
     """The Jira side's task plans as they stood when October was closed, and now (`demo.finance`); the same
     plans when there are too few issues for the scripted cases."""
     plans = plan_tasks(n_issues, Random(f"jira-{seed}"), asana=False, worklogs_per_task=worklogs_per_task)
+    plans = _with_visibility(plans, seed, asana=False)
     if n_issues < 40:
         return plans, plans
     scripted = {n if n > 0 else n_issues + 1 + n for n in JIRA_SPECIALS}
@@ -308,7 +319,8 @@ def jira_plans(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DE
 
 def asana_plans(n_tasks: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Plan]:
     """The Asana side's task plans."""
-    return plan_tasks(n_tasks, Random(f"asana-{seed}"), asana=True, worklogs_per_task=worklogs_per_task)
+    plans = plan_tasks(n_tasks, Random(f"asana-{seed}"), asana=True, worklogs_per_task=worklogs_per_task)
+    return _with_visibility(plans, seed, asana=True)
 
 
 def jira_pages(n_issues: int, seed: int = DEMO_SEED, worklogs_per_task: int = DEMO_WORKLOGS) -> list[Page]:
@@ -327,7 +339,8 @@ def generate(n_tasks: int = DEMO_TASKS, seed: int = DEMO_SEED,
              worklogs_per_task: int = DEMO_WORKLOGS) -> DemoData:
     """Build the demo in memory: Jira and Asana raw pages (endpoint, params, body) and the budget CSV.
 
-    Tasks are split 7:4 between Jira and Asana (`split_tasks`). `worklogs_per_task` is the mean number
+    Tasks are split 7:4 between Jira and Asana (`split_tasks`); from 40 tasks a side, the small campaigns of
+    `demo.visibility` come on top (17 tasks: 240 in the bundled demo). `worklogs_per_task` is the mean number
     of worklogs on a started task (0..2x, uniformly); a few tasks always get more than the 20 Jira embeds
     (and one Asana task more than a page of time entries), so every size of 40+ tasks has extra pages.
     """

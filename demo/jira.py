@@ -39,6 +39,7 @@ CUSTOM_FIELDS = (
     ("customfield_10053", "Invoice date", "date", "datepicker"),
     ("customfield_10015", "Start date", "date", "datepicker"),
     ("customfield_10016", "Story point estimate", "number", "float"),
+    ("customfield_10021", "Flagged", "array", "multicheckboxes"),
 )
 SYSTEM_FIELDS = (
     ("summary", "Summary", {"type": "string", "system": "summary"}),
@@ -57,6 +58,7 @@ SYSTEM_FIELDS = (
     ("project", "Project", {"type": "project", "system": "project"}),
     ("resolution", "Resolution", {"type": "resolution", "system": "resolution"}),
     ("resolutiondate", "Resolved", {"type": "datetime", "system": "resolutiondate"}),
+    ("issuelinks", "Linked Issues", {"type": "array", "items": "issuelinks", "system": "issuelinks"}),
 )
 # name -> (id, category key); "Ready for QA" is the one status the demo config leaves unmapped.
 STATUSES = {
@@ -71,7 +73,8 @@ _LEVELS = {"Epic": 1, "Sub-task": -1}
 _ISSUE_TYPES = {"Epic": "10000", "Task": "10001", "Story": "10002", "Sub-task": "10003"}
 _EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 FIELD_IDS = {name: fid for fid, name, _, _ in CUSTOM_FIELDS}
-CHANGELOG_FIELDS = ["status", FIELD_IDS["PO amount"], FIELD_IDS["Invoice amount"]]
+CHANGELOG_FIELDS = ["status", FIELD_IDS["PO amount"], FIELD_IDS["Invoice amount"], FIELD_IDS["Flagged"]]
+BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
 
 
 def fields_body(base: str = BASE_URL) -> list[dict[str, Any]]:
@@ -154,6 +157,11 @@ class _Renderer:
         self.options = {}  # (field, value) -> option object
         self.worklog_id = 10000
         self.history_id = 20000
+        self.blocks: dict[int, list[int]] = {}  # plan index -> the plans it blocks (their outward links)
+        for i, p in enumerate(plans):
+            for j in p.blocked_by:
+                self.blocks.setdefault(j, []).append(i)
+        self.impediment = {"self": f"{base}/rest/api/3/customFieldOption/10019", "value": "Impediment", "id": "10019"}
 
     def user(self, p: Person | None) -> dict[str, Any] | None:
         return None if p is None else self.users[p.email]
@@ -216,6 +224,8 @@ class _Renderer:
             "customfield_10053": p.invoice_date,
             "customfield_10015": local_date(p.path[1][0]) if len(p.path) > 1 else None,
             "customfield_10016": None,
+            "customfield_10021": [self.impediment] if p.flags and p.flags[-1][1] is None else None,
+            "issuelinks": self.links(p),
         }
         if p.parent is not None:
             q = self.plans[p.parent]
@@ -225,6 +235,20 @@ class _Renderer:
                                       "issuetype": {"id": _ISSUE_TYPES[q.kind], "name": q.kind}}}
         return {"expand": _EXPAND, "id": iid, "self": f"{base}/rest/api/3/issue/{iid}", "key": f"MKT-{p.n}",
                 "fields": f}
+
+    def links(self, p: Plan) -> list[dict[str, Any]]:
+        """Both sides of every Blocks link: `inwardIssue` for the issues blocking this one, `outwardIssue` for those
+        it blocks (as GET /issue returns them: https://developer.atlassian.com/cloud/jira/platform/issue-linking-model/)."""
+        out = []
+        for side, others in (("inwardIssue", p.blocked_by), ("outwardIssue", self.blocks.get(p.n - 1, []))):
+            for j in others:
+                q = self.plans[j]
+                a, b = sorted((p.n, q.n))
+                out.append({"id": str(30000 + a * 1000 + b), "self": f"{self.base}/rest/api/3/issueLink/{a}{b}",
+                            "type": {**BLOCKS, "self": f"{self.base}/rest/api/3/issueLinkType/10000"},
+                            side: {"id": str(10000 + q.n), "key": f"MKT-{q.n}",
+                                   "fields": {"summary": q.title, "status": self.statuses[q.status]}}})
+        return out
 
     def histories(self, p: Plan) -> list[dict[str, Any]]:
         who = p.owner or p.reporter
@@ -244,6 +268,11 @@ class _Renderer:
             events.append((p.invoice_first[0], p.reporter, _item("Invoice amount", inv_id, None, prior)))
         if p.invoice_at is not None and p.invoiced is not None:
             events.append((p.invoice_at, p.reporter, _item("Invoice amount", inv_id, prior, _num(p.invoiced))))
+        flag_id = FIELD_IDS["Flagged"]
+        for on, off in p.flags:
+            events.append((on, who, _item("Flagged", flag_id, None, "Impediment")))
+            if off is not None:
+                events.append((off, who, _item("Flagged", flag_id, "Impediment", None)))
         events.sort(key=lambda e: e[0])
         out = []
         for at, person, item in events:
@@ -267,7 +296,7 @@ def _status_item(before: str, after: str) -> dict[str, Any]:
     return item
 
 
-def _item(name: str, fid: str, before: str | None, after: str) -> dict[str, Any]:
+def _item(name: str, fid: str, before: str | None, after: str | None) -> dict[str, Any]:
     return {"field": name, "fieldtype": "custom", "fieldId": fid, "from": None, "fromString": before,
             "to": None, "toString": after}
 

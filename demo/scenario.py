@@ -227,6 +227,8 @@ class Plan:
     invoice_at: int | None = None
     invoice_first: tuple[int, float] | None = None  # an earlier invoice amount that was later corrected
     worklogs: list[tuple[Person, int, int]] = field(default_factory=list)  # (who, started, seconds)
+    blocked_by: list[int] = field(default_factory=list)  # indexes into the same plan list (Jira links, Asana deps)
+    flags: list[tuple[int, int | None]] = field(default_factory=list)  # Jira's Flagged impediment: (on, off or None)
 
     @property
     def status(self) -> str:
@@ -235,7 +237,8 @@ class Plan:
 
     def last_event(self) -> int:
         """The time of the latest change of any kind (the `updated` / `modified_at` stamp)."""
-        last = max(self.path[-1][0], self.po_at or 0, self.invoice_at or 0)
+        last = max(self.path[-1][0], self.po_at or 0, self.invoice_at or 0,
+                   *(max(on, off or 0) for on, off in self.flags))
         if self.worklogs:
             last = max(last, min(max([s + d for _, s, d in self.worklogs]), NOW_TS))
         return last

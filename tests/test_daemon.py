@@ -197,7 +197,7 @@ def test_cli_daemon_syncs_then_exits_0_on_sigterm(demo_config, tmp_path):
     threading.Thread(target=send, daemon=True).start()
     result = CliRunner().invoke(main, ["daemon", "--config", str(demo_config), "--every", "1h"])
     assert result.exit_code == 0, result.output
-    assert "run 1 ok" in result.output and "full sync, fetched 220" in result.output
+    assert "run 1 ok" in result.output and "full sync, fetched 240" in result.output
     assert "next run in" in result.output and "received SIGTERM" in result.output
 
 

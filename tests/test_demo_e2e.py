@@ -15,7 +15,19 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from syncer.cli import main
-from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, HEADERS, INTAKE, OWNED_TABS, SYNC_LOG, TASKS
+from syncer.domain.attention import REASONS
+from syncer.tables import (
+    ATTENTION,
+    BUDGET_ROLLUP,
+    CAMPAIGNS,
+    CAPACITY,
+    FLOW_METRICS,
+    HEADERS,
+    INTAKE,
+    OWNED_TABS,
+    SYNC_LOG,
+    TASKS,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CENT = 0.005
@@ -76,7 +88,7 @@ def test_demo_writes_every_task_and_a_summary(demo):
 def test_second_run_changes_nothing_and_leaves_tasks_identical(demo):
     _, _, second, wb1, wb2 = demo
     assert second.exit_code == 0, second.output
-    assert "fetched 220, changed 0, deleted 0" in second.output
+    assert "fetched 240, changed 0, deleted 0" in second.output
     assert "rows written: 0" in second.output
     for tab in (TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE):
         assert wb1[tab] == wb2[tab], tab
@@ -163,3 +175,16 @@ def test_capacity_logged_hours_match_tasks_tab(demo):
     for r in wb[CAPACITY]:
         assert r["Overloaded"] == (r["Utilization"] > 1)
         assert datetime.strptime(r["Week"] + "-1", "%G-W%V-%u")
+
+
+def test_demo_shows_every_schedule_verdict_and_every_attention_reason(demo):
+    _, first, _, wb, _ = demo
+    assert {r["Schedule"] for r in wb[CAMPAIGNS] if r["Campaign"] != "Total"} == {"done", "delayed", "at risk",
+                                                                                   "on track"}
+    assert [r["Reason"] for r in wb[ATTENTION]] == sorted((r["Reason"] for r in wb[ATTENTION]), key=REASONS.index)
+    assert set(REASONS) == {r["Reason"] for r in wb[ATTENTION]}
+    assert any(r["Reason"] == "blocked" and r["Detail"] == "flagged as impediment" for r in wb[ATTENTION])
+    delayed = ", ".join(r["Campaign"] for r in wb[CAMPAIGNS] if r["Schedule"] == "delayed")
+    assert f"campaigns delayed: {delayed}" in first.output and "campaigns at risk: Analyst Day" in first.output
+    counts = {reason: sum(r["Reason"] == reason for r in wb[ATTENTION]) for reason in REASONS}
+    assert "attention: " + ", ".join(f"{k} {v}" for k, v in counts.items()) in first.output

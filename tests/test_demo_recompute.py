@@ -214,6 +214,8 @@ class RawTask:
     invoice_date: date | None = None
     first_seen: dict[str, datetime] = field(default_factory=dict)  # amount field -> when it first got a value
     worklogs: list[tuple[str, datetime, Fraction]] = field(default_factory=list)  # (author, started at, hours)
+    # SPEC §4: spells of Jira's Flagged field set to Impediment, (from, to), `to` None while still flagged
+    flagged: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     problems: set[tuple[str, str]] = field(default_factory=set)  # (rule, field) found while reading the fields
 
 
@@ -357,12 +359,31 @@ def jira_tasks(source: dict, tz: ZoneInfo) -> list[RawTask]:
                         if (at := jira_first_value_at(history, ids[c]))},
             worklogs=[(w["author"].get("emailAddress") or w["author"]["displayName"], parse_ts(w["started"]),
                        Fraction(w["timeSpentSeconds"], 3600)) for w in worklogs],
+            flagged=jira_flags(history, field_by_name.get("Flagged"), f),
             **typed(values, set()),
         )
         # Decision (README): the category falls back to the issue type
         task.category = task.category or f["issuetype"]["name"]
         out.append(task)
     return out
+
+
+def jira_flags(history: list[dict], fid: str | None, f: dict) -> list[tuple[datetime, datetime | None]]:
+    """The spells the issue's Flagged field held Impediment, from its changelog; open while it still does."""
+    if fid is None:
+        return []
+    events = sorted((parse_ts(h["created"]), "Impediment" in str(i.get("toString") or ""))
+                    for h in history for i in h["items"] if i["fieldId"] == fid)
+    spells, since = [], None
+    for at, on in events:
+        if on and since is None:
+            since = at
+        elif not on and since is not None:
+            spells.append((since, at))
+            since = None
+    if any(o.get("value") == "Impediment" for o in f.get(fid) or []):
+        spells.append((since, None))
+    return spells
 
 
 def asana_value(cf: dict) -> Any:
@@ -470,7 +491,10 @@ def figures(t: RawTask, now: datetime, tz: ZoneInfo, rate: Callable[[str], int])
         # cycle_days = completed_at − (started_at or completed_at). (lead_days is on no tab, so not checked here.)
         cycle=days(started or completed, completed) if completed else None,
         review=sum((days(a, b) for s, a, b in spells if s == "review"), Fraction(0)),
-        blocked=sum((days(a, b) for s, a, b in spells if s == "blocked"), Fraction(0)),
+        # SPEC §5: time flagged as an impediment while in progress or review counts as blocked too (never twice)
+        blocked=sum((days(a, b) for s, a, b in spells if s == "blocked"), Fraction(0)) + sum(
+            (days(max(a, fa), min(b, fb or now)) for s, a, b in spells if s in ("in_progress", "review")
+             for fa, fb in t.flagged if min(b, fb or now) > max(a, fa)), Fraction(0)),
         entered_review="review" in stages_in_order,
         # reworked: any move from review or done back to intake, backlog or in_progress
         reworked=any(a in REWORK_FROM and b in REWORK_TO for a, b in moves),
@@ -853,7 +877,7 @@ def test_all_seven_tabs_are_written(written):
 
 def test_the_recomputation_reads_the_whole_demo(demo):
     # Guards the reader itself: both sources, every saved worklog page, and a demo that exercises the formulas.
-    assert {t.source for t in demo.tasks} == {"web", "content"} and len(demo.tasks) == 220
+    assert {t.source for t in demo.tasks} == {"web", "content"} and len(demo.tasks) == 240
     assert demo.now == datetime(2026, 11, 20, 8, tzinfo=UTC)
     stages = {t.stage for t in demo.tasks}
     assert stages == {"intake", "backlog", "in_progress", "review", "blocked", "done", "cancelled"}

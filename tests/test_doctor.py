@@ -297,7 +297,7 @@ def test_the_demo_config_is_healthy_but_for_its_one_unmapped_status(monkeypatch,
     assert "WARN  status 'Ready for QA': not mapped: defaults to in_progress (status category indeterminate)" \
         in result.output
     assert "OK    fields.brief: 'notes' (a task attribute)" in result.output
-    assert "OK    budget: 45 budget line(s)" in result.output
+    assert "OK    budget: 54 budget line(s)" in result.output
 
 
 # ---- the report ----------------------------------------------------------------------------------------------------
