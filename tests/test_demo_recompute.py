@@ -728,6 +728,8 @@ class Demo:
                     add("reworked", self.day(at), t)
             if t.timeline[0][1] == "blocked":
                 add("blocked", self.day(t.created), t)
+            for flagged_at, _ in t.flagged:  # SPEC §10: or flagged as an impediment in the week
+                add("blocked", self.day(flagged_at), t)
             for monday in mondays:  # open at the week's end, due by its Sunday (Decision: current week so far)
                 sunday, end = monday + timedelta(days=6), week_end(iso_week(monday), self.tz)
                 held = t.stage if end > self.now else stage_just_before(t, end)
