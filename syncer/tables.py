@@ -77,7 +77,9 @@ KEY_COLUMNS: dict[str, tuple[int, ...]] = {
 # Every header an earlier version of syncer wrote on a tab, per tab (SPEC §6): a tab found with one of these is
 # migrated (rewritten once with the current header, said in the Sync log); any other header is refused. When a
 # release changes a tab's header, the header it replaces is added here, so every older one stays known.
-EARLIER_HEADERS: dict[str, tuple[tuple[str, ...], ...]] = {}
+EARLIER_HEADERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    BUDGET_ROLLUP: (tuple(HEADERS[BUDGET_ROLLUP][:-1]),),  # 0.1: before adjustment rows (`Adjusts`, SPEC §11)
+}
 
 
 class HeaderStatus(Enum):

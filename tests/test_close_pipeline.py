@@ -19,7 +19,7 @@ from syncer.sinks.diff import normalise_table
 from syncer.sinks.xlsx import XlsxSink
 from syncer.sources import FetchResult
 from syncer.state import State
-from syncer.tables import BUDGET_ROLLUP, CLOSED_PERIODS, HEADERS, SYNC_LOG
+from syncer.tables import ATTENTION, BUDGET_ROLLUP, CLOSED_PERIODS, HEADERS, SYNC_LOG
 
 CLOSE_AT = datetime(2026, 11, 3, 9, tzinfo=UTC)  # 10:00 in Berlin, October is over
 LATER = datetime(2026, 11, 6, 9, tzinfo=UTC)
@@ -142,7 +142,9 @@ def test_a_close_on_the_sheet_costs_one_read_and_at_most_one_structural_and_one_
     kinds = fake.kinds()
     assert kinds["metadata"] == 1 and kinds["batchGet"] == 1 and kinds["valuesBatchUpdate"] == 1
     assert kinds["batchUpdate"] <= 1 and kinds.total() <= 4
-    assert result.plan.tabs[CLOSED_PERIODS].added == 2 and result.run.rows_written == 2
+    # besides the two frozen rows, only Attention's Days (time since, running with the clock an hour on) change
+    assert result.plan.tabs[CLOSED_PERIODS].added == 2
+    assert result.run.rows_written == 2 + result.plan.tabs[ATTENTION].changed
 
 
 @pytest.mark.parametrize("sink", ["xlsx", "gsheet"])
@@ -170,7 +172,10 @@ def test_an_unchanged_run_after_a_close_writes_only_its_sync_log_row(sink, reque
     if sink == "gsheet":
         request.getfixturevalue("fake").calls.clear()
     again = run_sync(cfg, now=CLOSE_AT + timedelta(hours=2), sources=[Source(tasks)])
-    assert again.run.rows_written == 0 and all(ch.rows_written == 0 for ch in again.plan.tabs.values())
+    # Attention's Days (time since, two decimals) run with the clock; every other tab stands still
+    moved = again.plan.tabs[ATTENTION].changed
+    assert again.run.rows_written == moved and all(ch.rows_written == 0 for t, ch in again.plan.tabs.items()
+                                                   if t != ATTENTION)
     assert {t: read(t) for t in before} == before
     if sink == "gsheet":
         assert request.getfixturevalue("fake").kinds() == {"metadata": 1, "batchGet": 1, "valuesBatchUpdate": 1}

@@ -6,14 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from fake_sheets import make_sink
 from openpyxl import Workbook, load_workbook
 from tables_builders import tables, task
 
+from syncer.cli import main
 from syncer.errors import SinkError
 from syncer.sinks import TabChange
 from syncer.sinks.xlsx import XlsxSink
-from syncer.tables import EARLIER_HEADERS, HEADERS, SYNC_LOG, TASKS, header_status, migration_note
+from syncer.tables import BUDGET_ROLLUP, EARLIER_HEADERS, HEADERS, SYNC_LOG, TASKS, header_status, migration_note
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
 # An earlier release without the Labour cost column: this release added it in the middle of the Tasks tab.
@@ -110,3 +113,28 @@ def test_gsheet_still_refuses_a_header_syncer_never_wrote(fake, earlier):
     fake.add_sheet(TASKS, [["Key", "Title", "Owner"], ["MKT-1", "x", "y"]])
     with pytest.raises(SinkError, match="header syncer did not write"):
         make_sink(fake, info).plan(tables(task("MKT-1")))
+
+
+def test_a_workbook_of_the_previous_release_is_migrated_by_one_run_then_changes_nothing(tmp_path: Path):
+    """The demo written, then its Budget rollup put back as release 0.1 wrote it (no Adjusts column)."""
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config/demo.yaml").read_text())
+    cfg["sink"]["path"], cfg["state"]["path"] = str(tmp_path / "demo.xlsx"), str(tmp_path / "state.db")
+    config = tmp_path / "demo.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    run = lambda: CliRunner().invoke(main, ["run", "--config", str(config)])  # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        assert run().exit_code == 0
+        wb = load_workbook(tmp_path / "demo.xlsx")
+        ws = wb[BUDGET_ROLLUP]
+        assert ws.cell(1, ws.max_column).value == "Adjusts"
+        ws.delete_cols(ws.max_column)
+        wb.save(tmp_path / "demo.xlsx")
+        second = run()
+        third = run()
+    assert second.exit_code == 0 and "had an earlier syncer version's header" in second.output
+    log = [[c.value for c in r] for r in load_workbook(tmp_path / "demo.xlsx")[SYNC_LOG].iter_rows()]
+    assert "'Budget rollup' had an earlier syncer version's header" in (log[2][HEADERS[SYNC_LOG].index("Warnings")])
+    assert [c.value for c in load_workbook(tmp_path / "demo.xlsx")[BUDGET_ROLLUP][1]] == HEADERS[BUDGET_ROLLUP]
+    assert "rows written: 0" in third.output and "earlier syncer version" not in third.output
