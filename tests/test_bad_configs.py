@@ -115,6 +115,8 @@ def _budget(tree: dict, tmp: Path, content: bytes) -> None:
     (lambda t, tmp: t["sink"].update(path=str(tmp / "budget.csv" / "x.xlsx")),
      "sink.path: {tmp}/budget.csv is a file, so the folder for"),
     (lambda t, tmp: t["state"].update(path=str(tmp / "state")), "state.path: {tmp}/state is a folder"),
+    (lambda t, tmp: t.update(sink={"kind": "gsheet", "spreadsheet_id": "abc", "credentials": str(tmp / "key.json")}),
+     "sink.credentials: neither a service-account JSON key nor the path of a readable key file"),
     (lambda t, tmp: t["sources"].__setitem__(0, {"name": "web", "kind": "jira", "url": "https://x.atlassian.net",
                                                  "email": "a@b.c", "token": "tok-123456", "jql": "  "}),
      "sources[0].jql: set a query such as 'project = MKT'"),

@@ -13,6 +13,8 @@ from typing import Any
 
 from syncer.config import Config, StateConfig, load_config
 from syncer.domain.budget import check_budget_file
+from syncer.errors import ConfigError
+from syncer.sinks.gsheet.auth import load_service_account
 from syncer.sources.replay import check_folder
 
 
@@ -34,11 +36,22 @@ def check_files(tree: dict[str, Any]) -> list[str]:
     for where, sink in sinks:
         if isinstance(sink, dict) and sink.get("kind") == "xlsx" and isinstance(sink.get("path"), str):
             problems += check_output_file(Path(sink["path"]), f"{where}.path", "workbook", "out/marketing-ops.xlsx")
+        if isinstance(sink, dict) and sink.get("kind") == "gsheet" and isinstance(sink.get("credentials"), str):
+            problems += _key_problems(sink["credentials"], where)
     state = tree.get("state")
     state_path = state.get("path") if isinstance(state, dict) else str(StateConfig().path)
     if isinstance(state_path, str):
         problems += check_output_file(Path(state_path), "state.path", "state file", ".syncer/state.db")
     return problems
+
+
+def _key_problems(credentials: str, where: str) -> list[str]:
+    """A service-account key that is not one (or a path to no readable key file), read as the sink will read it."""
+    try:
+        load_service_account(credentials)
+    except ConfigError as e:
+        return [p.replace("sink.credentials", f"{where}.credentials", 1) for p in e.problems]
+    return []
 
 
 def _items(value: Any, key: str) -> Iterator[tuple[str, dict[str, Any]]]:
