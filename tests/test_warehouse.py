@@ -20,7 +20,7 @@ from syncer.sinks import Plan
 from syncer.sinks.warehouse.sink import WarehouseSettings, WarehouseSink
 from syncer.sources import FetchResult
 from syncer.state import State
-from syncer.tables import HEADERS, SYNC_LOG, TASKS
+from syncer.tables import CLOSED_PERIODS, HEADERS, SYNC_LOG, TASKS
 
 NOW = datetime(2026, 6, 10, 12, tzinfo=UTC)
 
@@ -144,6 +144,12 @@ def test_read_tab_gives_the_tab_back(cfg):
     log = sink.read_tab(SYNC_LOG)
     assert log[0] == HEADERS[SYNC_LOG] and log[1][1] == "full"
     assert sink.read_tab("Budget") is None
+    # the Closed periods record, read back in the order it was appended (`at` and `by` are SQL key words)
+    close = ["2026-05", "close", "2026-06-01T09:00:00+02:00", "Finance", None, "Launch", None, None, *[100.5] * 7]
+    rows = [HEADERS[CLOSED_PERIODS], close, [close[0], "reopen", "2026-06-02T09:00:00+02:00", *close[3:]]]
+    for upto in (2, 3):  # the tab as it stood after the close, then after the reopen
+        sink.apply(sink.plan({CLOSED_PERIODS: rows[:upto]}), ["2026-06-02T10:00:00+02:00", "close 2026-05"])
+    assert sink.read_tab(CLOSED_PERIODS) == rows
 
 
 class FailingSink:

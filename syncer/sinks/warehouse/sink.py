@@ -136,8 +136,8 @@ class WarehouseSink:
                 return None
             data = [c for c in columns if not c.startswith(("_syncer_", "_dlt_"))]
             order = f" ORDER BY {ROW}" if ROW in columns else ""
-            rows = self._query(client, f"SELECT {', '.join(data)} FROM {client.make_qualified_table_name(name)}"
-                                       f"{order}")
+            names = ", ".join(client.escape_column_name(c) for c in data)  # `at` and `by` are SQL words
+            rows = self._query(client, f"SELECT {names} FROM {client.make_qualified_table_name(name)}{order}")
         tz = self.settings.tz
         cells = [[to_cell(v, tz) for v in row] if tz else list(row) for row in rows or []]
         header = HEADERS.get(title)
@@ -312,8 +312,9 @@ class WarehouseSink:
             raise SinkError(self._redact(f"warehouse {s.label}: {step} failed: {' '.join(text)[:600]}")) from None
 
     def _redact(self, text: str) -> str:
-        """No credential in a message: the whole value, and a URL's password on its own."""
-        creds = self.settings.credentials or ""
+        """No credential in a message: the whole value, and a URL's password on its own (a DuckDB file's path is
+        no secret, and says which file)."""
+        creds = "" if self.settings.duckdb_file else self.settings.credentials or ""
         return RedactFilter([creds, *sink_secrets(SecretStr(creds))]).redact(text)
 
 
