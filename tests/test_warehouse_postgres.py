@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import uuid
+from decimal import Decimal
 
 import psycopg2
 import pytest
 from click.testing import CliRunner
-from warehouse_demo import demo_config, demo_round_trip, run
+from warehouse_demo import TZ, demo_config, demo_round_trip, run
 
 from syncer.cli import main
+from syncer.sinks.warehouse.sink import WarehouseSettings, WarehouseSink
+from syncer.tables import CLOSED_PERIODS, HEADERS
 
 DSN = os.environ.get("SYNCER_TEST_POSTGRES_DSN")
 
@@ -68,3 +71,16 @@ def test_doctor_connects_and_sees_the_dataset(tmp_path, postgres):
     assert second.exit_code == 0, second.output
     assert f"dataset: {dataset!r} exists" in second.output and "tasks" in second.output
     assert "syncer_test" in DSN and DSN not in second.output
+
+
+def test_closed_periods_read_back_from_postgres_in_order(tmp_path, postgres):
+    query, dataset = postgres
+    sink = WarehouseSink(WarehouseSettings("postgres", dataset, DSN, tmp_path / "dlt", tz=TZ))
+    assert sink.read_tab(CLOSED_PERIODS) is None
+    close = ["2026-05", "close", "2026-06-01T09:00:00+02:00", "Finance", None, "Launch", None, None, *[100.5] * 7]
+    rows = [HEADERS[CLOSED_PERIODS], close, [close[0], "reopen", "2026-06-02T09:00:00+02:00", *close[3:]]]
+    for upto in (2, 3):
+        sink.apply(sink.plan({CLOSED_PERIODS: rows[:upto]}), ["2026-06-02T10:00:00+02:00", "close 2026-05"])
+    assert sink.read_tab(CLOSED_PERIODS) == rows
+    assert query(f'SELECT action, "by", remaining FROM {dataset}.closed_periods ORDER BY _syncer_row') == [
+        ("close", "Finance", Decimal("100.50")), ("reopen", "Finance", Decimal("100.50"))]
