@@ -226,10 +226,10 @@ def test_what_got_stuck_is_judged_at_the_weeks_end():
     got = stuck_at(frames, Week.of("2026-W43", AS_OF, cal), config())
     assert got.select("reason", "key", "days", "detail").rows() == [
         ("blocked", "MKT-15", 5.58, "flagged as impediment"),  # 20 Oct 09:00 -> 25 Oct 23:00 UTC
-        ("blocked", "MKT-16", 3.58, None),
+        ("blocked", "MKT-16", 3.58, "status 'blocked'"),  # its status then, not today's
         ("blocked", "MKT-14", 1.54, "flagged as impediment"),
         ("waiting on", "MKT-10", None, "MKT-11"),
-        ("stale", "MKT-14", 24.58, "no change since 2026-10-01"),
+        ("stale", "MKT-14", 24.58, None),
     ]
     then = frames_at(frames, at(10, 25, 23)).tasks.filter(pl.col("key").is_in(["MKT-16", "MKT-12", "MKT-15"]))
     assert then.sort("key").select("key", "stage", "status").rows() == [  # status as it stood then, not today's
@@ -301,3 +301,18 @@ def test_delayed_campaigns_are_listed_under_what_to_look_at_next():
     markdown = report.FORMATS["markdown"](replace(review, campaigns=late))
     assert r"  - Spring \| EU: delayed" in markdown
     check_markdown(markdown)
+
+
+def test_the_running_week_is_stuck_exactly_as_the_attention_tab_says(demo, offline):
+    from syncer.domain.review import STUCK_REASONS
+    from syncer.tables import ATTENTION
+
+    path, _, second = demo
+    review = report.build_review(load_config(path), "2026-W47")  # the week of the snapshot: judged at its time
+    assert not review.week.complete
+    tab = [r for r in second.tables[ATTENTION][1:] if r[0] in STUCK_REASONS]
+    assert review.stuck.select("reason", "source", "key", "days", "detail").rows() == [
+        (r[0], r[1], r[2], r[8], r[10]) for r in tab]
+    assert {r[0] for r in tab} == set(STUCK_REASONS)  # the demo shows every reason
+    schedules = [c["Schedule"] for c in review.campaigns]
+    assert schedules == sorted(schedules, key=report.LATE_SCHEDULES.index) and "delayed" in schedules

@@ -112,12 +112,23 @@ def _stuck(review: Review, esc: Escape) -> Section:
     for (reason,), group in review.stuck.group_by("reason", maintain_order=True):
         rows = group.to_dicts()
         shown, more = _more(rows)
-        subs = [f"{_task(r, esc)}, {_stage(r['stage'])}" + (f", {r['days']:g} d" if r["days"] is not None else "")
-                + (f", {esc(r['detail'])}" if r["detail"] else "") for r in shown]
+        subs = [f"{_task(r, esc)}, {_stage(r['stage'])}{_why(r, review, esc)}" for r in shown]
         sec.items.append((f"{str(reason).capitalize()}: {len(rows)}", subs + ([more] if more else [])))
     if not sec.items:
         sec.lines.append("Nothing was blocked, waiting, overdue or stale.")
     return sec
+
+
+def _why(r: dict[str, Any], review: Review, esc: Escape) -> str:
+    """The Attention row's own words: how long, and why."""
+    reason, days, detail = r["reason"], r["days"], r["detail"]
+    if reason == "waiting on":
+        return f", waits on {esc(detail)}"
+    if reason == "overdue":
+        return f", {days:g} d past its due date {r['due_date']}"
+    if reason == "stale":
+        return f", no change for {days:g} d (since {r['since'].astimezone(review.cfg.tz):%Y-%m-%d})"
+    return f", blocked for {days:g} d" + (f" ({esc(detail)})" if detail else "")
 
 
 def _rework(review: Review, esc: Escape) -> Section:
