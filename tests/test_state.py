@@ -52,15 +52,16 @@ def test_commit_writes_tasks_cursor_and_run_together(tmp_path):
     st.commit(saved(), {"web": (later, False)}, RunRecord(run_at=later, mode="incremental"))
     assert st.tasks() == []
     assert st.cursor("web").cursor == later and st.cursor("web").last_full == NOW  # incremental keeps last_full
-    assert [p.name for p in st.frames_dir.iterdir()] == ["2"]  # the previous generation is removed
+    assert st.generation() == (2, "digest")
 
 
 def test_an_unchanged_run_writes_no_frames(tmp_path):
     st = State(tmp_path / "s.db")
     st.commit(saved(sample()), {"web": (NOW, True)}, RunRecord(run_at=NOW, mode="full"))
-    files = {p: p.stat().st_mtime_ns for p in st.frames_dir.rglob("*")}
+    blobs = st.db.execute("SELECT name, data FROM model_frames ORDER BY name").fetchall()
     st.commit(None, {"web": (NOW, False)}, RunRecord(run_at=NOW, mode="incremental"))
-    assert {p: p.stat().st_mtime_ns for p in st.frames_dir.rglob("*")} == files
+    assert st.db.execute("SELECT name, data FROM model_frames ORDER BY name").fetchall() == blobs
+    assert st.generation() == (1, "digest")
     assert st.tasks() == [sample()] and len(st.runs()) == 2
 
 
@@ -68,8 +69,7 @@ def test_a_failing_commit_changes_nothing(tmp_path):
     st = State(tmp_path / "s.db")
     with pytest.raises(AttributeError):  # any failure inside the transaction: a cursor that is no time
         st.commit(saved(sample()), {"web": (None, True)}, RunRecord(run_at=NOW, mode="full"))
-    assert st.tasks() == [] and st.cursor("web") is None and st.runs() == []
-    assert not any(st.frames_dir.iterdir())  # the frames written first were removed again
+    assert st.tasks() == [] and st.cursor("web") is None and st.runs() == [] and st.generation() is None
 
 
 def test_a_state_file_of_json_blobs_is_read_then_migrated(tmp_path):
@@ -90,3 +90,19 @@ def test_second_holder_of_the_lock_is_refused(tmp_path):
         pass
     with run_lock(path):  # released again
         pass
+
+
+def test_frames_saved_in_a_folder_beside_the_file_are_read_then_moved_in(tmp_path):
+    # A short-lived format kept the frames as Parquet files in `<state>.frames/<generation>/`.
+    path = tmp_path / "s.db"
+    st = State(path)
+    folder = tmp_path / "s.db.frames" / "3"
+    folder.mkdir(parents=True)
+    for name, frame in saved(sample()).frames.items():
+        frame.write_parquet(folder / f"{name}.parquet")
+    with st.db:
+        st.db.execute("CREATE TABLE frames (id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, digest TEXT)")
+        st.db.execute("INSERT INTO frames VALUES (1, 3, 'old')")
+    assert st.tasks() == [sample()] and st.frames()[1] == "old"
+    st.commit(saved(*st.tasks()), {"web": (NOW, True)}, RunRecord(run_at=NOW, mode="full"))
+    assert st.tasks() == [sample()] and not (tmp_path / "s.db.frames").exists()
