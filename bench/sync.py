@@ -144,6 +144,9 @@ def one_run(cfg: Any, kind: str, sink: Any = None) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> int:
     """Run in a fresh process: one xlsx run, or the three Sheets runs; prints one JSON line per run."""
     folder, work = Path(args.folder), Path(args.work)
+    if args.child == "floor":
+        print(json.dumps(floor_child(folder, work)), flush=True)
+        return 0
     if args.child == "sheets":
         from fake_sheets import make_sink, running_fake
 
@@ -157,6 +160,41 @@ def child(args: argparse.Namespace) -> int:
     cfg = bench_config(folder, work, {"kind": "xlsx", "path": str(work / "bench.xlsx")})
     print(json.dumps(one_run(cfg, args.child)), flush=True)
     return 0
+
+
+def floor_child(folder: Path, work: Path) -> dict[str, Any]:
+    """decode + map + figures + roll-ups as a sync does them, and the floor (bench/floor.py), in one process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_floor", HERE / "floor.py")
+    floor = sys.modules["bench_floor"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floor)  # bench/ is kept off sys.path (bench/jira.py would shadow `jira`)
+    from syncer.domain.budget import read_budget_csv
+    from syncer.domain.rollups import domain_of_frames
+    from syncer.domain.stored import frames_of
+    from syncer.perf import paused_gc
+    from syncer.pipeline import snapshot_time
+
+    cfg = bench_config(folder, work, {"kind": "xlsx", "path": str(work / "floor.xlsx")})
+    folders = [s.path for s in cfg.sources]
+    for f in folders:  # the page files in the OS cache for both, so neither pays the disk
+        for page in f.glob("*.json"):
+            page.read_bytes()
+    as_of, lines = snapshot_time(cfg), read_budget_csv(cfg.budget.file)[0]
+    with paused_gc():
+        t = time.perf_counter()
+        tasks = [t for s in cfg.sources for t in ReplaySource(s, cfg).read(None, as_of).tasks]
+        mapped = time.perf_counter()
+        tasks.sort(key=lambda x: (x.source, x.key))
+        frames = frames_of(tasks)
+        bridged = time.perf_counter()
+        domain_of_frames(frames, cfg, as_of, lines, tasks)
+        computed = time.perf_counter()
+        del tasks, frames
+        floor_decode, worklogs = floor.time_floor(folders)
+    return {"map": mapped - t, "bridge": bridged - mapped, "compute": computed - bridged,
+            "floor_decode": floor_decode, "worklogs": worklogs,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def spawn(kind: str, folder: Path, work: Path) -> list[dict[str, Any]]:

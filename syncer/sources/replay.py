@@ -72,15 +72,15 @@ def _load_json(path: Path) -> Any:
         data = path.read_bytes()
     except OSError as e:
         raise SourceError(f"{path}: not readable JSON ({e})") from None
-    try:  # msgspec builds the same dicts and lists, several times faster than the standard library on big pages
-        return msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        pass  # not strict JSON (a NaN, a BOM, bad UTF-8) or broken: the standard library decides, and words why
     try:
+        try:  # msgspec builds the same dicts and lists, several times faster than the standard library
+            return msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            pass  # not strict JSON (a NaN, a BOM, bad UTF-8) or broken: the standard library decides, and words why
         return json.loads(data.decode("utf-8"))
     except RecursionError:
         raise SourceError(f"{path}: the JSON is nested too deeply to be an API page") from None
-    except (OSError, ValueError) as e:
+    except ValueError as e:
         raise SourceError(f"{path}: not readable JSON ({e})") from None
 
 
