@@ -16,7 +16,7 @@ from syncer.cli import main
 from syncer.config import load_config
 from syncer.sources.replay import ReplaySource
 from syncer.state import encode
-from syncer.tables import BUDGET_ROLLUP, CLOSED_PERIODS, INTAKE, SYNC_LOG
+from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, CLOSED_PERIODS, INTAKE, SYNC_LOG
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 20, 8, tzinfo=UTC)
@@ -130,3 +130,17 @@ def test_a_second_demo_run_changes_nothing_but_the_sync_log(demo):
     assert "rows written: 0 ->" in steps[-1].output
     assert [r["Mode"] for r in tab(path, SYNC_LOG)] == ["full", "close 2026-10", "full", "full"]
     assert [r["Rows written"] for r in tab(path, SYNC_LOG)][-1] == 0
+
+
+def test_the_campaigns_tab_keeps_matching_the_budget_rollup_totals_with_adjustments(demo):
+    path, _, _ = demo
+    rows = tab(path, BUDGET_ROLLUP)
+    totals = {r["Campaign"]: r for r in rows if r["Activity"] == "Total"}
+    totals["Total"] = next(r for r in rows if r["Campaign"] == "Total" and r["Activity"] is None)
+    campaigns = tab(path, CAMPAIGNS)
+    assert any(r["Adjusts"] for r in rows) and {r["Campaign"] for r in campaigns} <= set(totals)
+    for c in campaigns:
+        t = totals[c["Campaign"]]
+        assert [c[k] for k in ("Budgeted", "Planned", "Open commitments", "Remaining", "Used %")] == [
+            t[k] for k in ("Budgeted", "Planned", "Open commitments", "Remaining", "Used %")], c["Campaign"]
+        assert c["Spent"] == round(t["Invoiced"] + t["Labour"], 2), c["Campaign"]  # labour counts in the demo
