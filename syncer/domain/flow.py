@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from syncer.domain.cells import div, local_day_expr, month_label_expr, rounded, week_label_expr
-from syncer.domain.figures import TASK_KEY, WIP, TaskFigures, tz_name
+from syncer.domain.figures import TASK_KEY, WIP, TaskFigures, grouped_by_task, spell_starts, tz_name
 from syncer.domain.frames import frames_from_tasks
 from syncer.domain.periods import LocalCalendar, month_starts, next_month, week_starts
 from syncer.model import WIP_STAGES, Stage, Task
@@ -98,16 +98,16 @@ def _wip_spells(tasks: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
     """(source, category, start, end) spells in progress, in review or blocked (`wip_spells`, vectorised); `end`
     null while still open."""
     created = tasks.select("source", "key", "cat", time="created_at", wip=pl.col("created_stage").is_in(WIP), n=0)
-    ch = changes.select("source", "key", "at", "to_stage").join(
-        tasks.select("source", "key", "cat", "created_at"), on=TASK_KEY, how="left", maintain_order="left")
-    moved = ch.select(
-        "source", "key", "cat", time=pl.max_horizontal("created_at", "at").cum_max().over(TASK_KEY),
-        wip=pl.col("to_stage").is_in(WIP), n=pl.int_range(1, pl.len() + 1).over(TASK_KEY))
-    states = pl.concat([created, moved.cast(created.schema)]).sort("source", "key", "n")
-    run = (pl.col("wip") != pl.col("wip").shift(1).over(TASK_KEY)).fill_null(True).cum_sum().over(TASK_KEY)
-    runs = states.with_columns(run=run).group_by("source", "key", "run", maintain_order=True).agg(
-        pl.col("cat").first(), pl.col("wip").first(), start=pl.col("time").first())
-    runs = runs.with_columns(end=pl.col("start").shift(-1).over(TASK_KEY))
+    ch = grouped_by_task(changes.select("source", "key", "at", "to_stage").join(
+        tasks.select("source", "key", "cat", "created_at"), on=TASK_KEY, how="left", maintain_order="left"))
+    moved = ch.select("source", "key", "cat", time=spell_starts(ch), wip=pl.col("to_stage").is_in(WIP),
+                      n=pl.int_range(1, pl.len() + 1))
+    states = grouped_by_task(pl.concat([created, moved.cast(created.schema)]).sort("source", "key", "n"))
+    run = (pl.col("_first") | (pl.col("wip") != pl.col("wip").shift(1))).cum_sum()  # one id per run of a task
+    runs = states.with_columns(run=run).group_by("run", maintain_order=True).agg(
+        pl.col("source", "key", "cat", "wip").first(), start=pl.col("time").first())
+    same_next = (pl.col("source") == pl.col("source").shift(-1)) & (pl.col("key") == pl.col("key").shift(-1))
+    runs = runs.with_columns(end=pl.when(same_next).then(pl.col("start").shift(-1)))
     return runs.filter(pl.col("wip") & (pl.col("end").is_null() | (pl.col("end") > pl.col("start"))))
 
 

@@ -5,7 +5,9 @@ columns, never rename or retype one. Times are UTC (`Datetime("us", "UTC")`); lo
 in the configured zone by the consumer. Amounts are in the configured currency (not yet rounded: the ledger
 rounds once per atom, SPEC §8).
 
-- `tasks`: one row per task: the canonical fields, its §5 figures and `intake_ok` (breaks no intake rule now).
+- `tasks`: one row per task: the canonical fields, its §5 figures and `intake_ok` (breaks no intake rule now);
+  `committed_seen_at` / `invoiced_seen_at`: when the PO / invoice amount first appeared in the task's history
+  (dates those amounts when they carry no date of their own, SPEC §8), null if unknown.
 - `changes`: one row per stage change (`history`), in time order per task.
 - `worklogs`: one row per worklog.
 - `flags`: one row per spell of Jira's `Flagged` impediment (`end` null while still flagged).
