@@ -26,6 +26,7 @@ import yaml  # noqa: E402
 from demo.data import ASANA_FOLDER, BUDGET_FILE, DEMO_SEED, DEMO_WORKLOGS, JIRA_FOLDER, write_demo  # noqa: E402
 from syncer.config import parse_config  # noqa: E402
 from syncer.pipeline import RunResult, run_sync  # noqa: E402
+from syncer.progress import NoProgress  # noqa: E402
 from syncer.sinks.warehouse.rows import table_name  # noqa: E402
 from syncer.tables import HEADERS  # noqa: E402
 
@@ -55,10 +56,28 @@ def config(pages: Path, work: Path):
     return parse_config(raw, {})
 
 
-def timed(cfg) -> tuple[RunResult, float]:
+class Phases(NoProgress):
+    """Wall seconds per phase of a run (`fetch web`, `compute`, `plan warehouse`, `write warehouse`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._phase, self._at = "", 0.0
+
+    def start(self, phase: str) -> None:
+        self._phase, self._at = phase, time.perf_counter()
+
+    def end(self, **_: int | None) -> None:
+        self.seconds[self._phase] = time.perf_counter() - self._at
+
+    def text(self) -> str:
+        return ", ".join(f"{name} {s:.1f} s" for name, s in self.seconds.items())
+
+
+def timed(cfg) -> tuple[RunResult, float, Phases]:
+    phases = Phases()
     t = time.perf_counter()
-    result = run_sync(cfg)
-    return result, time.perf_counter() - t
+    result = run_sync(cfg, progress=phases)
+    return result, time.perf_counter() - t, phases
 
 
 def peak_mb() -> float:
@@ -103,19 +122,23 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     cfg = config(pages, work)
-    first, t1 = timed(cfg)
+    first, t1, p1 = timed(cfg)
     print(f"first load:  {t1:7.1f} s wall, {first.plan.rows_written:,} rows loaded, peak RSS {peak_mb():,.0f} MB")
-    second, t2 = timed(cfg)
+    print(f"             {p1.text()}")
+    second, t2, p2 = timed(cfg)
     print(f"unchanged:   {t2:7.1f} s wall, {second.plan.rows_written:,} rows loaded (the Sync log row aside)")
+    print(f"             {p2.text()}")
     key, file, text = rename_one(pages)
     try:
-        third, t3 = timed(cfg)
+        third, t3, p3 = timed(cfg)
     finally:
         file.write_text(text)  # the cached replay as it was
     changed = {t: c.rows_written for t, c in third.plan.tabs.items() if c.rows_written}
     print(f"one renamed: {t3:7.1f} s wall, {third.plan.rows_written:,} rows loaded ({key}: {changed})")
-    print(f"the sync itself (fetch, map, figures, roll-ups) is part of each time; ratio unchanged/first "
-          f"{t2 / t1:.2f}, renamed/first {t3 / t1:.2f}")
+    print(f"             {p3.text()}")
+    sink = [sum(s for name, s in p.seconds.items() if name.endswith("warehouse")) for p in (p1, p2, p3)]
+    print(f"the warehouse's share (plan + write): {sink[0]:.1f} s first, {sink[1]:.1f} s unchanged, {sink[2]:.1f} s "
+          f"renamed; the rest of each run is the sync itself (fetch, map, figures, roll-ups)")
     report(work / "warehouse.duckdb", first)
     return 0
 

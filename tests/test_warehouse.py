@@ -233,3 +233,20 @@ def test_doctor_checks_the_duckdb_destination(tmp_path):
     third = CliRunner().invoke(main, ["doctor", "--config", str(config)])
     assert third.exit_code == 2 and "FAIL  check: sinks[1].destination: 'nosuchdb' is not a dlt destination" in \
         third.output
+
+
+def test_the_readme_queries_run_against_the_demo(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Queries for a BI tool"):]
+    sql = section[section.index("```sql") + 6:section.index("```", section.index("```sql") + 6)]
+    queries = [q.strip() for q in sql.split(";") if q.strip()]
+    db = tmp_path / "demo.duckdb"
+    run(demo_config(tmp_path, {"kind": "warehouse", "credentials": str(db)}))
+    q = duck(db)
+    assert len(queries) >= 12
+    for query in queries:
+        title = query.splitlines()[0]
+        if title.startswith("-- Closed periods"):  # nothing is closed in this run: the table has no row yet
+            assert q("SELECT count(*) FROM information_schema.tables WHERE table_name = 'closed_periods'") == [(0,)]
+            continue
+        assert q(query), title
