@@ -8,6 +8,7 @@ are injectable so tests assert the waits without waiting.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -123,6 +124,7 @@ class RetryPolicy:
         self.on_attempt, self.on_wait = on_attempt, on_wait
         self.rng = rng or random.Random()
         self.retries = 0  # how many times we waited, for the run summary
+        self._count = threading.Lock()  # a source's workers share the policy
 
     def wait_for(self, state: RetryCallState) -> float:
         """Seconds to wait before the next attempt."""
@@ -138,7 +140,8 @@ class RetryPolicy:
             self.on_attempt()
 
     def _before_sleep(self, state: RetryCallState) -> None:
-        self.retries += 1
+        with self._count:
+            self.retries += 1
         if self.on_wait is not None:
             self.on_wait(state.upcoming_sleep)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,7 @@ class FakeAsana:
         self.tags: dict[str, dict[str, Any]] = {}  # gid -> tag of the workspace
         self.now: datetime | None = None  # when writes happen (task modified_at); None: the real time
         self._offsets: dict[str, tuple[str, int]] = {}
+        self._lock = threading.RLock()
         self._gid = 1208100000000000
         server.expect_request(re.compile(f"^{API}/")).respond_with_handler(self.handle)
 
@@ -182,6 +184,10 @@ class FakeAsana:
     # ---- serving ------------------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        with self._lock:  # a threaded server answers syncer's concurrent requests at once
+            return self._answer(request)
+
+    def _answer(self, request: Request) -> Response:
         path, args = request.path[len(API):], request.args.to_dict()
         self.calls.append((path, args))
         for fault in self.faults:

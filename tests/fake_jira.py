@@ -15,6 +15,7 @@ from fake_jira_api import (
     CHANGELOG_CAP,
     CHANGELOG_ISSUES,
     CUSTOM_FIELDS,
+    EMBEDDED_WORKLOGS,
     STATUSES,
     JiraApi,
     jira_ts,
@@ -203,7 +204,17 @@ class FakeJira(JiraApi):
     def changelog_pages(self, field_ids: tuple[str, ...] = ("status", "customfield_10050", "customfield_10052"),
                         batch: int = CHANGELOG_ISSUES, page: int = CHANGELOG_CAP) -> int:
         """The fewest bulk changelog requests that fetch every issue's history in batches (ascending ids)."""
+        return sum(self.changelog_batches(field_ids, batch, page))
+
+    def changelog_batches(self, field_ids: tuple[str, ...] = ("status", "customfield_10050", "customfield_10052"),
+                          batch: int = CHANGELOG_ISSUES, page: int = CHANGELOG_CAP) -> list[int]:
+        """Bulk changelog requests per batch of `batch` issues (ascending ids): each batch's pages form a chain."""
         counts = [sum(1 for _, h in self.issues[self.by_id[i]]["histories"]
                       if any(it["fieldId"] in field_ids for it in h["items"]))
                   for i in sorted(self.by_id, key=int)]
-        return sum(max(1, -(-sum(counts[b : b + batch]) // page)) for b in range(0, len(counts), batch))
+        return [max(1, -(-sum(counts[b : b + batch]) // page)) for b in range(0, len(counts), batch)]
+
+    def busy_positions(self) -> list[int]:
+        """Positions (ascending ids) of the issues with more worklogs than a search result embeds."""
+        ids = sorted(self.by_id, key=int)
+        return [n for n, i in enumerate(ids) if len(self.issues[self.by_id[i]]["worklogs"]) > EMBEDDED_WORKLOGS]

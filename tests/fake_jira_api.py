@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -103,6 +104,8 @@ class JiraApi:
         self.projects: list[tuple[str, str, str]] = list(PROJECTS)  # (id, key, name) this account may browse
         self._cursors: dict[str, Any] = {}
         self._tokens = 0
+        self._lock = threading.RLock()
+        self.in_flight = self.peak_in_flight = 0  # requests being answered now, and the most at once
 
     # ---- faults ----
     def fail(self, kind: str, status: int | Exception, times: int | None = 1, headers: dict[str, str] | None = None,
@@ -148,8 +151,21 @@ class JiraApi:
         return sum(self.calls[k] for k in kinds)
 
     def handle(self, request: Any) -> tuple[int, dict[str, str], str]:
-        if self.latency_s:
-            time.sleep(self.latency_s)
+        """Answer one request, `latency_s` after it arrived (the time Jira takes is part of that latency)."""
+        started = time.perf_counter()
+        with self._lock:  # syncer sends a source's independent requests from several threads
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            with self._lock:
+                return self._answer(request)
+        finally:
+            if self.latency_s:
+                time.sleep(max(0.0, self.latency_s - (time.perf_counter() - started)))
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request: Any) -> tuple[int, dict[str, str], str]:
         parts = urlsplit(request.url)
         path = parts.path.removeprefix(API)
         kind, match = "unknown", None
@@ -270,9 +286,25 @@ class JiraApi:
         if not wanted or len(wanted) > CHANGELOG_ISSUES or (field_ids and len(field_ids) > 10):
             return 400, {"errorMessages": ["issueIdsOrKeys takes 1 to 1000 issues and fieldIds at most 10"]}
         token = body.get("nextPageToken")
-        offset = self._cursors.get(token) if token else 0
-        if offset is None:
-            return 400, {"errorMessages": ["The provided next page token is invalid."]}
+        if token:  # the token holds the query's result, as Jira's does
+            if token not in self._cursors:
+                return 400, {"errorMessages": ["The provided next page token is invalid."]}
+            entries, offset = self._cursors[token]
+        else:
+            entries, offset = self._changelog_entries(wanted, field_ids), 0
+        size = min(int(body.get("maxResults") or self.changelog_cap), self.changelog_cap)
+        logs: list[dict[str, Any]] = []
+        for _, iid, h in entries[offset : offset + size]:
+            if not logs or logs[-1]["issueId"] != str(iid):
+                logs.append({"issueId": str(iid), "changeHistories": []})
+            logs[-1]["changeHistories"].append(h)
+        out: dict[str, Any] = {"issueChangeLogs": logs}
+        if offset + size < len(entries):
+            out["nextPageToken"] = self._token((entries, offset + size))
+        return 200, out
+
+    def _changelog_entries(self, wanted: list[str], field_ids: list[str] | None) -> list[tuple[datetime, int, dict]]:
+        """(created, issue id, history) of the issues' histories with the fields asked for, in the bulk order."""
         entries = []
         for ref in wanted:
             key = ref if ref in self.issues else self.by_id.get(ref)
@@ -283,16 +315,7 @@ class JiraApi:
                     created: Any = ms(at) if int(iid) % 2 else jira_ts(at)  # the API sends both forms
                     entries.append((at, int(iid), {**h, "created": created, "items": items}))
         entries.sort(key=lambda e: (e[0], e[1]))  # by changelog date, then issue id
-        size = min(int(body.get("maxResults") or self.changelog_cap), self.changelog_cap)
-        logs: list[dict[str, Any]] = []
-        for _, iid, h in entries[offset : offset + size]:
-            if not logs or logs[-1]["issueId"] != str(iid):
-                logs.append({"issueId": str(iid), "changeHistories": []})
-            logs[-1]["changeHistories"].append(h)
-        out: dict[str, Any] = {"issueChangeLogs": logs}
-        if offset + size < len(entries):
-            out["nextPageToken"] = self._token(offset + size)
-        return 200, out
+        return entries
 
     def _issue_worklog(self, q, body, m):
         ref = m.group(1)

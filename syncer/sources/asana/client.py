@@ -72,6 +72,7 @@ def build_api_client(cfg: AsanaSourceConfig) -> asana.ApiClient:
     conf.access_token = cfg.token.get_secret_value()
     conf.host = cfg.base_url.rstrip("/")
     conf.retry_strategy = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
+    conf.connection_pool_maxsize = cfg.max_in_flight  # one kept-alive connection per request in flight
     return asana.ApiClient(conf)
 
 

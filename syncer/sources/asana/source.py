@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -41,6 +43,7 @@ from syncer.sources.asana.settings import (
     TIME_ENTRY_OPT_FIELDS,
 )
 from syncer.sources.asana.writeback import AsanaWriter
+from syncer.sources.inflight import Fanout, Gate, in_order
 from syncer.sources.shapes import dicts
 
 
@@ -53,13 +56,20 @@ class _Run:
     """One fetch's client, request count and findings (the source keeps no state between reads)."""
 
     client: asana.ApiClient
+    gate: Gate  # at most max_in_flight requests at once; a 429 pauses them all
     requests: int = 0  # HTTP requests, retries included
     warnings: list[str] = field(default_factory=list)
     time_tracking: bool = True  # false once the workspace answered 402: no time entries to ask for
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the fetch's workers share the counts
 
     def warn(self, note: str) -> None:
-        if note not in self.warnings:
-            self.warnings.append(note)
+        with self.lock:
+            if note not in self.warnings:
+                self.warnings.append(note)
+
+    def count(self) -> None:
+        with self.lock:
+            self.requests += 1
 
 
 class AsanaSource:
@@ -95,13 +105,50 @@ class AsanaSource:
                            warnings=out.warnings + mapped.warnings, anomalies=mapped.anomalies, kept=mapped.kept)
 
     def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
-        """The projects' task pages (all, or modified since `since`), then each task's stories and time entries."""
+        """The projects' task pages (all, or modified since `since`), then each task's stories and time entries:
+        tasks `max_in_flight` requests at a time (SPEC §9), their pages in task order all the same."""
+        return (yield from in_order(self._fetch(since)))
+
+    def _fetch(self, since: datetime | None) -> Generator[Page | Future[list[Page]], None, FetchOutcome]:
         with open_client(self.cfg) as client:
-            run = _Run(client)
+            run = _Run(client, Gate(self.cfg.max_in_flight))
             listed = yield from self._listings(run, since)
-            for gid in listed:
-                yield from self._task_detail(run, gid, listed[gid])
+            with Fanout(run.gate, self.name).running() as fan:
+                probe, jobs = True, []
+                for gid, minutes in listed.items():
+                    # actual_time_minutes is the sum of the task's entries: 0 means there is nothing to ask for.
+                    entries = run.time_tracking and minutes != 0
+                    job = fan.submit(self._task_detail, run, gid, entries)
+                    if entries and probe:  # the first answer tells whether the plan has time tracking at all
+                        stop = job.result()[1]
+                        run.time_tracking = not isinstance(stop, NoTimeTracking)
+                        probe = isinstance(stop, TaskGone)  # gone before its entries answered: ask the next one
+                    jobs.append((gid, job))
+                    yield fan.then(job, lambda done: done[0])
+            for gid, job in jobs:  # warnings in task order, as a sequential read gives them
+                self._stopped(run, gid, job.result()[1])
         return FetchOutcome(complete=since is None, requests=run.requests, warnings=run.warnings)
+
+    def _task_detail(self, run: _Run, gid: str, entries: bool) -> tuple[list[Page], Exception | None]:
+        """One task's story pages, then (`entries`) its time entry pages; a 404 or 402 ends them early (returned)."""
+        stories_api, entries_api = asana.StoriesApi(run.client), asana.TimeTrackingEntriesApi(run.client)
+        pages: list[Page] = []
+        try:
+            pages += self._task_pages(run, stories_api.get_stories_for_task, STORIES_PATH, gid, STORY_OPT_FIELDS)
+            if entries:
+                pages += self._task_pages(run, entries_api.get_time_tracking_entries_for_task, TIME_ENTRIES_PATH,
+                                          gid, TIME_ENTRY_OPT_FIELDS)
+        except (TaskGone, NoTimeTracking) as stop:
+            return pages, stop
+        return pages, None
+
+    def _stopped(self, run: _Run, gid: str, stop: Exception | None) -> None:
+        if isinstance(stop, TaskGone):
+            run.warn(f"{self.name} {gid}: the task disappeared during the sync (HTTP 404); "
+                     "its history and worklogs may be incomplete until the next sync")
+        elif isinstance(stop, NoTimeTracking):
+            run.warn(f"{self.name}: this Asana workspace's plan has no time tracking (HTTP 402); "
+                     "tasks have no worklogs")
 
     def _listings(self, run: _Run, since: datetime | None) -> Generator[Page, None, dict[str, Any]]:
         """Every project's task listing, paged to its end before any per-task request (offsets expire, and a
@@ -123,22 +170,6 @@ class AsanaSource:
                 yield page
         return listed
 
-    def _task_detail(self, run: _Run, gid: str, minutes: Any) -> Iterator[Page]:
-        stories_api, entries_api = asana.StoriesApi(run.client), asana.TimeTrackingEntriesApi(run.client)
-        try:
-            yield from self._task_pages(run, stories_api.get_stories_for_task, STORIES_PATH, gid, STORY_OPT_FIELDS)
-            # actual_time_minutes is the sum of the task's entries: 0 means there is nothing to ask for.
-            if run.time_tracking and minutes != 0:
-                yield from self._task_pages(run, entries_api.get_time_tracking_entries_for_task, TIME_ENTRIES_PATH,
-                                            gid, TIME_ENTRY_OPT_FIELDS)
-        except TaskGone:
-            run.warn(f"{self.name} {gid}: the task disappeared during the sync (HTTP 404); "
-                     "its history and worklogs may be incomplete until the next sync")
-        except NoTimeTracking:
-            run.time_tracking = False
-            run.warn(f"{self.name}: this Asana workspace's plan has no time tracking (HTTP 402); "
-                     "tasks have no worklogs")
-
     @property
     def _limit(self) -> int:
         return min(self.cfg.page_size, PAGE_LIMIT)
@@ -152,14 +183,14 @@ class AsanaSource:
                 task: str | None = None) -> Getter:
         """One page request through the RetryPolicy, counted, with Asana's errors turned into ours."""
         def once(opts: dict[str, Any]) -> Any:
-            run.requests += 1
+            run.count()
             # full_payload: the raw body with `next_page` (not the client's item iterator);
             # _return_http_data_only=False: the headers too, for Asana-Change notices.
             return call(dict(opts), full_payload=True, _return_http_data_only=False, _request_timeout=REQUEST_TIMEOUT)
 
         def get(opts: dict[str, Any]) -> dict[str, Any]:
             try:
-                body, _, headers = self.policy.call(once, opts)
+                body, _, headers = run.gate.call(self.policy, lambda: once(opts))
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
                 raise self.errors.describe(e, endpoint, "offset" in opts, project, task) from e
             for name, info in change_notices(headers):

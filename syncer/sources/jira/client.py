@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
 from jira import JIRA, JIRAError
+from requests.adapters import HTTPAdapter
 
 from syncer.config import JiraSourceConfig
 from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.log import basic_auth, clip
 from syncer.retry import RetryPolicy, Verdict, classify, is_connection_error, status_of
+from syncer.sources.inflight import Gate
 from syncer.sources.jira.settings import (
     API,
     FIELD_PATH,
@@ -51,8 +54,10 @@ def site_url(cfg: JiraSourceConfig) -> str:
 class JiraClient:
     """One site, one `jira.JIRA`: every request goes through the project's RetryPolicy and is counted."""
 
-    def __init__(self, cfg: JiraSourceConfig, where: str, policy: RetryPolicy):
+    def __init__(self, cfg: JiraSourceConfig, where: str, policy: RetryPolicy, gate: Gate | None = None):
         self.cfg, self.where, self.policy = cfg, where, policy
+        self.gate = gate or Gate(1)
+        self._count = threading.Lock()  # the source's workers share the client
         self.site = site_url(cfg)
         self.requests = 0
         self._jira: JIRA | None = None
@@ -86,10 +91,14 @@ class JiraClient:
         # get_server_info=False: the constructor then sends nothing (check_cloud asks, counted, when it matters).
         # max_retries=0: the package would retry 429/503 on its own, sleeping up to a minute each time, under our
         # RetryPolicy (https://github.com/pycontribs/jira/blob/3.10.5/jira/resilientsession.py).
-        return JIRA(
+        jira = JIRA(
             self.site, basic_auth=(self.cfg.email, self.cfg.token.get_secret_value()),
             options={"rest_api_version": "3"}, max_retries=0, timeout=TIMEOUT_S, get_server_info=False,
         )
+        # One kept-alive connection per request in flight (requests' default pool keeps 10 per host).
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.gate.limit, max_retries=0)
+        jira._session.mount(self.site + "/", adapter)
+        return jira
 
     def call(self, endpoint: str, fn: Callable[..., T], *args: Any,
              errors: Callable[[str, BaseException], SyncerError] | None = None, **kwargs: Any) -> T:
@@ -97,11 +106,12 @@ class JiraClient:
         worded by `errors(endpoint, exc)` when given, else by `error`."""
 
         def attempt() -> T:
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             return fn(*args, **kwargs)
 
         try:
-            return self.policy.call(attempt)
+            return self.gate.call(self.policy, attempt)  # at most max_in_flight at once; a 429 pauses the source
         except (JIRAError, requests.RequestException) as e:
             raise (errors or self.error)(endpoint, e) from None
         except RecursionError:  # JSON nested deeper than any API page: the decoder gives up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain, reported
+from syncer.sources.inflight import Fanout, Gate, in_order
 from syncer.sources.jira.client import JiraClient, NotFound, SearchRejected, site_url
 from syncer.sources.jira.feeds import NUMBER, FeedStalled, incremental_jql, jql_time, since_pages, token_pages
 from syncer.sources.jira.inspect import inspect_site
@@ -38,6 +40,15 @@ from syncer.sources.shapes import dicts, obj
 
 AMOUNT_HISTORY = ("committed_amount", "invoiced_amount")  # fields whose first value dates an amount (SPEC §8)
 PageGen = Generator[Page, None, Any]
+# The fetch yields pages, and futures of the pages of jobs running beside it, in the order of a sequential read.
+Pending = Page | Future[list[Page]]
+Jobs = dict[str, Future[tuple[list[Page], list]]]  # issue id -> its worklog pages and worklogs, being fetched
+
+
+def _more_worklogs(issue: dict) -> bool:
+    """Whether the issue has more worklogs than its search result embeds (at most 20)."""
+    embedded = obj(obj(issue.get("fields")).get("worklog"))
+    return _count(embedded.get("total")) > len(dicts(embedded.get("worklogs")))
 
 
 @dataclass(slots=True)
@@ -112,7 +123,13 @@ class JiraSource:
                            kept={k: v for k, v in mapped.kept.items() if k not in gone})
 
     def fetch_pages(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> PageStream:
-        """Every raw page of a full (`since` None) or incremental read, in fetch order; returns the outcome."""
+        """Every raw page of a full (`since` None) or incremental read, in the order a sequential read yields them;
+        returns the outcome. Token chains (searches, a batch's changelog pages, the worklog feeds) go one request
+        after another; changelog batches and per-issue worklog pages run beside them, `max_in_flight` requests
+        at most (SPEC §9)."""
+        return (yield from in_order(self._fetch(since, checkpoint)))
+
+    def _fetch(self, since: datetime | None, checkpoint: Checkpoint | None) -> Generator[Pending, None, FetchOutcome]:
         if not self.cfg.jql.strip():
             raise ConfigError(f"{self.where}.jql: set a query such as 'project = MKT' "
                               "(Jira Cloud refuses unbounded searches)")
@@ -138,14 +155,16 @@ class JiraSource:
             searches = self._search_changed(run.client, jql_time(since, run.site["time_zone"]), changed, wanted,
                                             vanished)
         history = ["status", *(field_ids[c] for c in (*AMOUNT_HISTORY, "flagged") if c in field_ids)]
-        issues = yield from self._issues_with_history(run.client, searches, history)
-        for issue_id in sorted(vanished, key=int):
-            if known := run.forget(issue_id):
-                run.gone.append(known)
-            else:
-                run.warnings.append(f"{self.name}: issue id {issue_id} no longer exists in Jira (or this account "
-                                    "cannot see it); if it was synced before, the next full run removes it")
-        yield from self._all_worklogs(run, issues)
+        with Fanout(run.client.gate, self.name).running() as fan:
+            with run.client.gate.leading():
+                issues, jobs = yield from self._issues_with_history(run.client, fan, searches, history)
+            for issue_id in sorted(vanished, key=int):
+                if known := run.forget(issue_id):
+                    run.gone.append(known)
+                else:
+                    run.warnings.append(f"{self.name}: issue id {issue_id} no longer exists in Jira (or this "
+                                        "account cannot see it); if it was synced before, the next full run removes it")
+            yield from self._all_worklogs(run, fan, issues, jobs)
         return run.outcome(site_url(self.cfg), self.cfg.email)
 
     def _start(self, since: datetime | None, checkpoint: Checkpoint) -> _Run:
@@ -156,7 +175,7 @@ class JiraSource:
         index, keys = checkpoint.get("worklogs"), checkpoint.get("keys")
         index = {str(k): list(v) for k, v in index.items()} if isinstance(index, dict) and not full else None
         keys = {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) and index is not None else {}
-        client = JiraClient(self.cfg, self.where, self.policy)
+        client = JiraClient(self.cfg, self.where, self.policy, Gate(self.cfg.max_in_flight))
         client.connect(check_cloud=not site.get("cloud"))
         # Without last run's index, a partial one would hide the issues it lacks: wait for a full run.
         return _Run(client, full, site, {} if full else index, keys)
@@ -175,9 +194,12 @@ class JiraSource:
             out["time_zone"] = site["time_zone"]
         return out
 
-    def _issues_with_history(self, client: JiraClient, searches: Iterator[Page], history: list[str]) -> PageGen:
-        """Yield the search pages, each batch of issues' changelogs after them; returns the issues by id."""
+    def _issues_with_history(self, client: JiraClient, fan: Fanout, searches: Iterator[Page],
+                             history: list[str]) -> Generator[Pending, None, tuple[dict[str, dict], Jobs]]:
+        """Yield the search pages, each batch of issues' changelogs (a job) after them; returns the issues by id
+        and, when jobs run beside the searches, a worklog job per issue with more worklogs than it embeds."""
         issues: dict[str, dict] = {}
+        jobs: Jobs = {}
         batch: list[str] = []
         for page in searches:
             yield page
@@ -186,32 +208,42 @@ class JiraSource:
                 issue_id = str(issue.get("id"))
                 batch += [] if issue_id in issues else [issue_id]
                 issues[issue_id] = issue
+                if fan.beside and issue_id not in jobs and _more_worklogs(issue):
+                    jobs[issue_id] = fan.submit(self._worklog_job, client, str(issue.get("key")))
             while len(batch) >= CHANGELOG_ISSUES:
-                yield from self._changelogs(client, batch[:CHANGELOG_ISSUES], history)
+                yield fan.submit(self._changelog_job, client, batch[:CHANGELOG_ISSUES], history)
                 batch = batch[CHANGELOG_ISSUES:]
         if batch:
             # An issue deleted since its search page is simply absent from the changelogs (kept without history).
-            yield from self._changelogs(client, batch, history)
-        return issues
+            yield fan.submit(self._changelog_job, client, batch, history)
+        return issues, jobs
 
-    def _all_worklogs(self, run: _Run, issues: dict[str, dict]) -> PageGen:
+    def _all_worklogs(self, run: _Run, fan: Fanout, issues: dict[str, dict], jobs: Jobs) -> PageGen:
         """Page the worklogs an issue does not carry (search embeds 20 at most); index every issue's worklog ids."""
         for issue_id, issue in issues.items():
             key = str(issue.get("key"))
-            embedded = obj(obj(issue.get("fields")).get("worklog"))
-            logs = dicts(embedded.get("worklogs"))
-            if _count(embedded.get("total")) > len(logs):
+            logs = dicts(obj(obj(issue.get("fields")).get("worklog")).get("worklogs"))
+            if _more_worklogs(issue):
+                job = jobs.pop(issue_id, None) or fan.submit(self._worklog_job, run.client, key)
                 try:
-                    logs = yield from self._worklogs(run.client, key)
+                    pages, logs = job.result()
                 except NotFound:
                     run.warnings.append(f"{self.name} {key}: dropped from this run: the issue was deleted in Jira "
                                         "(or hidden from this account) during the sync (HTTP 404 on its worklogs)")
                     run.gone.append(key)
                     run.forget(issue_id)
                     continue
+                yield from pages
             if run.index is not None:
                 run.index[issue_id] = [str(w.get("id")) for w in logs]
                 run.keys[issue_id] = key
+
+    def _changelog_job(self, client: JiraClient, issue_ids: list[str], field_ids: list[str]) -> list[Page]:
+        return list(self._changelogs(client, issue_ids, field_ids))
+
+    def _worklog_job(self, client: JiraClient, key: str) -> tuple[list[Page], list]:
+        """An issue's worklog pages, and its worklogs."""
+        return drain(self._worklogs(client, key))
 
     def _look_up(self, run: _Run) -> PageGen:
         """Field ids of the config (returned), statuses and the API user's time zone: from `run.site` (the
