@@ -28,21 +28,12 @@ from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink
-from syncer.sinks.fanout import Writer, apply_all, make_writers, plan_all
+from syncer.sinks.fanout import Writer, apply_all, make_writers, plan_all, recall_all, remember_all
 from syncer.sources import Checkpoint, FetchResult, Source, reported, source_class
 from syncer.sources.replay import TASKS_ON, fetched_at, write_pages
 from syncer.sources.writeback import send_writes
 from syncer.state import SavedFrames, State, run_lock, tasks_of
-from syncer.tables import (
-    BUDGET_ROLLUP,
-    CLOSED_PERIODS,
-    HEADERS,
-    TASKS,
-    RunRecord,
-    Table,
-    iso_local,
-    sync_log_row,
-)
+from syncer.tables import BUDGET_ROLLUP, CLOSED_PERIODS, HEADERS, TASKS, RunRecord, Table, iso_local, sync_log_row
 
 OVERLAP = timedelta(minutes=5)  # SPEC §9: re-read this much before the cursor (minute-precision JQL, clock skew)
 
@@ -274,6 +265,7 @@ def _run(ctx: RunContext) -> RunResult:
     ctx.progress.start("compute")
     merged = _merge(ctx, loaded, reads)
     warnings = reads.warnings
+    recall_all(ctx.sinks, state, recheck="full" in reads.modes)  # unchanged tabs: neither read back nor written
     budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
     domain, digest = _domain(ctx, merged, budget_lines)
@@ -308,6 +300,7 @@ def _run(ctx: RunContext) -> RunResult:
     # The log row counts the sink's reads so far; the state's run record gets the sink's final total.
     writes = list(zip(ctx.sinks, plans, strict=True))
     run.api_requests = reads.requests + apply_all(writes, sync_log_row(run, cfg.tz), ctx.progress)
+    remember_all(writes, state)
     # Intake write-back only once the sheet is written; a failure is a warning (in the next run's Sync log).
     done, carried = _write_back(ctx, decision, run)
     if cfg.intake.enforce != "report":

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS intake_marks (
   source TEXT NOT NULL, key TEXT NOT NULL, labelled INTEGER, digest TEXT,
   PRIMARY KEY (source, key)
 );
+CREATE TABLE IF NOT EXISTS sink_marks (
+  sink TEXT NOT NULL, tab TEXT NOT NULL, digest TEXT NOT NULL, rows BLOB NOT NULL,
+  PRIMARY KEY (sink, tab)
+);
 CREATE TABLE IF NOT EXISTS carried_warnings (
   id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL
 );
@@ -253,6 +257,28 @@ class State:
                                     [(json.dumps(list(r), ensure_ascii=False),) for r in rows])
         except sqlite3.Error as e:
             raise StateError(f"state file {self.path}: could not save the closed periods ({e})") from None
+
+    def sink_marks(self, sink: str) -> dict[str, tuple[str, bytes]]:
+        """What a sink last wrote, as it described it: tab -> (digest, row digests); the tab "" is the sink's own
+        stamp (e.g. a file's mtime and size). Empty when unknown."""
+        try:
+            rows = self.db.execute("SELECT tab, digest, rows FROM sink_marks WHERE sink = ?", (sink,)).fetchall()
+        except sqlite3.OperationalError:  # a dry run reading a state file from before this table existed
+            return {}
+        return {tab: (digest, bytes(blob)) for tab, digest, blob in rows}
+
+    def save_sink_marks(self, sink: str, marks: dict[str, tuple[str, bytes]] | None) -> None:
+        """Replace what a sink last wrote (saved right after the sink write succeeded: it describes the sink, not
+        this run's tasks, so it holds even if the run's own commit fails after it); None: the sink keeps none."""
+        if marks is None:
+            return
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM sink_marks WHERE sink = ?", (sink,))
+                self.db.executemany("INSERT INTO sink_marks (sink, tab, digest, rows) VALUES (?, ?, ?, ?)",
+                                    [(sink, tab, d, rows) for tab, (d, rows) in marks.items()])
+        except sqlite3.Error as e:
+            raise StateError(f"state file {self.path}: could not save what the sink holds ({e})") from None
 
     def runs(self) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM runs ORDER BY id")

@@ -161,6 +161,7 @@ class FakeSheets:
         self.keys: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
         self._failures: list[list] = []
+        self.metadata: list[dict] = []  # the spreadsheet's developer metadata (DeveloperMetadata resources)
 
     # --- set-up -----------------------------------------------------------------------------------------------
     def share(self, email: str, role: str = "writer") -> dict[str, str]:
@@ -287,9 +288,14 @@ class FakeSheets:
         fields = params["fields"][0]  # the forms `a.b` and `sheets.properties(x,y)`, as the sink asks
         keep = re.search(r"sheets\.properties\(([^)]*)\)", fields)
         names = set(keep[1].split(",")) if keep else set()
+        wanted_meta = re.search(r"(?<![.\w])developerMetadata(?:\(([^)]*)\))?", fields)
         out = {k: v for k, v in out.items() if k in fields.replace("sheets.properties", "sheets")}
         if "sheets" in out:
             out["sheets"] = [{"properties": {k: v for k, v in s["properties"].items() if k in names}} for s in sheets]
+        if wanted_meta and self.metadata:  # the API leaves out an empty list
+            keep_meta = set(wanted_meta[1].split(",")) if wanted_meta[1] else None
+            out["developerMetadata"] = [{k: v for k, v in m.items() if keep_meta is None or k in keep_meta}
+                                        for m in copy.deepcopy(self.metadata)]
         return out
 
     def _batchGet(self, params: dict, body: dict, rest: str) -> dict:
@@ -398,6 +404,14 @@ class FakeSheets:
     # --- spreadsheets:batchUpdate (all or nothing) ------------------------------------------------------------
     def _batchUpdate(self, params: dict, body: dict, rest: str) -> dict:
         sheets = copy.deepcopy(self.sheets)
+        saved_metadata = copy.deepcopy(self.metadata)
+        try:
+            return self._batch(sheets, body)
+        except ApiError:
+            self.metadata = saved_metadata  # all or nothing
+            raise
+
+    def _batch(self, sheets: list[Sheet], body: dict) -> dict:
         replies = []
         for i, req in enumerate(body.get("requests", [])):
             (name, arg), = req.items()
@@ -470,6 +484,37 @@ class FakeSheets:
             raise ApiError(400, f"Invalid insertDimension range {rng}")
         s.cells = {(r + (b - a) if r >= a else r, c): v for (r, c), v in s.cells.items()}
         s.rows += b - a
+
+    def _req_createDeveloperMetadata(self, sheets: list[Sheet], arg: dict) -> dict:
+        """Spreadsheet-level metadata only (all syncer writes); validated as the API does."""
+        meta = copy.deepcopy(arg.get("developerMetadata") or {})
+        if not meta.get("metadataKey"):
+            raise ApiError(400, "developerMetadata.metadataKey is required")
+        if meta.get("location") != {"spreadsheet": True}:
+            raise ApiError(400, f"the fake supports spreadsheet-level metadata only, not {meta.get('location')}")
+        if meta.get("visibility") not in ("DOCUMENT", "PROJECT"):
+            raise ApiError(400, "developerMetadata.visibility must be DOCUMENT or PROJECT")
+        mid = meta.get("metadataId")
+        if mid is not None and (not isinstance(mid, int) or mid <= 0 or any(m["metadataId"] == mid
+                                                                             for m in self.metadata)):
+            raise ApiError(400, f"metadataId {mid} must be positive and not in use")
+        meta["metadataId"] = mid or 1 + max((m["metadataId"] for m in self.metadata), default=0)
+        meta["location"] = {"locationType": "SPREADSHEET", "spreadsheet": True}
+        self.metadata.append(meta)
+        return {"createDeveloperMetadata": {"developerMetadata": copy.deepcopy(meta)}}
+
+    def _req_updateDeveloperMetadata(self, sheets: list[Sheet], arg: dict) -> dict:
+        filters, fields = arg.get("dataFilters") or [], arg.get("fields")
+        if not filters or not fields:
+            raise ApiError(400, "updateDeveloperMetadata needs dataFilters and fields")
+        ids = {(f.get("developerMetadataLookup") or {}).get("metadataId") for f in filters}
+        found = [m for m in self.metadata if m["metadataId"] in ids]
+        if not found:
+            raise ApiError(400, "No developer metadata matches the data filters")
+        for m in found:
+            for name in fields.split(","):
+                m[name] = arg["developerMetadata"][name]
+        return {"updateDeveloperMetadata": {"developerMetadata": copy.deepcopy(found)}}
 
     def _req_updateCells(self, sheets: list[Sheet], arg: dict) -> None:
         if arg.get("fields") != "userEnteredValue":

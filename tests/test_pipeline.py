@@ -52,6 +52,7 @@ class MemorySink:
     """Keeps tables in memory; can be told to fail on apply."""
 
     requests = 0
+    ident = "memory"
 
     def __init__(self, fail: bool = False):
         self.tabs: dict[str, Table] = {}
@@ -61,7 +62,8 @@ class MemorySink:
     def read_tab(self, title):
         return self.tabs.get(title)
 
-    requests = 0
+    def recall(self, marks, recheck=False) -> None:
+        pass
 
     def plan(self, tables: Mapping[str, Table], frames=None) -> Plan:
         changes = {}

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from syncer.checks import Inspection
 from syncer.domain.frames import Frames
 from syncer.plugins import load_ref, registry
+from syncer.sinks.marks import SinkMarks
 from syncer.tables import Cell, Table
 
 
@@ -33,6 +34,7 @@ class Plan:
     tabs: dict[str, TabChange]
     state: Any = None
     warnings: list[str] = field(default_factory=list)
+    marks: SinkMarks | None = None  # after `apply`: what the state remembers of the sink for the next run
 
     @property
     def rows_written(self) -> int:
@@ -55,8 +57,19 @@ class Sink(Protocol):
         """Values of a tab (e.g. finance's Budget) as rows, or None when the tab does not exist."""
         ...
 
+    @property
+    def ident(self) -> str:
+        """Where the sink writes (`xlsx:/abs/path`, `gsheet:<id>`): the key of its marks in the state."""
+        ...
+
+    def recall(self, marks: SinkMarks | None, recheck: bool = False) -> None:
+        """Before the run's first read: what the state remembers of this sink. A tab whose table equals the one
+        the marks say was last written is then skipped unread, when the sink can tell it was not touched since.
+        `recheck` (a full run): read syncer's tabs back anyway where the sink cannot tell a hand edit."""
+        ...
+
     def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
-        """Read the owned tabs once and compute what would change; writes nothing.
+        """Read the owned tabs it needs once and compute what would change; writes nothing.
 
         `frames` are the canonical tasks, stage changes and worklogs behind the tables, for a sink that keeps them
         too (a warehouse, for BI tools); a sheet has no place for them and ignores them.

@@ -13,6 +13,7 @@ from syncer.tables import Cell
 
 NormRow = tuple[Cell, ...]
 Rows = Iterable[Sequence[object]]
+_EXACT = 10**15  # integers below this keep every digit through 15 significant digits
 
 
 def normalise_cell(value: object) -> Cell:
@@ -26,7 +27,14 @@ def normalise_cell(value: object) -> Cell:
     - date, datetime and time become ISO text; a midnight datetime is a date (spreadsheets store dates that way).
     - anything else (e.g. openpyxl rich text) is its `str()`.
     """
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is str:  # the most common cell first
+        return (value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value) or None
+    if value is None or kind is bool:
+        return value
+    if kind is int and -_EXACT < value < _EXACT:  # type(True) is bool, not int
+        return value
+    if isinstance(value, bool):
         return value
     if isinstance(value, (int, float, Decimal)):
         x = float(value)
@@ -40,6 +48,20 @@ def normalise_cell(value: object) -> Cell:
         return value.isoformat()
     text = value if isinstance(value, str) else str(value)
     return text.replace("\r\n", "\n").replace("\r", "\n") or None
+
+
+def trim_table(rows: Rows) -> list[NormRow]:
+    """Rows whose cells are normalised already (by a sink's `storable`) as `normalise_table` gives them: trailing
+    blanks and trailing empty rows dropped, no cell normalised twice."""
+    out = []
+    for row in rows:
+        cells = list(row)
+        while cells and cells[-1] is None:
+            cells.pop()
+        out.append(tuple(cells))
+    while out and not out[-1]:
+        out.pop()
+    return out
 
 
 def normalise_row(row: Sequence[object]) -> NormRow:
@@ -70,6 +92,12 @@ def diff_table(old: Rows | None, new: Rows, key_cols: tuple[int, ...]) -> TabCha
     `added - removed == len(new) - len(old)` always holds and row order never counts as a change.
     """
     return _diff(normalise_table(old), normalise_table(new), key_cols)
+
+
+def count_changes(old: Sequence[tuple], new: Sequence[tuple]) -> TabChange:
+    """`diff_table` of tables given as one comparable item per row whose first element stands for its key
+    columns, such as `marks.row_digests` (row 0, the header, not counted)."""
+    return _diff(list(old), list(new), (0,))
 
 
 def _diff(old: list[NormRow], new: list[NormRow], key_cols: tuple[int, ...]) -> TabChange:

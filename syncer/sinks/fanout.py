@@ -11,6 +11,8 @@ from syncer.errors import SyncerError
 from syncer.progress import Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink, sink_class
+from syncer.sinks.marks import SinkMarks
+from syncer.state import State
 from syncer.tables import Cell, Table
 
 
@@ -48,6 +50,18 @@ def plan_all(writers: Sequence[Writer], tables: Mapping[str, Table], frames: Fra
         progress.end(rows=plans[-1].rows_written)
         warnings.extend(plans[-1].warnings)
     return plans
+
+
+def recall_all(writers: Sequence[Writer], state: State, recheck: bool) -> None:
+    """Tell each sink, before the run's first read, what the state remembers of it (see `Sink.recall`)."""
+    for w in writers:
+        w.sink.recall(SinkMarks.load(state.sink_marks(w.sink.ident)), recheck)
+
+
+def remember_all(writes: Sequence[tuple[Writer, Plan]], state: State) -> None:
+    """Keep what each sink written now holds (its plan's marks, set by `apply`) for the next run's recall."""
+    for w, plan in writes:
+        state.save_sink_marks(w.sink.ident, plan.marks.dump() if plan.marks else None)
 
 
 def apply_all(writes: Sequence[tuple[Writer, Plan]], log_row: Sequence[Cell], progress: Progress) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from syncer.checks import Inspection, Level
 from syncer.sinks.diff import normalise_row
-from syncer.tables import CLOSED_PERIODS, OWNED_TABS, SYNC_LOG, HeaderStatus, header_status
+from syncer.tables import CLOSED_PERIODS, HEADERS, OWNED_TABS, SYNC_LOG, HeaderStatus, Table, header_status
 
 MINE = (*OWNED_TABS, SYNC_LOG)
 
@@ -26,3 +26,15 @@ def header_findings(out: Inspection, first_rows: Mapping[str, Sequence[Any] | No
         elif status is not HeaderStatus.CURRENT:
             out.add(Level.FAIL, f"tab {title!r}", "has a header syncer did not write, so a run would refuse to "
                                                   "overwrite it: rename that tab")
+
+
+def owned_titles(tables: Mapping[str, Table], kind: str) -> list[str]:
+    """The given tabs in SPEC §6 order, each checked to be syncer's and to start with its header."""
+    foreign = sorted(set(tables) - set(OWNED_TABS))
+    if foreign:
+        raise ValueError(f"the {kind} sink writes only syncer's tabs, not {foreign}")
+    titles = [t for t in OWNED_TABS if t in tables]
+    for title in titles:
+        if not tables[title] or list(tables[title][0]) != HEADERS[title]:
+            raise ValueError(f"table {title!r} must start with its SPEC header")
+    return titles

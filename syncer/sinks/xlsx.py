@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import io
 import os
-import shutil
-import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -24,14 +22,39 @@ from openpyxl.worksheet.worksheet import Worksheet
 from syncer.checks import Inspection, Level
 from syncer.domain.frames import Frames
 from syncer.errors import ConfigError, SinkError
-from syncer.sinks import Plan
-from syncer.sinks.diff import NormRow, diff_table, normalise_cell, normalise_table
-from syncer.sinks.headers import MINE, header_findings
+from syncer.sinks import Plan, TabChange
+from syncer.sinks.diff import NormRow, count_changes, normalise_cell, normalise_table
+from syncer.sinks.headers import MINE, header_findings, owned_titles
+from syncer.sinks.marks import (
+    Digest,
+    SinkMarks,
+    TabMark,
+    digests_of,
+    pack,
+    row_digests,
+    stored,
+    table_digest,
+    unpack,
+)
+from syncer.sinks.xlsx_parts import (
+    MONEY_FORMAT,
+    RATIO_FORMAT,
+    Layout,
+    Styles,
+    atomic_write,
+    column_widths,
+    find_styles,
+    register_styles,
+    rewrite,
+    sheet_parts,
+    sheet_xml,
+    table_xml,
+    trusts,
+)
 from syncer.tables import (
     HEADERS,
     KEY_COLUMNS,
     MONEY_COLUMNS,
-    OWNED_TABS,
     RATIO_COLUMNS,
     SYNC_LOG,
     SYNC_LOG_KEEP,
@@ -47,9 +70,9 @@ if TYPE_CHECKING:
     from syncer.config import Config, XlsxSinkConfig
 
 MAX_CELL_CHARS = 32767  # Excel's limit; openpyxl truncates silently, so the diff must see the truncated text
-MONEY_FORMAT = "#,##0.00"
-RATIO_FORMAT = "0.0%"
-MIN_WIDTH, MAX_WIDTH = 8, 60
+# Tabs openpyxl writes in full, after which EXTRAS[title](sheet, rows) adds what plain cells cannot hold (charts,
+# conditional formats); a change to such a tab takes the openpyxl pass (see XlsxSink). Other tabs are streamed.
+EXTRAS: dict[str, Callable[[Worksheet, Table], None]] = {}
 
 
 def storable(value: object) -> Cell:
@@ -62,18 +85,26 @@ def storable(value: object) -> Cell:
 
 @dataclass(slots=True)
 class _State:
-    workbook: Workbook | None  # None: the file does not exist yet
-    tables: dict[str, Table]  # owned tab -> storable rows, in SPEC §6 order
+    workbook: Workbook | None  # loaded for the openpyxl pass (None: a new file, or the fast path)
+    tables: dict[str, Table]  # owned tab -> rows as handed over, of the tabs to write, in SPEC §6 order
+    digests: dict[str, str]  # every given owned tab -> table_digest
+    rows: dict[str, list[Digest]]  # the tabs to write -> their row digests
     stamp: tuple[int, int] | None  # the file's (mtime_ns, size) when planned
+    marks: SinkMarks | None  # what syncer last wrote, when the file is provably as it left it
+    layout: Layout | None  # where syncer's tabs are and its styles: parts are rewritten (else openpyxl lays out)
 
 
 class XlsxSink:
-    """A local .xlsx workbook: owned tabs replaced each run, the Sync log appended to, other tabs untouched.
+    """A local .xlsx workbook: owned tabs replaced when they change, the Sync log appended to, other tabs untouched.
 
-    Limitation: openpyxl saves formulas without their cached values, so after syncer writes the file a formula
-    in another tab (e.g. `Budget`) has no value for `read_tab` until Excel or LibreOffice opens and saves it.
-    Parts openpyxl cannot read (shapes, some extensions) are dropped on save; it warns, and `plan` passes those
-    warnings on.
+    When the file is as syncer last saved it (same mtime and size as recorded in the state), a run rewrites only
+    the parts of the tabs that changed and of the Sync log, and copies every other part byte for byte (the fast
+    path, `xlsx_parts`). Otherwise (a new file, one saved by Excel since, a new owned tab) openpyxl lays the
+    workbook out (every tab; syncer's with their headers only) and the owned tabs' rows are streamed in after.
+
+    Limitation of that openpyxl pass: openpyxl saves formulas without their cached values, so a formula in another
+    tab (e.g. `Budget`) has no value for `read_tab` until Excel or LibreOffice opens and saves the file; parts
+    openpyxl cannot read (shapes, some extensions) are dropped; it warns, and `plan` passes those warnings on.
     """
 
     requests = 0  # a file: no API requests
@@ -83,6 +114,8 @@ class XlsxSink:
         if self.path.suffix.lower() != ".xlsx":
             raise ConfigError(f"sink.path: {self.path} must end in .xlsx")
         self.tz = tz  # rows arrive already rendered in the configured zone; a workbook stores none
+        self.ident = f"xlsx:{self.path.absolute()}"
+        self._marks: SinkMarks | None = None
 
     @classmethod
     def from_config(cls, sink: XlsxSinkConfig, cfg: Config, policy: object = None) -> XlsxSink:
@@ -137,44 +170,113 @@ class XlsxSink:
             self._check_cached(title, values, blank_text)
         return [list(row) for row in normalise_table(values)]
 
+    def recall(self, marks: SinkMarks | None, recheck: bool = False) -> None:
+        """What the state remembers of the file (`recheck` changes nothing: a file's mtime and size tell any edit)."""
+        self._marks = marks
+
     def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
-        """Load the workbook once and diff each given owned tab against it; writes nothing.
+        """Diff each given owned tab against what the file holds; writes nothing. With marks (`recall`) of the file
+        as it is (its mtime and size), an unchanged tab is skipped and a changed one diffed against its marks,
+        without reading the workbook; otherwise the workbook is loaded once.
 
         Raises SinkError for an owned tab (or Sync log) that exists with a header syncer did not write.
         `frames` are not written: a sheet holds the tabs only.
         """
-        foreign = sorted(set(tables) - set(OWNED_TABS))
-        if foreign:
-            raise ValueError(f"the xlsx sink writes only syncer's tabs, not {foreign}")
+        titles = owned_titles(tables, "xlsx")
         stamp, notes = self._stamp(), []
-        wb = self._load(notes) if stamp else None
-        changes, prepared = {}, {}
-        for title in (t for t in OWNED_TABS if t in tables):
-            rows = [[storable(v) for v in row] for row in tables[title]]
-            if not rows or rows[0] != HEADERS[title]:
-                raise ValueError(f"table {title!r} must start with its SPEC header")
-            changes[title] = diff_table(self._owned_rows(wb, title, notes), rows, KEY_COLUMNS[title])
-            prepared[title] = rows
-        self._owned_rows(wb, SYNC_LOG, None)
-        return Plan(tabs=changes, state=_State(wb, prepared, stamp), warnings=notes)
+        digests = {title: table_digest(tables[title]) for title in titles}
+        trusted = self._marks if trusts(self._marks, stamp, titles) else None
+        todo = [t for t in titles if trusted is None or not trusted.unchanged(t, digests[t])]
+        layout = Layout.of(trusted.stamp) if trusted is not None else self._layout(titles) if stamp else None
+        if any(t in EXTRAS for t in todo):
+            trusted, layout, todo = None, None, titles  # such a tab is written by openpyxl
+        wb = self._load(notes, read_only=layout is not None) if stamp and trusted is None else None
+        changes, prepared, rows_of = {}, {}, {}
+        for title in titles:
+            if title not in todo:
+                changes[title] = TabChange()
+                continue
+            if trusted is not None:
+                old = unpack(trusted.tabs[title].rows)
+            else:
+                old = row_digests(self._owned_rows(wb, title, notes) or [], KEY_COLUMNS[title])
+            new = digests_of(tables[title], storable, KEY_COLUMNS[title], old)  # cells made storable at the write
+            changes[title] = count_changes(stored(old), stored(new))
+            prepared[title], rows_of[title] = tables[title], new
+        if trusted is None:
+            logs = self._owned_rows(wb, SYNC_LOG, None) or [()]
+            if layout is not None:
+                layout.log = [list(r) for r in logs[1:]]
+                wb.close()
+                wb = None
+        state = _State(wb, prepared, digests, rows_of, stamp, trusted, layout)
+        return Plan(tabs=changes, state=state, warnings=notes)
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
-        """Write the planned tabs and the Sync log row, then replace the file atomically; returns 0 requests."""
+        """Write the planned tabs and the Sync log row, replacing the file atomically; `plan.marks` then holds
+        what the state should remember of it. Returns 0 requests."""
         state: _State = plan.state
         if self._stamp() != state.stamp:
             raise SinkError(f"{self.path} changed since syncer read it; run the sync again")
-        wb = state.workbook
-        blank = None
+        log = [storable(v) for v in log_row]
+        if state.layout is not None:
+            parts, styles, logs = self._write_parts(state.layout, state.tables, log)
+        else:
+            parts, styles, logs = self._lay_out(state, log)
+        written = {t: TabMark(state.digests[t], pack(d)) for t, d in state.rows.items()}
+        st, ids = self.path.stat(), [styles.header, styles.money, styles.ratio]
+        stamp = {"mtime_ns": st.st_mtime_ns, "size": st.st_size, "parts": parts, "styles": ids, "log": logs}
+        plan.marks = SinkMarks(stamp, {**(state.marks.tabs if state.marks else {}), **written})
+        return 0
+
+    def _write_parts(self, layout: Layout, tables: dict[str, Table], log: list[Cell]) -> tuple[dict[str, str],
+                                                                                               Styles, list]:
+        """The given tabs' parts and the Sync log's rewritten, every other part copied as it is."""
+        logs = [*layout.log, log][-SYNC_LOG_KEEP:]
+        fresh = {layout.parts[t]: table_xml(_stored(rows), layout.styles) for t, rows in tables.items()}
+        fresh[layout.parts[SYNC_LOG]] = sheet_xml([HEADERS[SYNC_LOG], *logs], [], layout.styles.header)
+        atomic_write(self.path, lambda fh: rewrite(self.path, fh, fresh))
+        return layout.parts, layout.styles, logs
+
+    def _layout(self, titles: list[str]) -> Layout | None:
+        """Where syncer's tabs are in the file as it is, and its cell styles, if all are there (a workbook saved by
+        Excel since keeps them); None if not (then openpyxl lays the workbook out)."""
+        try:
+            with zipfile.ZipFile(self.path) as package:
+                parts, styles = sheet_parts(package), find_styles(package, MONEY_FORMAT, RATIO_FORMAT)
+                present = set(package.namelist())
+        except (OSError, zipfile.BadZipFile):
+            return None  # plan's load reports it
+        if styles is None or not all(t in parts and parts[t] in present for t in [*titles, SYNC_LOG]):
+            return None
+        return Layout(parts, styles, [])
+
+    def _lay_out(self, state: _State, log: list[Cell]) -> tuple[dict[str, str], Styles, list]:
+        """The openpyxl pass: every tab laid out (syncer's with their header only, unless EXTRAS writes them),
+        the Sync log appended, then the owned tabs' rows streamed into their parts."""
+        wb, blank = state.workbook, None
         if wb is None:
             wb = Workbook()
             blank = wb.active
         for title, rows in state.tables.items():
-            _replace_tab(wb, title, rows)
-        _append_log(wb, [storable(v) for v in log_row])
+            _replace_tab(wb, title, _stored(rows if title in EXTRAS else rows[:1]))
+            if title in EXTRAS:
+                EXTRAS[title](wb[title], _stored(rows))
+        _append_log(wb, log)
         if blank is not None:
             wb.remove(blank)
-        self._save(wb)
-        return 0
+        styles = register_styles(wb)
+        logs = [list(r) for r in normalise_table(wb[SYNC_LOG].iter_rows(values_only=True))[1:]]
+        laid = io.BytesIO()
+        try:
+            wb.save(laid)
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        with zipfile.ZipFile(laid) as package:
+            parts = sheet_parts(package)
+        fill = {parts[t]: table_xml(_stored(rows), styles) for t, rows in state.tables.items() if t not in EXTRAS}
+        atomic_write(self.path, lambda fh: rewrite(laid, fh, fill))
+        return parts, styles, logs
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -248,40 +350,9 @@ class XlsxSink:
             )
         return rows
 
-    def _save(self, wb: Workbook) -> None:
-        save_atomically(wb, self.path)
 
-
-def save_atomically(wb: Workbook, path: Path) -> None:
-    """Replace the file by the workbook in one rename; on any failure the old file stays as it was.
-
-    A symlinked path is written through the link (the file it points at is replaced, the link stays). Temp files
-    a killed run left beside the file are removed first. The workbook is serialised in memory: openpyxl leaves its
-    ZipFile open when a write fails (a full disk), and that ZipFile retrying at exit printed a traceback.
-    """
-    target = Path(os.path.realpath(path))
-    prefix = f".{target.name}."
-    tmp = target.with_name(f"{prefix}{uuid.uuid4().hex[:8]}.tmp")
-    data = io.BytesIO()
-    try:
-        wb.save(data)  # openpyxl spools worksheets through temp files: this can fail on a full disk too
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for stale in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-            stale.unlink(missing_ok=True)
-        with open(tmp, "xb") as fh:
-            fh.write(data.getbuffer())
-            fh.flush()
-            os.fsync(fh.fileno())
-        if target.exists():
-            shutil.copymode(target, tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise SinkError(f"cannot write {path}: {reason} (is it open in another program, or the folder read-only?)"
-                        ) from None
-    finally:
-        with suppress(OSError):  # on a read-only disk even removing a file that is not there fails
-            tmp.unlink(missing_ok=True)
+def _stored(rows: Table) -> Table:
+    return [[storable(v) for v in row] for row in rows]
 
 
 def _replace_tab(wb: Workbook, title: str, rows: Table) -> None:
@@ -338,12 +409,5 @@ def _style_header(ws: Worksheet, rows: Table) -> None:
     ws.freeze_panes = "A2"
     width = len(rows[0])
     ws.auto_filter.ref = f"A1:{get_column_letter(width)}{max(len(rows), 1)}"
-    for c in range(width):
-        longest = max((len(_shown(row[c])) for row in rows if c < len(row)), default=0)
-        ws.column_dimensions[get_column_letter(c + 1)].width = min(max(longest + 2, MIN_WIDTH), MAX_WIDTH)
-
-
-def _shown(value: Cell) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return "" if value is None else str(value)
+    for c, w in enumerate(column_widths(rows), 1):
+        ws.column_dimensions[get_column_letter(c)].width = w

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +17,10 @@ from syncer.checks import Inspection, Level
 from syncer.domain.frames import Frames
 from syncer.errors import ConfigError, SinkError, SyncerError
 from syncer.retry import RetryPolicy, Verdict, classify, status_of
-from syncer.sinks import Plan, diff
-from syncer.sinks.diff import NormRow
+from syncer.sinks import Plan, TabChange, diff
+from syncer.sinks.diff import NormRow, count_changes
 from syncer.sinks.gsheet.auth import error_summary, load_service_account, service_account_client, sheets_error
+from syncer.sinks.gsheet.stamp import METADATA_FIELDS, known_tabs, stamp_of, stamp_request
 from syncer.sinks.gsheet.writes import (
     MAX_PAYLOAD,
     TabGrid,
@@ -31,7 +33,8 @@ from syncer.sinks.gsheet.writes import (
     value_chunks,
     value_runs,
 )
-from syncer.sinks.headers import MINE, header_findings
+from syncer.sinks.headers import MINE, header_findings, owned_titles
+from syncer.sinks.marks import SinkMarks, TabMark, digests_of, pack, row_digests, stored, table_digest, unpack
 from syncer.tables import (
     HEADERS,
     KEY_COLUMNS,
@@ -54,7 +57,6 @@ MAX_CELL_CHARS = 50_000
 CELLS_WARN = 0.8
 # Date cells as serial numbers, not text in the sheet's locale (`5/1/2026`); syncer's own tabs hold no date cells
 READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
-METADATA_FIELDS = "sheets.properties(sheetId,title,sheetType,gridProperties)"
 
 
 def storable(value: object) -> Cell:
@@ -80,7 +82,10 @@ class _Tab:
 @dataclass(slots=True)
 class _Snapshot:
     tabs: dict[str, _Tab]
+    stamp: str | None = None  # syncer's developer metadata value (see `stamp`), and its id
+    stamp_id: int | None = None
     values: dict[str, list[NormRow]] = field(default_factory=dict)
+    log_read: bool = False
     log_header: NormRow = ()
     log_used: int = 0  # rows of the Sync log's column A up to its last value (header included)
 
@@ -94,6 +99,7 @@ class _Pending:
     log_sheet_id: int
     log_row: int
     log_width: int
+    marks: SinkMarks  # what the state remembers once this is written
 
 
 class GsheetSink:
@@ -109,6 +115,9 @@ class GsheetSink:
                  policy: RetryPolicy | None = None):
         self.http = client.http_client
         self.id = spreadsheet_id
+        self.ident = f"gsheet:{spreadsheet_id}"
+        self._marks: SinkMarks | None = None
+        self._recheck = False
         self.email = email
         self.policy = policy or RetryPolicy()
         self.requests = 0  # HTTP requests sent (retries included) since the last apply
@@ -153,51 +162,73 @@ class GsheetSink:
         rows = snap.values.get(_named(snap.tabs, title))
         return None if rows is None else [list(row) for row in rows]
 
+    def recall(self, marks: SinkMarks | None, recheck: bool = False) -> None:
+        """What the state remembers of the sheet; with `recheck` (a full run) syncer's tabs are read back anyway."""
+        self._marks, self._recheck = marks, recheck
+
     def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
-        """Diff the given owned tabs against the sheet read once; writes nothing.
+        """Diff the given owned tabs against the sheet; writes nothing. When the sheet carries the stamp the marks
+        (`recall`) remember (see `stamp`), a tab whose table is unchanged is skipped, and a changed one is diffed
+        against its marks, both unread; otherwise (and on a recheck) the owned tabs are read once.
 
         Raises SinkError for an owned tab (or Sync log) that exists with a header syncer did not write, and when
         the sheet would pass Google's 10 million cells.
         `frames` are not written: a sheet holds the tabs only.
         """
-        foreign = sorted(set(tables) - set(OWNED_TABS))
-        if foreign:
-            raise ValueError(f"the gsheet sink writes only syncer's tabs, not {foreign}")
-        snap = self._snapshot()
+        titles = owned_titles(tables, "gsheet")
+        snap = self._metadata()
+        tables_digest = {title: table_digest(tables[title]) for title in titles}
+        sizes = _sizes(snap)
+        known = known_tabs(self._marks, snap.stamp, sizes, self._recheck)
+        todo = [t for t in titles if t not in known or known[t].table != tables_digest[t]]
+        self._snapshot(owned=[t for t in todo if t not in known])  # most often read already, with read_tab's
         used_ids = {t.sheet_id for t in snap.tabs.values()}
-        changes, grids, runs, warnings = {}, [], [], []
-        for title in (t for t in OWNED_TABS if t in tables):
-            rows = [[storable(v) for v in row] for row in tables[title]]
-            if not rows or rows[0] != HEADERS[title]:
-                raise ValueError(f"table {title!r} must start with its SPEC header")
-            old = self._owned_rows(snap, title)
-            migrated = bool(old) and header_status(title, old[0]) is HeaderStatus.EARLIER
-            if migrated:
-                warnings.append(migration_note(title, old[0]))
-            o, n = diff.normalise_table(old), diff.normalise_table(rows)  # once per tab; diff's _ helpers take these
-            changes[title] = diff._diff(o, n, KEY_COLUMNS[title])
-            moves = [] if migrated else diff._moves(o, n, KEY_COLUMNS[title])  # columns moved: rewrite in place
-            current = diff._apply(o, moves) if moves else o
-            grid = self._grid(snap, title, used_ids, old, len(rows), len(rows[0]), max(100, len(rows) // 10))
+        changes, grids, runs, written, warnings = {t: TabChange() for t in titles}, [], [], {}, []
+        for title in todo:
+            migrated = False
+            if title in known:
+                marked = unpack(known[title].rows)
+            else:
+                read = self._owned_rows(snap, title) or []
+                migrated = bool(read) and header_status(title, read[0]) is HeaderStatus.EARLIER
+                if migrated:
+                    warnings.append(migration_note(title, read[0]))
+                marked = row_digests(read, KEY_COLUMNS[title])
+            rows = _Storable(tables[title])
+            digests = digests_of(tables[title], storable, KEY_COLUMNS[title], marked, rows.made)  # each cell once
+            old, new = stored(marked), stored(digests)
+            changes[title] = count_changes(old, new)
+            moves = [] if migrated else diff._moves(old, new, (0,))  # columns moved: rewrite in place
+            current = diff._apply(old, moves) if moves else old
+            grid = self._grid(snap, title, used_ids, old or None, len(rows), len(rows[0]), max(100, len(rows) // 10))
             grid.migrated = migrated
             grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
             for kind, a, b in moves:
                 grid.rows += b if kind == "insert" else a - b
-            runs += value_runs(title, current, rows, diff._changed(current, n))
+            runs += value_runs(title, [d[2] if d else 0 for d in current], rows, diff._changed(current, new))
             grids.append(grid)
+            written[title] = TabMark(tables_digest[title], pack(digests))
+        owned_runs = bool(runs)
         log = self._plan_log(snap, used_ids, grids, runs)
         mine = {g.title for g in grids}
         other_cells = sum(t.rows * t.cols for title, t in snap.tabs.items() if title not in mine)
-        structural, cells = structural_requests(grids, other_cells, room=True)
+        structural, cells, after = structural_requests(grids, other_cells, room=True)
         if cells > MAX_CELLS:
-            structural, cells = structural_requests(grids, other_cells, room=False)
+            structural, cells, after = structural_requests(grids, other_cells, room=False)
         if cells > MAX_CELLS:
             raise SinkError(f"the Google Sheet would hold {cells:,} cells, over Google's limit of {MAX_CELLS:,} "
                             "for all tabs together; delete unused tabs, rows or columns, or use another sheet")
         if cells > CELLS_WARN * MAX_CELLS:
             warnings.append(f"the Google Sheet holds {cells:,} of its {MAX_CELLS:,} cells; make room before it fills")
-        state = _Pending(structural, runs, *log)
-        return Plan(tabs=changes, state=state, warnings=warnings)
+        stamp = snap.stamp
+        if stamp is None or owned_runs or any(g.moves for g in grids if g.title != SYNC_LOG):
+            # A write of syncer's tabs changes the stamp first (structure goes before values), so a run that fails
+            # half-way, or another state file's run, leaves a stamp that the state does not remember.
+            stamp = uuid.uuid4().hex
+            structural.append(stamp_request(snap.stamp_id, stamp))
+        left = {t: list(after.get(t, sizes.get(t, (0, 0)))) for t in titles}
+        kept = SinkMarks({"stamp": stamp, "grid": left}, {**known, **written})
+        return Plan(tabs=changes, state=_Pending(structural, runs, *log, kept), warnings=warnings)
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
         """Send the planned writes with the Sync log row; returns the HTTP requests this run sent (reads too)."""
@@ -215,20 +246,30 @@ class GsheetSink:
             body = {"valueInputOption": "RAW", "data": chunk}
             self._call("values write", self.http.values_batch_update, self.id, body)
         used, self.requests, self._snap = self.requests, 0, None
+        plan.marks = p.marks
         return used
 
-    def _snapshot(self, extra: str | None = None) -> _Snapshot:
-        """The run's one read: metadata, then one values:batchGet (plus one more for a tab asked for later)."""
-        snap = self._snap
-        if first := snap is None:
+    def _metadata(self) -> _Snapshot:
+        """The run's metadata read (tabs, grid sizes, syncer's stamp), once."""
+        if self._snap is None:
             meta = self.read_metadata(METADATA_FIELDS)
             props = [sheet["properties"] for sheet in meta.get("sheets", [])]
-            snap = self._snap = _Snapshot({p["title"]: _Tab.of(p) for p in props})
-        titles = [t for t in (*(OWNED_TABS if first else ()), extra and _named(snap.tabs, extra))
+            self._snap = _Snapshot({p["title"]: _Tab.of(p) for p in props}, *stamp_of(meta))
+        return self._snap
+
+    def _snapshot(self, extra: str | None = None, owned: Sequence[str] = ()) -> _Snapshot:
+        """The run's reads: metadata, then one values:batchGet of the tabs asked for and the Sync log's header
+        and column A (the first time, with syncer's tabs unless the marks hold), one more for a tab asked later."""
+        snap = self._metadata()
+        if not snap.log_read:  # syncer's tabs whose marks do not hold are read with the first read
+            known = known_tabs(self._marks, snap.stamp, _sizes(snap), self._recheck)
+            owned = [*owned, *(t for t in OWNED_TABS if t not in known)]
+        titles = [t for t in (*owned, extra and _named(snap.tabs, extra))
                   if t in snap.tabs and snap.tabs[t].grid and t not in snap.values]
-        log = first and SYNC_LOG in snap.tabs and snap.tabs[SYNC_LOG].grid
+        log = not snap.log_read and SYNC_LOG in snap.tabs and snap.tabs[SYNC_LOG].grid
         if titles or log:
             self._read(snap, list(dict.fromkeys(titles)), log)
+        snap.log_read = True
         return snap
 
     def _read(self, snap: _Snapshot, titles: list[str], log: bool) -> None:
@@ -317,6 +358,26 @@ class GsheetSink:
         except (APIError, GoogleAuthError, requests.RequestException) as exc:
             raise sheets_error(what, exc, email=self.email, spreadsheet_id=self.id,
                                attempts=self.policy.attempts) from None
+
+
+class _Storable(Sequence[list[Cell]]):
+    """A table's rows made storable when asked for: only the rows a run writes are built."""
+
+    def __init__(self, rows: Table):
+        self.rows = rows
+        self.made: dict[int, list[Cell]] = {}  # position -> its storable cells, each row built once
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> list[Cell]:  # type: ignore[override]
+        if i not in self.made:
+            self.made[i] = [storable(v) for v in self.rows[i]]
+        return self.made[i]
+
+
+def _sizes(snap: _Snapshot) -> dict[str, tuple[int, int]]:
+    return {t: (tab.rows, tab.cols) for t, tab in snap.tabs.items() if tab.grid}
 
 
 def _named(tabs: Mapping[str, object], title: str) -> str:

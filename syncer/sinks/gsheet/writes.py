@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from gspread.utils import rowcol_to_a1
 
 from syncer.sinks import diff
-from syncer.sinks.diff import NormRow
 from syncer.tables import HEADERS, MONEY_COLUMNS, RATIO_COLUMNS, Cell, Row, Table
 
 MAX_PAYLOAD = 1_900_000  # bytes of JSON per request; Google recommends staying under 2 MB
@@ -51,11 +50,12 @@ def pad_row(row: Sequence[Cell], width: int) -> Row:
     return out + [""] * (width - len(out))
 
 
-def value_runs(title: str, current: list[NormRow], rows: Table, positions: list[int]) -> list[ValueRun]:
-    """One value run per block of changed rows; rows past the new end are cleared over their old width."""
+def value_runs(title: str, widths: list[int], rows: Table, positions: list[int]) -> list[ValueRun]:
+    """One value run per block of changed rows; rows past the new end are cleared over their old width (`widths`:
+    of each row the tab holds, after the planned moves)."""
     out = []
     for a, b in diff.row_runs(positions):
-        width = max([len(rows[0])] + [len(current[i]) for i in range(a, min(b, len(current)))])
+        width = max([len(rows[0])] + [widths[i] for i in range(a, min(b, len(widths)))])
         out.append((title, a, [pad_row(rows[i] if i < len(rows) else (), width) for i in range(a, b)]))
     return out
 
@@ -95,17 +95,19 @@ def row_move_request(sheet_id: int, move: tuple[str, int, int]) -> dict:
     return {"insertDimension": {"range": rows, "inheritFromBefore": a > 1}}
 
 
-def structural_requests(grids: list[TabGrid], other_cells: int, room: bool) -> tuple[list[dict], int]:
-    """The one spreadsheets:batchUpdate (applied all or nothing) and the sheet's cell count after it, given the
-    cells of the tabs syncer does not write."""
+def structural_requests(grids: list[TabGrid], other_cells: int, room: bool) -> tuple[list[dict], int, dict]:
+    """The one spreadsheets:batchUpdate (applied all or nothing), the sheet's cell count after it, given the
+    cells of the tabs syncer does not write, and each grid's (rows, columns) after it."""
     # requests run in order and atomically: https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets/batchUpdate
     cells = other_cells
     requests: list[dict] = []
+    sizes: dict[str, tuple[int, int]] = {}
     for g in grids:
         rows, cols = g.rows, max(g.cols, g.need_cols)
         if rows < g.need_rows:
             rows = g.need_rows + (g.room if room else 0)
         cells += rows * cols
+        sizes[g.title] = (rows, cols)
         if g.new:
             grid = {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1}
             props = {"sheetId": g.sheet_id, "title": g.title, "gridProperties": grid}
@@ -123,7 +125,7 @@ def structural_requests(grids: list[TabGrid], other_cells: int, room: bool) -> t
             requests += [_repeat(g.sheet_id, {"startRowIndex": 1, "startColumnIndex": c, "endColumnIndex": c + 1},
                                  "numberFormat", FORMATS[name])
                          for c, name in enumerate(HEADERS[g.title]) if name in FORMATS]
-    return requests, cells
+    return requests, cells, sizes
 
 
 def update_cells_request(sheet_id: int, row: int, cells: Sequence[Cell]) -> dict:

@@ -34,6 +34,7 @@ from syncer.domain.frames import Frames
 from syncer.errors import ConfigError, SinkError, SyncerError
 from syncer.log import RedactFilter, sink_secrets
 from syncer.sinks import Plan
+from syncer.sinks.marks import SinkMarks
 from syncer.sinks.warehouse.rows import (
     DELETED,
     HASH,
@@ -94,6 +95,7 @@ class WarehouseSink:
 
     def __init__(self, settings: WarehouseSettings):
         self.settings = settings
+        self.ident = f"warehouse:{settings.dataset}"
         file = settings.duckdb_file
         if file is not None and file.stem.casefold() == settings.dataset.casefold():
             # DuckDB names the database after the file, and cannot tell `x.x` apart from the dataset `x`
@@ -149,6 +151,9 @@ class WarehouseSink:
             keys = KEY_COLUMNS[title]
             table.sort(key=lambda r: tuple(natural_key(str(r[i] or "")) for i in keys))
         return [list(header), *table]
+
+    def recall(self, marks: SinkMarks | None, recheck: bool = False) -> None:
+        """Nothing to recall: dlt merges what each run loads by its keys."""
 
     def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
         """Read what each table holds (keys and hashes) and keep the rows that differ; writes nothing."""

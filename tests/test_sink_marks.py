@@ -1,0 +1,236 @@
+"""Sinks that skip what is unchanged: the state's marks of what syncer last wrote, the sinks' own checks that the
+file or sheet is still as syncer left it, and the same cells written as after a read back."""
+
+from __future__ import annotations
+
+import copy
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from fake_sheets import FakeSheets, make_sink
+from openpyxl import load_workbook
+from openpyxl.chart import BarChart, Reference
+from tables_builders import tables, task
+
+from syncer.sinks import TabChange
+from syncer.sinks.marks import SinkMarks
+from syncer.sinks.xlsx import XlsxSink
+from syncer.state import State
+from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG, TASKS
+
+EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
+
+
+def log_row(n: int) -> list:
+    return [f"2026-02-{n:02d}T10:00:00+01:00", "incremental", 1.5, 3, 3, 0, 7, 0, None, "0.1.0"]
+
+
+def through_state(marks: SinkMarks | None, tmp_path: Path) -> SinkMarks | None:
+    """Marks as the next run gets them: saved to and loaded from a state file."""
+    if marks is None:
+        return None
+    state = State(tmp_path / "state.db")
+    state.save_sink_marks("s", marks.dump())
+    try:
+        return SinkMarks.load(state.sink_marks("s"))
+    finally:
+        state.close()
+
+
+def run(sink, tabs: dict, n: int, marks: SinkMarks | None = None, recheck: bool = False):
+    sink.recall(marks, recheck)
+    plan = sink.plan(tabs)
+    sink.apply(plan, log_row(n))
+    return plan
+
+
+def parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def part_of(path: Path, title: str) -> str:
+    from syncer.sinks.xlsx_parts import sheet_parts
+
+    with zipfile.ZipFile(path) as z:
+        return sheet_parts(z)[title]
+
+
+# ---- xlsx ---------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    return tmp_path / "ops.xlsx"
+
+
+def test_an_unchanged_xlsx_run_reads_nothing_back_and_rewrites_only_the_log(book, tmp_path, monkeypatch):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    first = run(XlsxSink(book), tabs, 1)
+    before = parts(book)
+    monkeypatch.setattr("syncer.sinks.xlsx.load_workbook", lambda *a, **k: pytest.fail("the workbook was read"))
+    second = run(XlsxSink(book), tabs, 2, through_state(first.marks, tmp_path))
+    assert all(c == TabChange() for c in second.tabs.values())
+    after, log = parts(book), part_of(book, SYNC_LOG)
+    assert {n for n in after if after[n] != before[n]} == {log}  # every other part byte for byte
+    monkeypatch.undo()
+    rows = [list(r) for r in load_workbook(book)[SYNC_LOG].iter_rows(values_only=True)]
+    assert rows[0] == HEADERS[SYNC_LOG] and [r[0] for r in rows[1:]] == [log_row(1)[0], log_row(2)[0]]
+
+
+def test_a_changed_xlsx_tab_counts_as_a_read_back_would_and_only_it_is_rewritten(book, tmp_path):
+    first = run(XlsxSink(book), tables(task("MKT-1"), task("MKT-2"), task("MKT-3")), 1)
+    before = parts(book)
+    changed = tables(task("MKT-1"), task("MKT-2", cost=99.0), task("MKT-4"))
+    unread = XlsxSink(book)
+    unread.recall(through_state(first.marks, tmp_path))
+    read_back = XlsxSink(book).plan(changed)  # no marks: the workbook is read
+    second = run(unread, changed, 2)
+    assert second.tabs == read_back.tabs and second.tabs[TASKS] == TabChange(added=1, changed=1, removed=1)
+    after = parts(book)
+    rewritten = {n for n in after if after[n] != before[n]}
+    assert part_of(book, TASKS) in rewritten and part_of(book, "Intake") not in rewritten
+    ws = load_workbook(book)[TASKS]
+    assert [r[1] for r in ws.iter_rows(min_row=2, values_only=True)] == ["MKT-1", "MKT-2", "MKT-4"]
+    assert ws["A1"].font.bold and ws.freeze_panes == "A2"
+
+
+def test_a_workbook_saved_by_hand_since_is_read_back(book, tmp_path):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    first = run(XlsxSink(book), tabs, 1)
+    wb = load_workbook(book)
+    wb[TASKS]["C2"] = "typed over by hand"
+    wb.save(book)  # a new mtime and size: the marks no longer describe the file
+    second = run(XlsxSink(book), tabs, 2, through_state(first.marks, tmp_path))
+    assert second.tabs[TASKS] == TabChange(changed=1)  # found by reading the tab, and put right
+    assert load_workbook(book)[TASKS]["C2"].value == tabs[TASKS][1][2]
+
+
+def test_a_users_own_tab_with_a_chart_and_formulas_survives_syncers_writes(book, tmp_path):
+    first = run(XlsxSink(book), tables(task("MKT-1")), 1)
+    wb = load_workbook(book)  # the user adds a tab of their own, as in Excel: figures, formulas, a chart
+    mine = wb.create_sheet("My view")
+    mine.append(["Month", "Spend", "Share"])
+    for i, spend in enumerate((1200, 800, 950), start=2):
+        mine.append([f"2026-0{i}", spend, f"=B{i}/SUM($B$2:$B$4)"])
+    chart = BarChart()
+    chart.add_data(Reference(mine, min_col=2, min_row=1, max_row=4), titles_from_data=True)
+    mine.add_chart(chart, "E2")
+    wb.save(book)
+    user = {n: b for n, b in parts(book).items() if "chart" in n or "drawing" in n or n == part_of(book, "My view")}
+    assert any("charts/chart" in n for n in user)
+    marks = through_state(first.marks, tmp_path)
+    for n in (2, 3):  # edited since (read back), then as syncer left it (the marks hold)
+        plan = run(XlsxSink(book), tables(task("MKT-1", title=f"Brief {n}")), n, marks)
+        assert plan.tabs[TASKS] == TabChange(changed=1)
+        marks = through_state(plan.marks, tmp_path)
+        now = parts(book)
+        assert {n: now.get(n) for n in user} == user  # the user's tab, drawing and chart, byte for byte
+    ws = load_workbook(book)["My view"]
+    assert ws["C3"].value == "=B3/SUM($B$2:$B$4)" and len(ws._charts) == 1
+    assert load_workbook(book)[TASKS]["C2"].value == "Brief 3"
+
+
+def test_the_state_keeps_the_marks_of_a_sync(tmp_path, raw_config, env):
+    from syncer.config import parse_config
+    from syncer.pipeline import run_sync
+
+    raw_config["sink"] = {"kind": "xlsx", "path": str(tmp_path / "out.xlsx")}
+    raw_config["state"] = {"path": str(tmp_path / "state.db")}
+    raw_config["sources"] = [{"name": "demo", "kind": "replay", "path": "config/demo/jira-web"}]
+    cfg = parse_config(raw_config, env)
+    first = run_sync(cfg)
+    stamp = os.stat(tmp_path / "out.xlsx")
+    again = run_sync(cfg)
+    assert first.run.rows_written > 0 and again.run.rows_written == 0
+    state = State(tmp_path / "state.db")
+    marks = SinkMarks.load(state.sink_marks(f"xlsx:{(tmp_path / 'out.xlsx').absolute()}"))
+    state.close()
+    assert marks is not None and set(marks.tabs) == set(first.tables) and set(first.tables) <= set(OWNED_TABS)
+    now = os.stat(tmp_path / "out.xlsx")
+    assert (marks.stamp["mtime_ns"], marks.stamp["size"]) == (now.st_mtime_ns, now.st_size) != (
+        stamp.st_mtime_ns, stamp.st_size)
+
+
+# ---- Google Sheets ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def info(fake):
+    return fake.share(EMAIL)
+
+
+def sheet_run(fake: FakeSheets, info: dict, tabs: dict, n: int, marks=None, recheck=False):
+    fake.calls.clear()
+    return run(make_sink(fake, info), tabs, n, marks, recheck)
+
+
+def owned_reads(fake: FakeSheets) -> list[str]:
+    return [r for body in fake.payloads("batchGet") for r in body["ranges"] if SYNC_LOG not in r]
+
+
+def test_an_unchanged_sheet_run_reads_no_tab_of_syncers(fake, info, tmp_path):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    first = sheet_run(fake, info, tabs, 1)
+    second = sheet_run(fake, info, tabs, 2, through_state(first.marks, tmp_path))
+    assert all(c == TabChange() for c in second.tabs.values())
+    assert owned_reads(fake) == [] and fake.kinds() == {"metadata": 1, "batchGet": 1, "valuesBatchUpdate": 1}
+    assert second.marks == through_state(first.marks, tmp_path)  # the stamp holds on
+
+
+def test_a_changed_sheet_tab_gets_the_cells_a_read_back_would_give_it(fake, info, tmp_path):
+    rows = [task("MKT-1"), task("MKT-2"), task("MKT-3"), task("MKT-4")]
+    first = sheet_run(fake, info, tables(*rows), 1)
+    changed = tables(rows[0], task("MKT-2", cost=5.0), rows[3], task("MKT-5"))
+    sheets, metadata = copy.deepcopy(fake.sheets), copy.deepcopy(fake.metadata)
+    unread = sheet_run(fake, info, changed, 2, through_state(first.marks, tmp_path))
+    assert owned_reads(fake) == []
+    sent = fake.payloads("valuesBatchUpdate"), fake.payloads("batchUpdate")
+    result = [fake.values(t) for t in OWNED_TABS]
+    fake.sheets, fake.metadata = sheets, metadata  # the same sheet again, planned by reading it back
+    read_back = sheet_run(fake, info, changed, 2)
+    assert owned_reads(fake) == [f"'{t}'" for t in OWNED_TABS]
+    assert unread.tabs == read_back.tabs and unread.tabs[TASKS] == TabChange(added=1, changed=1, removed=1)
+    assert sent[0] == fake.payloads("valuesBatchUpdate")  # the very same cells
+    assert [r for r in sent[1][0]["requests"] if "updateDeveloperMetadata" not in r] == [
+        r for r in fake.payloads("batchUpdate")[0]["requests"] if "updateDeveloperMetadata" not in r]
+    assert result == [fake.values(t) for t in OWNED_TABS]
+    assert [r[1] for r in fake.values(TASKS)[1:]] == ["MKT-1", "MKT-2", "MKT-4", "MKT-5"]
+
+
+def test_another_writer_or_a_restored_version_makes_the_sink_read_back(fake, info, tmp_path):
+    tabs = tables(task("MKT-1"))
+    marks = through_state(sheet_run(fake, info, tabs, 1).marks, tmp_path)
+    fake.metadata[0]["metadataValue"] = "written by another syncer"
+    sheet_run(fake, info, tabs, 2, marks)
+    assert owned_reads(fake) == [f"'{t}'" for t in OWNED_TABS]
+
+
+def test_rows_inserted_by_hand_or_a_full_run_make_the_sink_read_back(fake, info, tmp_path):
+    tabs = tables(task("MKT-1"), task("MKT-2"))
+    plan = sheet_run(fake, info, tabs, 1)
+    marks = through_state(plan.marks, tmp_path)
+    fake.sheet(TASKS).cells[(1, 2)] = "typed over by hand"  # no metadata shows this ...
+    plan = sheet_run(fake, info, tabs, 2, marks, recheck=True)  # ... a full run reads back and repairs it
+    assert owned_reads(fake) and plan.tabs[TASKS] == TabChange(changed=1)
+    assert fake.values(TASKS)[1][2] == tabs[TASKS][1][2]
+    marks = through_state(plan.marks, tmp_path)
+    fake.sheet(TASKS).rows += 5  # rows inserted by hand: the grid is not as syncer left it
+    sheet_run(fake, info, tabs, 3, marks)
+    assert owned_reads(fake)
+
+
+def test_a_run_with_marks_normalises_only_the_rows_that_changed(fake, info, tmp_path, monkeypatch):
+    from syncer.sinks.gsheet import sink as gsheet
+
+    rows = [task(f"MKT-{i}") for i in range(1, 40)]
+    marks = through_state(sheet_run(fake, info, tables(*rows), 1).marks, tmp_path)
+    seen: list[object] = []
+    real = gsheet.storable
+    monkeypatch.setattr(gsheet, "storable", lambda v: seen.append(v) or real(v))
+    rows[20] = task("MKT-21", title="Brief, edited")
+    plan = sheet_run(fake, info, tables(*rows), 2, marks)
+    assert plan.tabs[TASKS] == TabChange(changed=1)
+    row = len(HEADERS[TASKS])
+    assert len(seen) <= 2 * row + len(log_row(2))  # the edited row (once), the header of the write, the log row
+    assert "Brief, edited" in seen and fake.values(TASKS)[21][2] == "Brief, edited"
