@@ -25,17 +25,7 @@ from syncer.errors import ConfigError, SinkError
 from syncer.sinks import Plan, TabChange
 from syncer.sinks.diff import NormRow, count_changes, normalise_cell, normalise_table
 from syncer.sinks.headers import MINE, header_findings, owned_titles
-from syncer.sinks.marks import (
-    Digest,
-    SinkMarks,
-    TabMark,
-    digests_of,
-    pack,
-    row_digests,
-    stored,
-    table_digest,
-    unpack,
-)
+from syncer.sinks.marks import Digest, SinkMarks, TabMark, digests_of, pack, row_digests, stored, table_digest, unpack
 from syncer.sinks.xlsx_parts import (
     MONEY_FORMAT,
     RATIO_FORMAT,
