@@ -44,6 +44,7 @@ def test_a_full_disk_gives_one_message_and_no_traceback_at_exit(tmp_path: Path):
         from pathlib import Path
         from tables_builders import tables, task
         import syncer.sinks.xlsx as xlsx
+        import syncer.sinks.xlsx_parts as parts
         from syncer.errors import SinkError
 
         class FullDisk:
@@ -56,7 +57,7 @@ def test_a_full_disk_gives_one_message_and_no_traceback_at_exit(tmp_path: Path):
             def __exit__(self, *exc): self.real.close()
 
         real_open = open
-        xlsx.open = lambda *a, **k: FullDisk(real_open(*a, **k))
+        parts.open = lambda *a, **k: FullDisk(real_open(*a, **k))  # where the workbook is written
         sink = xlsx.XlsxSink(Path(sys.argv[1]))
         plan = sink.plan(tables(*[task(f"MKT-{i}", "x" * 300) for i in range(500)]))
         try:
@@ -88,7 +89,7 @@ def test_a_rejected_asana_token_exits_2_without_a_traceback_at_exit(tmp_path: Pa
 
 def test_a_read_only_output_folder_names_the_real_reason(good: Path, monkeypatch: pytest.MonkeyPatch):
     """On a read-only disk even removing the temp file that was never made fails; that must not hide the reason."""
-    import syncer.sinks.xlsx as xlsx
+    import syncer.sinks.xlsx_parts as parts  # where the workbook is written
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
@@ -96,7 +97,7 @@ def test_a_read_only_output_folder_names_the_real_reason(good: Path, monkeypatch
     tmp = good.parent
     before, rows = state_dump(tmp), task_rows(tmp)
     (tmp / "jira" / "0001.json").touch()  # something to sync: the run reaches the sink
-    monkeypatch.setattr(xlsx, "open", read_only, raising=False)
+    monkeypatch.setattr(parts, "open", read_only, raising=False)
     monkeypatch.setattr(Path, "unlink", read_only)
     done = sync(good, "--full")
     assert done.exit_code == 1, done.output

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import io
 import os
 import posixpath
 import shutil
@@ -98,16 +99,20 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
     A symlinked path is written through the link (the file it points at is replaced, the link stays). Temp files
     a killed run left beside the file are removed first; the new one is flushed to disk and keeps the file's mode.
+    The package is put together in memory first: a ZipFile left open on a failed write (a full disk) would retry at
+    exit and print a traceback.
     """
     target = Path(os.path.realpath(path))
     prefix = f".{target.name}."
     tmp = target.with_name(f"{prefix}{uuid.uuid4().hex[:8]}.tmp")
+    data = io.BytesIO()
     try:
+        write(data)
         target.parent.mkdir(parents=True, exist_ok=True)
         for stale in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
             stale.unlink(missing_ok=True)
         with open(tmp, "xb") as fh:
-            write(fh)
+            fh.write(data.getbuffer())
             fh.flush()
             os.fsync(fh.fileno())
         if target.exists():
