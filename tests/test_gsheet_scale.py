@@ -63,7 +63,7 @@ def test_request_counts_for_5000_tasks(fake, capsys):
     third = run(fake, info, tables(changed), 3)
     assert third["total"] <= 4 and max(third["sizes"]) < 10_000
     assert third["kinds"] == {"metadata": 1, "batchGet": 1, "batchUpdate": 1, "valuesBatchUpdate": 1}
-    assert [vr["range"] for vr in fake.payloads("valuesBatchUpdate")[0]["data"]][:2] == [
+    assert [vr["range"] for vr in fake.payloads("valuesBatchUpdate")[0]["data"] if "Tasks" in vr["range"]][:2] == [
         "'Tasks'!A12:AB12", "'Tasks'!A1002:AB1002"]
     assert fake.values(TASKS) == diff_free(tables(changed)[TASKS])
 

@@ -175,7 +175,13 @@ def test_an_unchanged_sheet_run_reads_no_tab_of_syncers(fake, info, tmp_path):
     second = sheet_run(fake, info, tabs, 2, through_state(first.marks, tmp_path))
     assert all(c == TabChange() for c in second.tabs.values())
     assert owned_reads(fake) == [] and fake.kinds() == {"metadata": 1, "batchGet": 1, "valuesBatchUpdate": 1}
-    assert second.marks == through_state(first.marks, tmp_path)  # the stamp holds on
+    assert second.marks.stamp["stamp"] == first.marks.stamp["stamp"]  # the stamp holds on
+    assert second.marks.stamp["log"] == log_row(2)[0] != first.marks.stamp["log"]  # with this run's log row last
+
+
+def structure(batches: list) -> list:
+    """The structural requests sent, but for the stamp (a new value each write)."""
+    return [r for body in batches for r in body["requests"] if not any("DeveloperMetadata" in k for k in r)]
 
 
 def test_a_changed_sheet_tab_gets_the_cells_a_read_back_would_give_it(fake, info, tmp_path):
@@ -192,8 +198,7 @@ def test_a_changed_sheet_tab_gets_the_cells_a_read_back_would_give_it(fake, info
     assert owned_reads(fake) == [f"'{t}'" for t in OWNED_TABS]
     assert unread.tabs == read_back.tabs and unread.tabs[TASKS] == TabChange(added=1, changed=1, removed=1)
     assert sent[0] == fake.payloads("valuesBatchUpdate")  # the very same cells
-    assert [r for r in sent[1][0]["requests"] if "updateDeveloperMetadata" not in r] == [
-        r for r in fake.payloads("batchUpdate")[0]["requests"] if "updateDeveloperMetadata" not in r]
+    assert structure(sent[1]) == structure(fake.payloads("batchUpdate"))  # and the same structural edits
     assert result == [fake.values(t) for t in OWNED_TABS]
     assert [r[1] for r in fake.values(TASKS)[1:]] == ["MKT-1", "MKT-2", "MKT-4", "MKT-5"]
 
@@ -202,7 +207,12 @@ def test_another_writer_or_a_restored_version_makes_the_sink_read_back(fake, inf
     tabs = tables(task("MKT-1"))
     marks = through_state(sheet_run(fake, info, tabs, 1).marks, tmp_path)
     fake.metadata[0]["metadataValue"] = "written by another syncer"
-    sheet_run(fake, info, tabs, 2, marks)
+    marks = through_state(sheet_run(fake, info, tabs, 2, marks).marks, tmp_path)
+    assert owned_reads(fake) == [f"'{t}'" for t in OWNED_TABS]
+    sheet_run(fake, info, tabs, 3, marks)
+    assert owned_reads(fake) == []  # read back once, then trusted again
+    fake.sheet(SYNC_LOG).cells[(3, 0)] = "a run the state never heard of"  # e.g. one that failed after writing
+    sheet_run(fake, info, tabs, 4, marks)
     assert owned_reads(fake) == [f"'{t}'" for t in OWNED_TABS]
 
 

@@ -33,7 +33,7 @@ from syncer.sinks.xlsx_parts import (
     Styles,
     atomic_write,
     column_widths,
-    find_styles,
+    layout_of,
     register_styles,
     rewrite,
     sheet_parts,
@@ -177,7 +177,7 @@ class XlsxSink:
         digests = {title: table_digest(tables[title]) for title in titles}
         trusted = self._marks if trusts(self._marks, stamp, titles) else None
         todo = [t for t in titles if trusted is None or not trusted.unchanged(t, digests[t])]
-        layout = Layout.of(trusted.stamp) if trusted is not None else self._layout(titles) if stamp else None
+        layout = Layout.of(trusted.stamp) if trusted is not None else layout_of(self.path, titles) if stamp else None
         if any(t in EXTRAS for t in todo):
             trusted, layout, todo = None, None, titles  # such a tab is written by openpyxl
         wb = self._load(notes, read_only=layout is not None) if stamp and trusted is None else None
@@ -227,19 +227,6 @@ class XlsxSink:
         fresh[layout.parts[SYNC_LOG]] = sheet_xml([HEADERS[SYNC_LOG], *logs], [], layout.styles.header)
         atomic_write(self.path, lambda fh: rewrite(self.path, fh, fresh))
         return layout.parts, layout.styles, logs
-
-    def _layout(self, titles: list[str]) -> Layout | None:
-        """Where syncer's tabs are in the file as it is, and its cell styles, if all are there (a workbook saved by
-        Excel since keeps them); None if not (then openpyxl lays the workbook out)."""
-        try:
-            with zipfile.ZipFile(self.path) as package:
-                parts, styles = sheet_parts(package), find_styles(package, MONEY_FORMAT, RATIO_FORMAT)
-                present = set(package.namelist())
-        except (OSError, zipfile.BadZipFile):
-            return None  # plan's load reports it
-        if styles is None or not all(t in parts and parts[t] in present for t in [*titles, SYNC_LOG]):
-            return None
-        return Layout(parts, styles, [])
 
     def _lay_out(self, state: _State, log: list[Cell]) -> tuple[dict[str, str], Styles, list]:
         """The openpyxl pass: every tab laid out (syncer's with their header only, unless EXTRAS writes them),

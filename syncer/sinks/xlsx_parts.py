@@ -70,6 +70,20 @@ class Layout:
         return cls(dict(stamp["parts"]), Styles(*stamp["styles"]), list(stamp["log"]))
 
 
+def layout_of(path: Path, titles: list[str]) -> Layout | None:
+    """Where syncer's tabs are in the file as it is, and its cell styles, if all are there (a workbook saved by
+    Excel since keeps them); None if not (then openpyxl lays the workbook out)."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts, styles = sheet_parts(package), find_styles(package, MONEY_FORMAT, RATIO_FORMAT)
+            present = set(package.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return None  # the sink's load reports it
+    if styles is None or not all(t in parts and parts[t] in present for t in [*titles, SYNC_LOG]):
+        return None
+    return Layout(parts, styles, [])
+
+
 def trusts(marks: SinkMarks | None, stamp: tuple[int, int] | None, titles: list[str]) -> bool:
     """Whether `marks` describe the file as it is: saved by syncer since nothing else touched it, every given tab
     (and the Sync log) in a part syncer knows, with the styles syncer registered."""

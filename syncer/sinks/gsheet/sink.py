@@ -88,6 +88,7 @@ class _Snapshot:
     log_read: bool = False
     log_header: NormRow = ()
     log_used: int = 0  # rows of the Sync log's column A up to its last value (header included)
+    log_last: Cell = None  # the last of them: the Run at of the last run that wrote the sheet
 
 
 @dataclass(slots=True)
@@ -180,35 +181,19 @@ class GsheetSink:
         tables_digest = {title: table_digest(tables[title]) for title in titles}
         sizes = _sizes(snap)
         known = known_tabs(self._marks, snap.stamp, sizes, self._recheck)
+        self._snapshot(owned=[t for t in titles if t not in known])  # most often read already, with read_tab's
+        if known and self._marks and self._marks.stamp.get("log") != snap.log_last:
+            known = {}  # values were written since that the state does not know of (a run that failed half-way)
+            self._snapshot(owned=titles)
         todo = [t for t in titles if t not in known or known[t].table != tables_digest[t]]
-        self._snapshot(owned=[t for t in todo if t not in known])  # most often read already, with read_tab's
         used_ids = {t.sheet_id for t in snap.tabs.values()}
         changes, grids, runs, written, warnings = {t: TabChange() for t in titles}, [], [], {}, []
         for title in todo:
-            migrated = False
-            if title in known:
-                marked = unpack(known[title].rows)
-            else:
-                read = self._owned_rows(snap, title) or []
-                migrated = bool(read) and header_status(title, read[0]) is HeaderStatus.EARLIER
-                if migrated:
-                    warnings.append(migration_note(title, read[0]))
-                marked = row_digests(read, KEY_COLUMNS[title])
-            rows = _Storable(tables[title])
-            digests = digests_of(tables[title], storable, KEY_COLUMNS[title], marked, rows.made)  # each cell once
-            old, new = stored(marked), stored(digests)
-            changes[title] = count_changes(old, new)
-            moves = [] if migrated else diff._moves(old, new, (0,))  # columns moved: rewrite in place
-            current = diff._apply(old, moves) if moves else old
-            grid = self._grid(snap, title, used_ids, old or None, len(rows), len(rows[0]), max(100, len(rows) // 10))
-            grid.migrated = migrated
-            grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
-            for kind, a, b in moves:
-                grid.rows += b if kind == "insert" else a - b
-            runs += value_runs(title, [d[2] if d else 0 for d in current], rows, diff._changed(current, new))
+            changes[title], grid, tab_runs, digests = self._plan_tab(snap, title, tables[title], known.get(title),
+                                                                     used_ids, warnings)
+            runs += tab_runs
             grids.append(grid)
             written[title] = TabMark(tables_digest[title], pack(digests))
-        owned_runs = bool(runs)
         log = self._plan_log(snap, used_ids, grids, runs)
         mine = {g.title for g in grids}
         other_cells = sum(t.rows * t.cols for title, t in snap.tabs.items() if title not in mine)
@@ -221,14 +206,40 @@ class GsheetSink:
         if cells > CELLS_WARN * MAX_CELLS:
             warnings.append(f"the Google Sheet holds {cells:,} of its {MAX_CELLS:,} cells; make room before it fills")
         stamp = snap.stamp
-        if stamp is None or owned_runs or any(g.moves for g in grids if g.title != SYNC_LOG):
-            # A write of syncer's tabs changes the stamp first (structure goes before values), so a run that fails
-            # half-way, or another state file's run, leaves a stamp that the state does not remember.
+        if stamp is None or structural:
+            # A structural change comes with a new stamp, in the same all-or-nothing batch; a run that writes values
+            # writes its Sync log row first (see `apply`): either way a run that fails half-way, or another state
+            # file's run, leaves the sheet with a stamp or a last log row that the state does not remember.
             stamp = uuid.uuid4().hex
             structural.append(stamp_request(snap.stamp_id, stamp))
         left = {t: list(after.get(t, sizes.get(t, (0, 0)))) for t in titles}
         kept = SinkMarks({"stamp": stamp, "grid": left}, {**known, **written})
         return Plan(tabs=changes, state=_Pending(structural, runs, *log, kept), warnings=warnings)
+
+    def _plan_tab(self, snap: _Snapshot, title: str, table: Table, mark: TabMark | None, used_ids: set[int],
+                  warnings: list[str]) -> tuple[TabChange, TabGrid, list[ValueRun], list]:
+        """One tab's change, grid (with its row moves) and value runs, against its `mark` or the rows read."""
+        migrated = False
+        if mark is not None:
+            marked = unpack(mark.rows)
+        else:
+            read = self._owned_rows(snap, title) or []
+            migrated = bool(read) and header_status(title, read[0]) is HeaderStatus.EARLIER
+            if migrated:
+                warnings.append(migration_note(title, read[0]))
+            marked = row_digests(read, KEY_COLUMNS[title])
+        rows = _Storable(table)
+        digests = digests_of(table, storable, KEY_COLUMNS[title], marked, rows.made)  # each cell once
+        old, new = stored(marked), stored(digests)
+        moves = [] if migrated else diff._moves(old, new, (0,))  # columns moved: rewrite in place
+        current = diff._apply(old, moves) if moves else old
+        grid = self._grid(snap, title, used_ids, old or None, len(rows), len(rows[0]), max(100, len(rows) // 10))
+        grid.migrated = migrated
+        grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
+        for kind, a, b in moves:
+            grid.rows += b if kind == "insert" else a - b
+        runs = value_runs(title, [d[2] if d else 0 for d in current], rows, diff._changed(current, new))
+        return count_changes(old, new), grid, runs, digests
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
         """Send the planned writes with the Sync log row; returns the HTTP requests this run sent (reads too)."""
@@ -236,8 +247,8 @@ class GsheetSink:
         structural = list(p.structural)
         log = [storable(v) for v in log_row]
         runs = list(p.runs)
-        if runs or not structural:
-            runs.append((SYNC_LOG, p.log_row, [pad_row(log, p.log_width)]))
+        if runs or not structural:  # the log row first: a write that stops half-way has written it (see `plan`)
+            runs.insert(0, (SYNC_LOG, p.log_row, [pad_row(log, p.log_width)]))
         else:  # only structural changes: the log row rides in that request rather than costing another
             structural.append(update_cells_request(p.log_sheet_id, p.log_row, log))
         if structural:
@@ -246,7 +257,7 @@ class GsheetSink:
             body = {"valueInputOption": "RAW", "data": chunk}
             self._call("values write", self.http.values_batch_update, self.id, body)
         used, self.requests, self._snap = self.requests, 0, None
-        plan.marks = p.marks
+        plan.marks = SinkMarks({**p.marks.stamp, "log": log[0]}, p.marks.tabs)
         return used
 
     def _metadata(self) -> _Snapshot:
@@ -285,6 +296,7 @@ class GsheetSink:
         if log:
             snap.log_header = diff.normalise_row(got[-2][0]) if got[-2] else ()
             snap.log_used = len(got[-1])
+            snap.log_last = diff.normalise_cell(got[-1][-1][0]) if got[-1] and got[-1][-1] else None
 
     def _owned_rows(self, snap: _Snapshot, title: str) -> list[NormRow] | None:
         if title not in snap.tabs:
