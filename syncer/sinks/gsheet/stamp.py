@@ -1,10 +1,12 @@
 """The sheet's own mark of syncer's last write: a developer metadata value on the spreadsheet, changed with every
-write and remembered in the state, read in the run's one metadata read.
+structural batch and remembered in the state, read in the run's one metadata read; with it the state remembers the
+last Sync log row, which a run that writes values sends in its first request (the sink reads column A anyway).
 
-When the sheet carries the value the state remembers, and syncer's tabs have the grid sizes syncer left, no other
-syncer (another state file) has written it since and no tab was replaced, restored or had rows inserted or deleted
-by hand: the tabs hold what the state's marks say, so unchanged tabs are neither read nor written. Cell values typed
-over syncer's by hand do not show in the metadata; a full run (`recheck`) reads the tabs back and repairs them.
+When the sheet carries the value and the last log row the state remembers, and syncer's tabs have the grid sizes
+syncer left, no other syncer (another state file) has written it since, no run stopped half-way, and no tab was
+replaced, restored or had rows inserted or deleted by hand: the tabs hold what the state's marks say, so unchanged
+tabs are neither read nor written. Cell values typed over syncer's by hand do not show; a full run (`recheck`)
+reads the tabs back and repairs them.
 """
 
 from __future__ import annotations
