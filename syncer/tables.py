@@ -57,6 +57,7 @@ HEADERS: dict[str, list[str]] = {
         "Period", "Action", "At", "By", "Reason", "Campaign", "Activity", "G/L account", "Budgeted", "Planned",
         "Committed", "Invoiced", "Labour", "Open commitments", "Remaining",
     ],
+    DASHBOARD: ["Figure", "Value"],  # the headline pairs; the charts' small tables follow below them (SPEC §13)
     SYNC_LOG: [
         "Run at", "Mode", "Duration s", "Fetched", "Changed", "Deleted", "Rows written", "API requests", "Warnings",
         "Version",
@@ -66,13 +67,14 @@ HEADERS: dict[str, list[str]] = {
 # when the domain produces it. Closed periods is only ever appended to: a run writes back the rows it read with
 # the new ones after them, so the diff writes just those. The order is the tab order of a new workbook: the
 # readable tabs first.
-OWNED_TABS = (CAMPAIGNS, ATTENTION, TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CLOSED_PERIODS)
+OWNED_TABS = (DASHBOARD, CAMPAIGNS, ATTENTION, TASKS, BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW,
+              CLOSED_PERIODS)
 SYNC_LOG_KEEP = 1000
 # The columns that identify a row (for diffs: a row whose key survives is "changed", not removed + added).
 KEY_COLUMNS: dict[str, tuple[int, ...]] = {
     TASKS: (0, 1), BUDGET_ROLLUP: (0, 1, 2, 3, 13), FLOW_METRICS: (0, 1, 2), CAPACITY: (0, 1, 2, 3),
     INTAKE: (0, 1, 5, 6),
-    CAMPAIGNS: (0,), ATTENTION: (0, 1, 2), WEEKLY_REVIEW: (0, 1), CLOSED_PERIODS: (0, 1, 2, 5, 6, 7),
+    CAMPAIGNS: (0,), ATTENTION: (0, 1, 2), DASHBOARD: (0,), WEEKLY_REVIEW: (0, 1), CLOSED_PERIODS: (0, 1, 2, 5, 6, 7),
 }
 # Every header an earlier version of syncer wrote on a tab, per tab (SPEC §6): a tab found with one of these is
 # migrated (rewritten once with the current header, said in the Sync log); any other header is refused. When a

@@ -22,6 +22,7 @@ from syncer.tables import (
     CAMPAIGNS,
     CAPACITY,
     CLOSED_PERIODS,
+    DASHBOARD,
     FLOW_METRICS,
     HEADERS,
     INTAKE,
@@ -53,6 +54,9 @@ def read(path: Path) -> dict[str, list[dict]]:
     out = {}
     for ws in wb.worksheets:
         rows = list(ws.iter_rows(values_only=True))
+        if ws.title == DASHBOARD:  # label/value pairs, then the charts' tables: kept as rows
+            out[ws.title] = [list(r) for r in rows]
+            continue
         out[ws.title] = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
         assert list(rows[0]) == HEADERS[ws.title], ws.title
     return out
@@ -189,3 +193,14 @@ def test_demo_shows_every_schedule_verdict_and_every_attention_reason(demo):
     assert f"campaigns delayed: {delayed}" in first.output and "campaigns at risk: Analyst Day" in first.output
     counts = {reason: sum(r["Reason"] == reason for r in wb[ATTENTION]) for reason in REASONS}
     assert "attention: " + ", ".join(f"{k} {v}" for k, v in counts.items()) in first.output
+
+
+def test_the_workbook_opens_on_the_dashboard_with_its_five_charts_and_coloured_verdicts(demo):
+    cfg, *_ = demo
+    wb = load_workbook(Path(cfg["sink"]["path"]))
+    assert wb.sheetnames[0] == DASHBOARD  # a new workbook: the Dashboard first
+    charts = wb[DASHBOARD]._charts
+    assert len(charts) == 5
+    rules = {str(rule.formula) for cf in wb[CAMPAIGNS].conditional_formatting for rule in cf.rules}
+    assert {"['\"delayed\"']", "['\"at risk\"']", "['\"over\"']"} <= rules
+    assert any("TRUE" in str(r.formula) for cf in wb[CAPACITY].conditional_formatting for r in cf.rules)

@@ -857,6 +857,8 @@ def written(tmp_path_factory) -> dict[str, list[dict]]:
     assert result.exit_code == 0, result.output
     out = {}
     for ws in load_workbook(tmp / "demo.xlsx").worksheets:
+        if ws.title == "Dashboard":  # label/value pairs and the charts' small tables: checked in test_dashboard
+            continue
         rows = list(ws.iter_rows(values_only=True))
         assert list(rows[0]) == HEADERS[ws.title], ws.title
         out[ws.title] = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]

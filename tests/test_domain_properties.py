@@ -13,7 +13,17 @@ from syncer.domain.budget import BudgetLine
 from syncer.domain.periods import fiscal_year
 from syncer.domain.rollups import build_domain
 from syncer.model import Stage, StageChange, Task, Worklog
-from syncer.tables import ATTENTION, BUDGET_ROLLUP, CAMPAIGNS, CAPACITY, FLOW_METRICS, HEADERS, INTAKE, WEEKLY_REVIEW
+from syncer.tables import (
+    ATTENTION,
+    BUDGET_ROLLUP,
+    CAMPAIGNS,
+    CAPACITY,
+    DASHBOARD,
+    FLOW_METRICS,
+    HEADERS,
+    INTAKE,
+    WEEKLY_REVIEW,
+)
 
 NOW = datetime(2026, 7, 1, 12, tzinfo=UTC)
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -231,7 +241,8 @@ def test_build_domain_entry_point():
               stage=Stage.INTAKE, status="Requests", created_stage=Stage.INTAKE)
     cfg = config()
     result = build_domain([t1, t2], cfg, NOW, [BudgetLine("Spring", None, None, "2026-05", 1000.0)])
-    assert set(result.tables) == {BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CAMPAIGNS, ATTENTION}
+    assert set(result.tables) == {BUDGET_ROLLUP, FLOW_METRICS, CAPACITY, INTAKE, WEEKLY_REVIEW, CAMPAIGNS, ATTENTION,
+                                  DASHBOARD}
     assert all(tab[0] == HEADERS[name] for name, tab in result.tables.items())
     assert result.intake_ok == {("web", "MKT-1"): True, ("content", "123"): False}
     assert {v.rule for v in result.violations} == {"required"}
@@ -266,7 +277,7 @@ def test_columnar_core_matches_the_row_by_row_reference(tasks, lines, granularit
             for t in ordered}
     want = reference_domain(ordered, figs, cfg, NOW, lines)
     got = build_domain(ordered, cfg, NOW, lines)
-    frames_only = {WEEKLY_REVIEW, CAMPAIGNS, ATTENTION}  # tabs born on the frames: no row-by-row ancestor
+    frames_only = {WEEKLY_REVIEW, CAMPAIGNS, ATTENTION, DASHBOARD}  # tabs born on the frames: no row-by-row ancestor
     assert {k: v for k, v in got.tables.items() if k not in frames_only} == want.tables
     visibility = {"campaigns_by_schedule", "attention"}
     assert {k: v for k, v in got.summary.items() if k not in visibility} == want.summary

@@ -53,7 +53,8 @@ def run(config: Path, *args: str) -> str:
 
 def workbook(path: Path) -> dict[str, list[tuple]]:
     wb = load_workbook(path)
-    return {ws.title: [normalise_row(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    return {ws.title: [normalise_row(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets
+            if ws.title != "Dashboard"}  # a page for people, not loaded
 
 
 def snake(header: str) -> str:

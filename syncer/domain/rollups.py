@@ -14,6 +14,7 @@ from syncer.domain.attention import attention_counts, attention_table
 from syncer.domain.budget import BudgetLine
 from syncer.domain.campaigns import Clock, campaigns_by_schedule, campaigns_table
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
+from syncer.domain.dashboard import DashboardInputs, dashboard_table
 from syncer.domain.figures import figures_frame, tz_name, with_flagged_time
 from syncer.domain.flow import flow_frame_table, p50, ratio
 from syncer.domain.frames import KEY, TASKS_SCHEMA, Frames
@@ -28,6 +29,7 @@ from syncer.tables import (
     BUDGET_ROLLUP,
     CAMPAIGNS,
     CAPACITY,
+    DASHBOARD,
     FLOW_METRICS,
     INTAKE,
     WEEKLY_REVIEW,
@@ -97,7 +99,12 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
     }
     every_team = capacity_rows(teams_as_one(logged), cfg.capacity)
     tables[WEEKLY_REVIEW] = weekly_table(frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
-    tables.update(visibility_tabs(frames, Clock.of(as_of, cfg.timezone), led.table, cfg))
+    clock = Clock.of(as_of, cfg.timezone)
+    tables.update(visibility_tabs(frames, clock, led.table, cfg))
+    monthly = led.table if cfg.budget_period == "month" else ledger_frames(
+        frames.tasks, days, budget_lines, cal, "month", cfg.labour_in_budget).table
+    tables[DASHBOARD] = dashboard_table(frames, clock, DashboardInputs(
+        tables, monthly, cfg.labour_in_budget, cfg.fiscal_year_start_month))
     ok = frames.tasks.select("source", "key", "intake_ok").rows()
     summary = {**_summary(frames.tasks, led, violations, cfg), **visibility_summary(tables)}
     return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations, summary, frames, warnings)

@@ -26,6 +26,7 @@ from syncer.sinks import Plan, TabChange
 from syncer.sinks.diff import NormRow, count_changes, normalise_cell, normalise_table
 from syncer.sinks.headers import MINE, header_findings, owned_titles
 from syncer.sinks.marks import Digest, SinkMarks, TabMark, digests_of, pack, row_digests, stored, table_digest, unpack
+from syncer.sinks.xlsx_charts import DECORATED, decorate
 from syncer.sinks.xlsx_parts import (
     MONEY_FORMAT,
     RATIO_FORMAT,
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 MAX_CELL_CHARS = 32767  # Excel's limit; openpyxl truncates silently, so the diff must see the truncated text
 # Tabs openpyxl writes in full, after which EXTRAS[title](sheet, rows) adds what plain cells cannot hold (charts,
 # conditional formats); a change to such a tab takes the openpyxl pass (see XlsxSink). Other tabs are streamed.
-EXTRAS: dict[str, Callable[[Worksheet, Table], None]] = {}
+EXTRAS: dict[str, Callable[[Worksheet, Table], None]] = {t: decorate for t in DECORATED}
 
 
 def storable(value: object) -> Cell:

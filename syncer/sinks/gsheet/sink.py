@@ -36,6 +36,7 @@ from syncer.sinks.gsheet.writes import (
 from syncer.sinks.headers import MINE, header_findings, owned_titles
 from syncer.sinks.marks import SinkMarks, TabMark, digests_of, pack, row_digests, stored, table_digest, unpack
 from syncer.tables import (
+    DASHBOARD,
     HEADERS,
     KEY_COLUMNS,
     OWNED_TABS,
@@ -54,6 +55,7 @@ __all__ = ["GsheetSink", "load_service_account"]  # load_service_account lives i
 DOCTOR_FIELDS = "properties.title,sheets.properties(title,sheetType)"  # what doctor reads, nothing more
 MAX_CELLS = 10_000_000  # per spreadsheet, all tabs together, counted as grid rows x columns
 MAX_CELL_CHARS = 50_000
+DASHBOARD_COLUMNS = 26  # A..Z: its tables on the left, its charts anchored from column F
 CELLS_WARN = 0.8
 # Date cells as serial numbers, not text in the sheet's locale (`5/1/2026`); syncer's own tabs hold no date cells
 READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
@@ -231,9 +233,11 @@ class GsheetSink:
         rows = _Storable(table)
         digests = digests_of(table, storable, KEY_COLUMNS[title], marked, rows.made)  # each cell once
         old, new = stored(marked), stored(digests)
-        moves = [] if migrated else diff._moves(old, new, (0,))  # columns moved: rewrite in place
+        # columns moved, or the Dashboard (its charts sit on it): rewrite in place
+        moves = [] if migrated or title == DASHBOARD else diff._moves(old, new, (0,))
         current = diff._apply(old, moves) if moves else old
-        grid = self._grid(snap, title, used_ids, old or None, len(rows), len(rows[0]), max(100, len(rows) // 10))
+        width = max(len(r) for r in table) if title != DASHBOARD else max(DASHBOARD_COLUMNS, *map(len, table))
+        grid = self._grid(snap, title, used_ids, old or None, len(rows), width, max(100, len(rows) // 10))
         grid.migrated = migrated
         grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
         for kind, a, b in moves:

@@ -55,7 +55,8 @@ def value_runs(title: str, widths: list[int], rows: Table, positions: list[int])
     of each row the tab holds, after the planned moves)."""
     out = []
     for a, b in diff.row_runs(positions):
-        width = max([len(rows[0])] + [widths[i] for i in range(a, min(b, len(widths)))])
+        width = max([len(rows[0])] + [widths[i] for i in range(a, min(b, len(widths)))]
+                    + [len(rows[i]) for i in range(a, min(b, len(rows)))])  # the Dashboard's rows differ in width
         out.append((title, a, [pad_row(rows[i] if i < len(rows) else (), width) for i in range(a, b)]))
     return out
 
