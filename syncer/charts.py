@@ -57,5 +57,7 @@ def chart_ranges(table: Table) -> list[ChartRange]:
         last = i + 1
         while last + 1 < len(table) and any(v is not None for v in table[last + 1]):
             last += 1
-        found.append(ChartRange(chart, i + 1, last, len([v for v in table[i + 1] if v is not None])))
+        cols = len([v for v in table[i + 1] if v is not None])
+        if cols >= 2:  # categories and at least one series (no team has logged yet: no utilization chart yet)
+            found.append(ChartRange(chart, i + 1, last, cols))
     return sorted(found, key=lambda r: r.index)

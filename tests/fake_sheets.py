@@ -75,6 +75,8 @@ class Sheet:
     cells: dict[tuple[int, int], Any] = field(default_factory=dict)
     formats: list[dict] = field(default_factory=list)
     sheet_type: str = "GRID"
+    charts: list[dict] = field(default_factory=list)  # EmbeddedChart objects on this tab
+    conditional: list[dict] = field(default_factory=list)  # ConditionalFormatRule objects
 
     def properties(self, index: int) -> dict:
         grid = {"rowCount": self.rows, "columnCount": self.cols}
@@ -286,12 +288,19 @@ class FakeSheets:
         if "fields" not in params:
             return out
         fields = params["fields"][0]  # the forms `a.b` and `sheets.properties(x,y)`, as the sink asks
-        keep = re.search(r"sheets\.properties\(([^)]*)\)", fields)
+        keep = re.search(r"properties\(([^)]*)\)", fields)
         names = set(keep[1].split(",")) if keep else set()
         wanted_meta = re.search(r"(?<![.\w])developerMetadata(?:\(([^)]*)\))?", fields)
         out = {k: v for k, v in out.items() if k in fields.replace("sheets.properties", "sheets")}
         if "sheets" in out:
-            out["sheets"] = [{"properties": {k: v for k, v in s["properties"].items() if k in names}} for s in sheets]
+            out["sheets"] = []
+            for tab, s in zip(self.sheets, sheets, strict=True):
+                entry: dict[str, Any] = {"properties": {k: v for k, v in s["properties"].items() if k in names}}
+                if "charts" in fields and tab.charts:  # the API leaves empty lists out
+                    entry["charts"] = copy.deepcopy(tab.charts)
+                if "conditionalFormats" in fields and tab.conditional:
+                    entry["conditionalFormats"] = copy.deepcopy(tab.conditional)
+                out["sheets"].append(entry)
         if wanted_meta and self.metadata:  # the API leaves out an empty list
             keep_meta = set(wanted_meta[1].split(",")) if wanted_meta[1] else None
             out["developerMetadata"] = [{k: v for k, v in m.items() if keep_meta is None or k in keep_meta}
@@ -442,8 +451,58 @@ class FakeSheets:
         sheet = Sheet(sid, title, g.get("rowCount", 1000), g.get("columnCount", 26), g.get("frozenRowCount", 0))
         if sheet.frozen and sheet.frozen >= sheet.rows:
             raise ApiError(400, "You can't freeze all visible rows on the sheet.")
-        sheets.append(sheet)
-        return {"addSheet": {"properties": sheet.properties(len(sheets) - 1)}}
+        index = p.get("index", len(sheets))
+        if not 0 <= index <= len(sheets):
+            raise ApiError(400, f"Invalid value at 'requests.add_sheet.properties.index', {index}")
+        sheets.insert(index, sheet)
+        return {"addSheet": {"properties": sheet.properties(index)}}
+
+    # --- charts and conditional formats (https://developers.google.com/sheets/api/reference/rest/v4/spreadsheets/charts)
+    def _grid_range(self, sheets: list[Sheet], rng: dict, what: str) -> None:
+        """A GridRange must name an existing grid and lie inside it, as the API checks."""
+        s = self._by_id(sheets, rng.get("sheetId", 0))
+        r0, r1 = rng.get("startRowIndex", 0), rng.get("endRowIndex", s.rows)
+        c0, c1 = rng.get("startColumnIndex", 0), rng.get("endColumnIndex", s.cols)
+        if not (0 <= r0 < r1 <= s.rows and 0 <= c0 < c1 <= s.cols):
+            raise ApiError(400, f"{what}: range {rng} is not inside the grid of '{s.title}' ({s.rows}x{s.cols})")
+
+    def _check_spec(self, sheets: list[Sheet], spec: dict) -> None:
+        basic = spec.get("basicChart")
+        if not basic or not basic.get("series"):
+            raise ApiError(400, "Invalid chart spec: a basic chart needs at least one series")
+        parts = [d["domain"] for d in basic.get("domains", [])] + [x["series"] for x in basic["series"]]
+        for part in parts:
+            for rng in part["sourceRange"]["sources"]:
+                self._grid_range(sheets, rng, "sourceRange")
+
+    def _req_addChart(self, sheets: list[Sheet], arg: dict) -> dict:
+        chart = copy.deepcopy(arg["chart"])
+        cid = chart.get("chartId", 1 + max([c["chartId"] for t in sheets for c in t.charts] + [0]))
+        if not 0 <= cid < 2**31 or any(c["chartId"] == cid for t in sheets for c in t.charts):
+            raise ApiError(400, f"Invalid chartId {cid}: an object with that id already exists" if cid >= 0
+                           else f"Invalid chartId {cid}")
+        self._check_spec(sheets, chart["spec"])
+        anchor = chart["position"]["overlayPosition"]["anchorCell"]
+        host = self._by_id(sheets, anchor["sheetId"])
+        if not (0 <= anchor.get("rowIndex", 0) < host.rows and 0 <= anchor.get("columnIndex", 0) < host.cols):
+            raise ApiError(400, f"anchorCell {anchor} is outside the grid of '{host.title}'")
+        chart["chartId"] = cid
+        host.charts.append(chart)
+        return {"addChart": {"chart": chart}}
+
+    def _req_updateChartSpec(self, sheets: list[Sheet], arg: dict) -> None:
+        chart = next((c for t in sheets for c in t.charts if c["chartId"] == arg["chartId"]), None)
+        if chart is None:
+            raise ApiError(400, f"No chart with id: {arg['chartId']}")
+        self._check_spec(sheets, arg["spec"])
+        chart["spec"] = copy.deepcopy(arg["spec"])
+
+    def _req_addConditionalFormatRule(self, sheets: list[Sheet], arg: dict) -> None:
+        rule = copy.deepcopy(arg["rule"])
+        for rng in rule["ranges"]:
+            self._grid_range(sheets, rng, "conditional format range")
+        tab = self._by_id(sheets, rule["ranges"][0]["sheetId"])
+        tab.conditional.insert(arg.get("index", len(tab.conditional)), rule)
 
     def _req_updateSheetProperties(self, sheets: list[Sheet], arg: dict) -> None:
         p = arg["properties"]

@@ -60,7 +60,8 @@ def test_first_run_creates_the_tabs_with_formats_and_writes_them(fake, info):
     changes = sync(fake, info, tabs)
     assert changes[TASKS] == TabChange(added=2)
     assert fake.kinds() == {"metadata": 1, "batchUpdate": 1, "valuesBatchUpdate": 1}  # no owned tab to read yet
-    assert [s.title for s in fake.sheets] == ["Sheet1", *OWNED_TABS, SYNC_LOG]
+    # a sheet syncer never wrote to: the Dashboard first, then the user's Sheet1, then the rest
+    assert [s.title for s in fake.sheets] == [OWNED_TABS[0], "Sheet1", *OWNED_TABS[1:], SYNC_LOG]
     assert fake.values(TASKS) == sheet_rows(tabs[TASKS])
     assert fake.values(CAPACITY) == sheet_rows(tabs[CAPACITY])
     assert fake.values(SYNC_LOG) == sheet_rows([HEADERS[SYNC_LOG], log_row(1)])

@@ -20,6 +20,7 @@ from syncer.retry import RetryPolicy, Verdict, classify, status_of
 from syncer.sinks import Plan, TabChange, diff
 from syncer.sinks.diff import NormRow, count_changes
 from syncer.sinks.gsheet.auth import error_summary, load_service_account, service_account_client, sheets_error
+from syncer.sinks.gsheet.charts import chart_requests, format_requests
 from syncer.sinks.gsheet.stamp import METADATA_FIELDS, known_tabs, stamp_of, stamp_request
 from syncer.sinks.gsheet.writes import (
     MAX_PAYLOAD,
@@ -73,12 +74,17 @@ class _Tab:
     rows: int
     cols: int
     grid: bool  # False for a chart sheet, which holds no cells
+    charts: dict[int, dict] = field(default_factory=dict)  # chart id -> the chart as the metadata read gave it
+    rules: list[dict] = field(default_factory=list)  # conditional format rules
 
     @classmethod
-    def of(cls, props: Mapping[str, Any]) -> _Tab:
+    def of(cls, sheet: Mapping[str, Any]) -> _Tab:
+        props = sheet["properties"]
         grid = props.get("gridProperties") or {}
         return cls(int(props["sheetId"]), int(grid.get("rowCount", 0)), int(grid.get("columnCount", 0)),
-                   props.get("sheetType", "GRID") == "GRID")
+                   props.get("sheetType", "GRID") == "GRID",
+                   {int(c["chartId"]): c for c in sheet.get("charts") or [] if "chartId" in c},
+                   list(sheet.get("conditionalFormats") or []))
 
 
 @dataclass(slots=True)
@@ -207,6 +213,7 @@ class GsheetSink:
                             "for all tabs together; delete unused tabs, rows or columns, or use another sheet")
         if cells > CELLS_WARN * MAX_CELLS:
             warnings.append(f"the Google Sheet holds {cells:,} of its {MAX_CELLS:,} cells; make room before it fills")
+        structural += self._decorations(snap, grids, tables, titles)
         stamp = snap.stamp
         if stamp is None or structural:
             # A structural change comes with a new stamp, in the same all-or-nothing batch; a run that writes values
@@ -217,6 +224,20 @@ class GsheetSink:
         left = {t: list(after.get(t, sizes.get(t, (0, 0)))) for t in titles}
         kept = SinkMarks({"stamp": stamp, "grid": left}, {**known, **written})
         return Plan(tabs=changes, state=_Pending(structural, runs, *log, kept), warnings=warnings)
+
+    def _decorations(self, snap: _Snapshot, grids: list[TabGrid], tables: Mapping[str, Table],
+                     titles: Sequence[str]) -> list[dict]:
+        """The Dashboard's charts and the readable tabs' colour rules that the sheet lacks or has stale (planned
+        from the metadata read, whether or not the tab's values changed)."""
+        ids = {g.title: g.sheet_id for g in grids} | {t: snap.tabs[t].sheet_id for t in titles if t in snap.tabs}
+        out: list[dict] = []
+        for title in titles:
+            tab = snap.tabs.get(title)
+            out += format_requests(title, HEADERS[title], ids[title], tab.rules if tab else [])
+            if title == DASHBOARD:
+                taken = {cid for other, t in snap.tabs.items() if other != DASHBOARD for cid in t.charts}
+                out += chart_requests(tables[title], ids[title], tab.charts if tab else {}, taken)
+        return out
 
     def _plan_tab(self, snap: _Snapshot, title: str, table: Table, mark: TabMark | None, used_ids: set[int],
                   warnings: list[str]) -> tuple[TabChange, TabGrid, list[ValueRun], list]:
@@ -239,6 +260,7 @@ class GsheetSink:
         width = max(len(r) for r in table) if title != DASHBOARD else max(DASHBOARD_COLUMNS, *map(len, table))
         grid = self._grid(snap, title, used_ids, old or None, len(rows), width, max(100, len(rows) // 10))
         grid.migrated = migrated
+        grid.first = grid.new and title == DASHBOARD and not any(t in snap.tabs for t in MINE)
         grid.moves = [row_move_request(grid.sheet_id, m) for m in moves]
         for kind, a, b in moves:
             grid.rows += b if kind == "insert" else a - b
@@ -268,8 +290,8 @@ class GsheetSink:
         """The run's metadata read (tabs, grid sizes, syncer's stamp), once."""
         if self._snap is None:
             meta = self.read_metadata(METADATA_FIELDS)
-            props = [sheet["properties"] for sheet in meta.get("sheets", [])]
-            self._snap = _Snapshot({p["title"]: _Tab.of(p) for p in props}, *stamp_of(meta))
+            sheets = [sheet for sheet in meta.get("sheets", []) if "properties" in sheet]
+            self._snap = _Snapshot({s["properties"]["title"]: _Tab.of(s) for s in sheets}, *stamp_of(meta))
         return self._snap
 
     def _snapshot(self, extra: str | None = None, owned: Sequence[str] = ()) -> _Snapshot:

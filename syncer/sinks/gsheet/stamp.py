@@ -19,7 +19,8 @@ from syncer.sinks.marks import SinkMarks, TabMark
 
 STAMP_KEY = "syncer.written"
 STAMP_ID = zlib.crc32(STAMP_KEY.encode()) & 0x7FFFFFFF or 1  # a stable positive id, so the update can name it
-METADATA_FIELDS = ("sheets.properties(sheetId,title,sheetType,gridProperties),"
+# the tabs, syncer's stamp, and the charts and colour rules of every tab (syncer's updated, never duplicated)
+METADATA_FIELDS = ("sheets(properties(sheetId,title,sheetType,gridProperties),charts(chartId,spec),conditionalFormats),"
                    "developerMetadata(metadataId,metadataKey,metadataValue)")
 
 

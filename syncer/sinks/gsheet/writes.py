@@ -35,6 +35,7 @@ class TabGrid:
     new: bool = False
     adopt: bool = False  # an empty tab of ours: header formats still to set
     migrated: bool = False  # written by an earlier syncer version with another header: column formats afresh
+    first: bool = False  # a new tab to put first (the Dashboard of a sheet syncer never wrote to)
     moves: list[dict] = field(default_factory=list)
 
 
@@ -112,6 +113,8 @@ def structural_requests(grids: list[TabGrid], other_cells: int, room: bool) -> t
         if g.new:
             grid = {"rowCount": rows, "columnCount": cols, "frozenRowCount": 1}
             props = {"sheetId": g.sheet_id, "title": g.title, "gridProperties": grid}
+            if g.first:
+                props["index"] = 0
             requests.append({"addSheet": {"properties": props}})
         requests += g.moves
         if not g.new and (rows, cols) != (g.rows, g.cols):
