@@ -110,7 +110,8 @@ def test_a_deleted_chart_comes_back_once(fake, info):
     sync(fake, info, tabs(3))
     fake.sheet(DASHBOARD).charts.pop(0)
     sent = sync(fake, info, tabs(3))
-    assert [k for k in kinds(sent) if k != "updateCells"] == ["addChart"]  # (the Sync log row rides along)
+    # (the Sync log row and the stamp ride along)
+    assert [k for k in kinds(sent) if k not in ("updateCells", "updateDeveloperMetadata")] == ["addChart"]
     assert len(fake.sheet(DASHBOARD).charts) == 5
 
 

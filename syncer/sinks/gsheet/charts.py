@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from syncer.charts import ANCHOR_COLUMN, CHART_HEIGHT_PX, CHART_ROWS, CHART_WIDTH_PX, ChartRange, chart_ranges
-from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, CAPACITY, Table
+from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, CAPACITY, DASHBOARD, HEADERS, Table
 
+DASHBOARD_COLUMNS = 26  # A..Z: the Dashboard's tables on the left, its charts anchored from column F
 KINDS = {"column": "COLUMN", "line": "LINE", "combo": "COMBO"}
 RED = ({"red": 0.957, "green": 0.78, "blue": 0.765}, {"red": 0.612, "green": 0.0, "blue": 0.024})
 AMBER = ({"red": 0.988, "green": 0.91, "blue": 0.698}, {"red": 0.498, "green": 0.376, "blue": 0.0})
@@ -105,3 +106,18 @@ def format_requests(title: str, header: Sequence[Any], sheet_id: int, existing: 
     """addConditionalFormatRule for each of the tab's rules it does not have yet (so none is ever doubled)."""
     return [{"addConditionalFormatRule": {"rule": rule, "index": 0}}
             for rule in format_rules(title, header, sheet_id) if not any(_same(rule, e) for e in existing)]
+
+
+def decorations(tabs: Mapping[str, Any], new_ids: Mapping[str, int], tables: Mapping[str, Table],
+                titles: Sequence[str]) -> list[dict]:
+    """The Dashboard's charts and the readable tabs' colour rules that the sheet lacks or has stale, planned from
+    the metadata read (`tabs`: title -> its sheet id, charts and rules), whether or not the tab's values changed."""
+    ids = {**new_ids, **{t: tabs[t].sheet_id for t in titles if t in tabs}}
+    out: list[dict] = []
+    for title in titles:
+        tab = tabs.get(title)
+        out += format_requests(title, HEADERS[title], ids[title], tab.rules if tab else [])
+        if title == DASHBOARD:
+            taken = {cid for other, t in tabs.items() if other != DASHBOARD for cid in t.charts}
+            out += chart_requests(tables[title], ids[title], tab.charts if tab else {}, taken)
+    return out

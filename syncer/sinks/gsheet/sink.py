@@ -20,15 +20,17 @@ from syncer.retry import RetryPolicy, Verdict, classify, status_of
 from syncer.sinks import Plan, TabChange, diff
 from syncer.sinks.diff import NormRow, count_changes
 from syncer.sinks.gsheet.auth import error_summary, load_service_account, service_account_client, sheets_error
-from syncer.sinks.gsheet.charts import chart_requests, format_requests
+from syncer.sinks.gsheet.charts import DASHBOARD_COLUMNS, decorations
 from syncer.sinks.gsheet.stamp import METADATA_FIELDS, known_tabs, stamp_of, stamp_request
 from syncer.sinks.gsheet.writes import (
     MAX_PAYLOAD,
+    Storable,
     TabGrid,
     ValueRun,
     pad_row,
     quote,
     row_move_request,
+    storable,
     structural_requests,
     update_cells_request,
     value_chunks,
@@ -55,17 +57,9 @@ __all__ = ["GsheetSink", "load_service_account"]  # load_service_account lives i
 # Limits: https://developers.google.com/sheets/api/limits and https://support.google.com/drive/answer/37603
 DOCTOR_FIELDS = "properties.title,sheets.properties(title,sheetType)"  # what doctor reads, nothing more
 MAX_CELLS = 10_000_000  # per spreadsheet, all tabs together, counted as grid rows x columns
-MAX_CELL_CHARS = 50_000
-DASHBOARD_COLUMNS = 26  # A..Z: its tables on the left, its charts anchored from column F
 CELLS_WARN = 0.8
 # Date cells as serial numbers, not text in the sheet's locale (`5/1/2026`); syncer's own tabs hold no date cells
 READ_OPTIONS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "SERIAL_NUMBER"}
-
-
-def storable(value: object) -> Cell:
-    """A cell value as the sheet will hold it: normalised, and text cut to Google's 50,000 characters per cell."""
-    cell = diff.normalise_cell(value)
-    return cell[:MAX_CELL_CHARS] if isinstance(cell, str) else cell
 
 
 @dataclass(slots=True)
@@ -213,7 +207,7 @@ class GsheetSink:
                             "for all tabs together; delete unused tabs, rows or columns, or use another sheet")
         if cells > CELLS_WARN * MAX_CELLS:
             warnings.append(f"the Google Sheet holds {cells:,} of its {MAX_CELLS:,} cells; make room before it fills")
-        structural += self._decorations(snap, grids, tables, titles)
+        structural += decorations(snap.tabs, {g.title: g.sheet_id for g in grids}, tables, titles)
         stamp = snap.stamp
         if stamp is None or structural:
             # A structural change comes with a new stamp, in the same all-or-nothing batch; a run that writes values
@@ -224,20 +218,6 @@ class GsheetSink:
         left = {t: list(after.get(t, sizes.get(t, (0, 0)))) for t in titles}
         kept = SinkMarks({"stamp": stamp, "grid": left}, {**known, **written})
         return Plan(tabs=changes, state=_Pending(structural, runs, *log, kept), warnings=warnings)
-
-    def _decorations(self, snap: _Snapshot, grids: list[TabGrid], tables: Mapping[str, Table],
-                     titles: Sequence[str]) -> list[dict]:
-        """The Dashboard's charts and the readable tabs' colour rules that the sheet lacks or has stale (planned
-        from the metadata read, whether or not the tab's values changed)."""
-        ids = {g.title: g.sheet_id for g in grids} | {t: snap.tabs[t].sheet_id for t in titles if t in snap.tabs}
-        out: list[dict] = []
-        for title in titles:
-            tab = snap.tabs.get(title)
-            out += format_requests(title, HEADERS[title], ids[title], tab.rules if tab else [])
-            if title == DASHBOARD:
-                taken = {cid for other, t in snap.tabs.items() if other != DASHBOARD for cid in t.charts}
-                out += chart_requests(tables[title], ids[title], tab.charts if tab else {}, taken)
-        return out
 
     def _plan_tab(self, snap: _Snapshot, title: str, table: Table, mark: TabMark | None, used_ids: set[int],
                   warnings: list[str]) -> tuple[TabChange, TabGrid, list[ValueRun], list]:
@@ -251,7 +231,7 @@ class GsheetSink:
             if migrated:
                 warnings.append(migration_note(title, read[0]))
             marked = row_digests(read, KEY_COLUMNS[title])
-        rows = _Storable(table)
+        rows = Storable(table)
         digests = digests_of(table, storable, KEY_COLUMNS[title], marked, rows.made)  # each cell once
         old, new = stored(marked), stored(digests)
         # columns moved, or the Dashboard (its charts sit on it): rewrite in place
@@ -396,22 +376,6 @@ class GsheetSink:
         except (APIError, GoogleAuthError, requests.RequestException) as exc:
             raise sheets_error(what, exc, email=self.email, spreadsheet_id=self.id,
                                attempts=self.policy.attempts) from None
-
-
-class _Storable(Sequence[list[Cell]]):
-    """A table's rows made storable when asked for: only the rows a run writes are built."""
-
-    def __init__(self, rows: Table):
-        self.rows = rows
-        self.made: dict[int, list[Cell]] = {}  # position -> its storable cells, each row built once
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> list[Cell]:  # type: ignore[override]
-        if i not in self.made:
-            self.made[i] = [storable(v) for v in self.rows[i]]
-        return self.made[i]
 
 
 def _sizes(snap: _Snapshot) -> dict[str, tuple[int, int]]:

@@ -18,6 +18,7 @@ FORMATS = {**{c: {"type": "TEXT"} for c in ("Created", "Started", "Completed", "
            **{c: {"type": "PERCENT", "pattern": "0.0%"} for c in RATIO_COLUMNS},
            **{c: {"type": "NUMBER", "pattern": "#,##0.00"} for c in MONEY_COLUMNS}}
 
+MAX_CELL_CHARS = 50_000
 ValueRun = tuple[str, int, list[Row]]  # (title, first row index, rows padded to their width)
 
 
@@ -153,3 +154,25 @@ def _repeat(sheet_id: int, grid_range: dict, key: str, value: dict | None) -> di
     fields = f"userEnteredFormat.{key}" + (".bold" if key == "textFormat" else "")
     cell = {"userEnteredFormat": {} if value is None else {key: value}}
     return {"repeatCell": {"range": target, "cell": cell, "fields": fields}}
+
+
+def storable(value: object) -> Cell:
+    """A cell value as the sheet will hold it: normalised, and text cut to Google's 50,000 characters per cell."""
+    cell = diff.normalise_cell(value)
+    return cell[:MAX_CELL_CHARS] if isinstance(cell, str) else cell
+
+
+class Storable(Sequence[list[Cell]]):
+    """A table's rows made storable when asked for: only the rows a run writes are built."""
+
+    def __init__(self, rows: Table):
+        self.rows = rows
+        self.made: dict[int, list[Cell]] = {}  # position -> its storable cells, each row built once
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> list[Cell]:  # type: ignore[override]
+        if i not in self.made:
+            self.made[i] = [storable(v) for v in self.rows[i]]
+        return self.made[i]
