@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # our own packaging is checked for warnings by tests/test_packaging.py, which builds verbosely.
 PIP := $(BIN)/python -m pip --disable-pip-version-check -qq
 
-.PHONY: demo demo-close demo-warehouse test lint bench clean demo-data dist-check schema
+.PHONY: demo demo-close demo-warehouse test lint bench clean demo-data dist-check schema screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ demo-data: $(STAMP)
 	$(BIN)/python scripts/gen_demo.py --out config/demo
 
 # End to end at 100k tasks (the replay is built once under .bench/): full, unchanged and 100-changed runs.
+# docs/dashboard.png and docs/campaigns.png from the demo workbook (needs LibreOffice and poppler; not in `test`)
+screenshots: demo
+	$(BIN)/python scripts/screenshots.py --workbook out/demo.xlsx --out docs --dpi 130
+
 bench: $(STAMP)
 	$(BIN)/python bench/sync.py
 
