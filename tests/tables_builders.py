@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from syncer.tables import CAPACITY, HEADERS, OWNED_TABS, TASKS
+from syncer.charts import CHARTS
+from syncer.tables import CAPACITY, DASHBOARD, HEADERS, OWNED_TABS, TASKS
 
 
 def task(key: str, title: str = "Brief", cost: float | None = 1200.5) -> list:
@@ -20,3 +21,19 @@ def tables(*task_rows: list) -> dict[str, list[list]]:
     out[TASKS] += [list(r) for r in task_rows]
     out[CAPACITY].append(["2026-W07", "web", "All", "design", 30.0, 32, 0.9375, False])
     return out
+
+
+CHART_TITLE = {c.key: c.title for c in CHARTS}
+
+
+def dashboard(campaigns: int) -> list[list]:
+    weeks = [f"2026-W{w}" for w in range(35, 47)]
+    rows: list[list] = [list(HEADERS[DASHBOARD]), ["Open tasks", 3], []]
+    rows += [[CHART_TITLE["spend"]], ["Month", "Budget", "Spent"], *([f"2026-{m:02d}", 100.0 * m, 40.0 * m] for m in
+                                                                   range(4, 13)), []]
+    rows += [[CHART_TITLE["flow"]], ["Week", "Throughput", "WIP"], *([w, 3, 5] for w in weeks), []]
+    rows += [[CHART_TITLE["cycle"]], ["Week", "Cycle p50", "Cycle p85"], *([w, 2.5, 7.0] for w in weeks), []]
+    rows += [[CHART_TITLE["utilization"]], ["Week", "content", "web"], *([w, 0.5, 0.75] for w in weeks), []]
+    rows += [[CHART_TITLE["budget"]], ["Campaign", "Budgeted", "Spent", "Open commitments"],
+             *([f"Campaign {i}", 1000.0, 400.0, 100.0] for i in range(campaigns))]
+    return rows

@@ -10,28 +10,13 @@ from pathlib import Path
 import googleapiclient
 import pytest
 from fake_sheets import make_sink
-from tables_builders import tables, task
+from tables_builders import CHART_TITLE, dashboard, tables, task
 
-from syncer.charts import CHARTS
 from syncer.tables import CAMPAIGNS, DASHBOARD, HEADERS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
-TITLE = {c.key: c.title for c in CHARTS}
 USER_CHART = {"chartId": 7, "spec": {"title": "Finance's own", "basicChart": {"chartType": "LINE"}},
               "position": {"overlayPosition": {"anchorCell": {"sheetId": 0, "rowIndex": 0, "columnIndex": 0}}}}
-
-
-def dashboard(campaigns: int) -> list[list]:
-    weeks = [f"2026-W{w}" for w in range(35, 47)]
-    rows: list[list] = [list(HEADERS[DASHBOARD]), ["Open tasks", 3], []]
-    rows += [[TITLE["spend"]], ["Month", "Budget", "Spent"], *([f"2026-{m:02d}", 100.0 * m, 40.0 * m] for m in
-                                                                   range(4, 13)), []]
-    rows += [[TITLE["flow"]], ["Week", "Throughput", "WIP"], *([w, 3, 5] for w in weeks), []]
-    rows += [[TITLE["cycle"]], ["Week", "Cycle p50", "Cycle p85"], *([w, 2.5, 7.0] for w in weeks), []]
-    rows += [[TITLE["utilization"]], ["Week", "content", "web"], *([w, 0.5, 0.75] for w in weeks), []]
-    rows += [[TITLE["budget"]], ["Campaign", "Budgeted", "Spent", "Open commitments"],
-             *([f"Campaign {i}", 1000.0, 400.0, 100.0] for i in range(campaigns))]
-    return rows
 
 
 def tabs(campaigns: int) -> dict[str, list[list]]:
@@ -94,7 +79,7 @@ def test_more_campaigns_update_the_budget_chart_instead_of_adding_one(fake, info
     assert kinds(sent).count("updateChartSpec") == 1 and "addChart" not in kinds(sent)  # only the budget chart
     dash = fake.sheet(DASHBOARD)
     assert len(dash.charts) == 5
-    budget = next(c for c in dash.charts if c["spec"]["title"] == TITLE["budget"])
+    budget = next(c for c in dash.charts if c["spec"]["title"] == CHART_TITLE["budget"])
     rng = budget["spec"]["basicChart"]["series"][0]["series"]["sourceRange"]["sources"][0]
     assert fake.values(DASHBOARD)[rng["endRowIndex"] - 1][0] == "Campaign 4"
 

@@ -12,13 +12,13 @@ import pytest
 from fake_sheets import FakeSheets, make_sink
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart, Reference
-from tables_builders import tables, task
+from tables_builders import dashboard, tables, task
 
 from syncer.sinks import TabChange
 from syncer.sinks.marks import SinkMarks
 from syncer.sinks.xlsx import XlsxSink
 from syncer.state import State
-from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG, TASKS
+from syncer.tables import CAMPAIGNS, DASHBOARD, HEADERS, OWNED_TABS, SYNC_LOG, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
 
@@ -130,6 +130,56 @@ def test_a_users_own_tab_with_a_chart_and_formulas_survives_syncers_writes(book,
     ws = load_workbook(book)["My view"]
     assert ws["C3"].value == "=B3/SUM($B$2:$B$4)" and len(ws._charts) == 1
     assert load_workbook(book)[TASKS]["C2"].value == "Brief 3"
+
+
+def _decorated(campaigns: int, open_tasks: int) -> dict:
+    out = tables(task("MKT-1"))
+    out[DASHBOARD] = dashboard(campaigns)
+    out[CAMPAIGNS] = [list(HEADERS[CAMPAIGNS]), ["Spring", 1, 0, 1, 0, 1, None, "2026-11-01", None, None, "delayed"]]
+    out[DASHBOARD][1] = ["Open tasks", open_tasks]
+    out[DASHBOARD].insert(2, ["Budget used", 0.25 + open_tasks / 100])
+    out[CAMPAIGNS] += [[f"C{i}", 1, 0, 1, 0, 1, None, "2026-11-01", None, None, "at risk"] for i in range(open_tasks)]
+    return out
+
+
+def _look(book: Path) -> dict:
+    wb = load_workbook(book)
+    dash, camp = wb[DASHBOARD], wb[CAMPAIGNS]
+    return {"charts": len(dash._charts), "values": [list(r) for r in dash.iter_rows(values_only=True)],
+            "formats": [dash.cell(r, 2).number_format for r in range(2, 4)], "width": dash.column_dimensions["A"].width,
+            "campaigns": [list(r) for r in camp.iter_rows(values_only=True)],
+            "colours": sorted(str(cf.sqref) for cf in camp.conditional_formatting), "filter": camp.auto_filter.ref}
+
+
+def test_a_changed_dashboard_keeps_its_charts_without_reading_the_workbook_back(book, tmp_path, monkeypatch):
+    """The headline figures and the campaigns change, the charts' tables stay where they are: the new cells go under
+    the drawing and colour rules already in the file, and the tabs look as a fresh layout would make them."""
+    first = run(XlsxSink(book), _decorated(3, 4), 1)
+    changed = _decorated(3, 6)
+    fresh = tmp_path / "fresh.xlsx"
+    run(XlsxSink(fresh), changed, 2)  # laid out by openpyxl from nothing: what the splice must look like
+    before = parts(book)
+    monkeypatch.setattr("syncer.sinks.xlsx.load_workbook", lambda *a, **k: pytest.fail("the workbook was read"))
+    second = run(XlsxSink(book), changed, 2, through_state(first.marks, tmp_path))
+    monkeypatch.undo()
+    assert second.tabs[DASHBOARD] == TabChange(changed=2) and second.tabs[CAMPAIGNS] == TabChange(added=2)
+    after = parts(book)
+    assert {n for n in after if "chart" in n or "drawing" in n} == {n for n in before if "chart" in n or "drawing" in n}
+    assert all(after[n] == before[n] for n in before if "chart" in n or "drawing" in n)
+    look = _look(book)
+    assert look == _look(fresh) and look["charts"] == 5 and look["colours"] == ["K2:K8", "R2:R8"]
+    assert look["formats"] == ["General", "0.0%"] and look["width"] == 40
+
+
+def test_a_dashboard_whose_chart_tables_move_is_laid_out_again(book, tmp_path):
+    first = run(XlsxSink(book), _decorated(3, 4), 1)
+    moved = _decorated(5, 4)  # two more campaigns: the budget chart's range grows
+    run(XlsxSink(book), moved, 2, through_state(first.marks, tmp_path))
+    fresh = tmp_path / "fresh.xlsx"
+    run(XlsxSink(fresh), moved, 2)
+    assert _look(book) == _look(fresh)
+    ranges = [str(s.val.numRef.f) for s in load_workbook(book)[DASHBOARD]._charts[0].series]
+    assert ranges and all(r.endswith(f"${len(moved[DASHBOARD])}") for r in ranges), ranges  # to the 5th campaign
 
 
 def test_the_state_keeps_the_marks_of_a_sync(tmp_path, raw_config, env):

@@ -6,7 +6,7 @@ import io
 import os
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -26,7 +26,7 @@ from syncer.sinks import Plan, TabChange
 from syncer.sinks.diff import NormRow, count_changes, normalise_cell, normalise_table
 from syncer.sinks.headers import MINE, header_findings, owned_titles
 from syncer.sinks.marks import Digest, SinkMarks, TabMark, digests_of, pack, row_digests, stored, table_digest, unpack
-from syncer.sinks.xlsx_charts import DECORATED, decorate
+from syncer.sinks.xlsx_charts import DECORATED, decorate, decoration_shape, redecorated_xml
 from syncer.sinks.xlsx_parts import (
     MONEY_FORMAT,
     RATIO_FORMAT,
@@ -83,6 +83,7 @@ class _State:
     stamp: tuple[int, int] | None  # the file's (mtime_ns, size) when planned
     marks: SinkMarks | None  # what syncer last wrote, when the file is provably as it left it
     layout: Layout | None  # where syncer's tabs are and its styles: parts are rewritten (else openpyxl lays out)
+    shapes: dict[str, str]  # decorated tab -> decoration_shape of the given rows
 
 
 class XlsxSink:
@@ -179,8 +180,10 @@ class XlsxSink:
         trusted = self._marks if trusts(self._marks, stamp, titles) else None
         todo = [t for t in titles if trusted is None or not trusted.unchanged(t, digests[t])]
         layout = Layout.of(trusted.stamp) if trusted is not None else layout_of(self.path, titles) if stamp else None
-        if any(t in EXTRAS for t in todo):
-            trusted, layout, todo = None, None, titles  # such a tab is written by openpyxl
+        shapes = {t: decoration_shape(t, tables[t]) for t in titles if t in EXTRAS}
+        laid = trusted.stamp.get("shapes") or {} if trusted is not None else {}
+        if any(t in EXTRAS and laid.get(t) != shapes[t] for t in todo):
+            trusted, layout, todo = None, None, titles  # its decoration moves: openpyxl lays it out again
         wb = self._load(notes, read_only=layout is not None) if stamp and trusted is None else None
         changes, prepared, rows_of = {}, {}, {}
         for title in titles:
@@ -200,7 +203,7 @@ class XlsxSink:
                 layout.log = [list(r) for r in logs[1:]]
                 wb.close()
                 wb = None
-        state = _State(wb, prepared, digests, rows_of, stamp, trusted, layout)
+        state = _State(wb, prepared, digests, rows_of, stamp, trusted, layout, shapes)
         return Plan(tabs=changes, state=state, warnings=notes)
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
@@ -216,7 +219,8 @@ class XlsxSink:
             parts, styles, logs = self._lay_out(state, log)
         written = {t: TabMark(state.digests[t], pack(d)) for t, d in state.rows.items()}
         st, ids = self.path.stat(), [styles.header, styles.money, styles.ratio]
-        stamp = {"mtime_ns": st.st_mtime_ns, "size": st.st_size, "parts": parts, "styles": ids, "log": logs}
+        stamp = {"mtime_ns": st.st_mtime_ns, "size": st.st_size, "parts": parts, "styles": ids, "log": logs,
+                 "shapes": state.shapes}
         plan.marks = SinkMarks(stamp, {**(state.marks.tabs if state.marks else {}), **written})
         return 0
 
@@ -224,7 +228,12 @@ class XlsxSink:
                                                                                                Styles, list]:
         """The given tabs' parts and the Sync log's rewritten, every other part copied as it is."""
         logs = [*layout.log, log][-SYNC_LOG_KEEP:]
-        fresh = {layout.parts[t]: table_xml(_stored(rows), layout.styles) for t, rows in tables.items()}
+        fresh: dict[str, Iterable[bytes]] = {}
+        with zipfile.ZipFile(self.path) as package:  # a decorated tab's cells go under its drawing and colours
+            for t, rows in tables.items():
+                spliced = redecorated_xml(t, package.read(layout.parts[t]), _stored(rows), layout.styles) \
+                    if t in EXTRAS else None
+                fresh[layout.parts[t]] = [spliced] if spliced is not None else table_xml(_stored(rows), layout.styles)
         fresh[layout.parts[SYNC_LOG]] = sheet_xml([HEADERS[SYNC_LOG], *logs], [], layout.styles.header)
         atomic_write(self.path, lambda fh: rewrite(self.path, fh, fresh))
         return layout.parts, layout.styles, logs

@@ -4,6 +4,8 @@ formatting for `over`, `delayed`, `at risk` and Overloaded."""
 
 from __future__ import annotations
 
+import hashlib
+
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Font, PatternFill
@@ -11,6 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from syncer.charts import ANCHOR_COLUMN, CHART_HEIGHT_PX, CHART_ROWS, CHART_WIDTH_PX, ChartRange, chart_ranges
+from syncer.sinks.xlsx_parts import Styles, column_widths, splice_xml
 from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, CAPACITY, DASHBOARD, Table
 
 RED = (PatternFill("solid", fgColor="F4C7C3"), Font(color="9C0006"))
@@ -24,6 +27,7 @@ CM_PER_PX = 2.54 / 96
 CHART_COLUMNS = 10  # default-width columns between the two charts of a row (a chart is 600 px wide)
 MONEY, RATIO = "#,##0.00", "0.0%"
 SHARES = ("Budget used", "Intake complete", "Utilization")
+LABEL_WIDTH = 40  # the Dashboard's first column: the headline labels
 
 
 # The tabs openpyxl writes whole (`xlsx.EXTRAS`): the Dashboard for its charts, the others for their colours.
@@ -50,6 +54,23 @@ def add_formatting(ws: Worksheet, title: str, rows: Table) -> None:
         letter = get_column_letter(header.index("Overloaded") + 1)
         ws.conditional_formatting.add(f"{letter}2:{letter}{last}", FormulaRule(
             formula=[f"{letter}2=TRUE"], fill=RED[0], font=RED[1]))
+
+
+def decoration_shape(title: str, rows: Table) -> str:
+    """What a decorated tab's drawing and colour rules depend on, besides its row count: the header (which columns
+    are coloured) and, on the Dashboard, where each chart's table sits. While it stays the same, new cells can go
+    under the decoration already in the file (`xlsx_parts.splice_xml`)."""
+    shape: list[object] = [title, [str(h) for h in rows[0]] if rows else []]
+    if title == DASHBOARD:
+        shape.append([(r.chart.key, r.header_row, r.last_row, r.cols) for r in chart_ranges(rows)])
+    return hashlib.blake2b(repr(shape).encode(), digest_size=12).hexdigest()
+
+
+def headline_format(row: list) -> str | None:
+    """The number format of a Dashboard headline value (column B): a share or money, by what the label says."""
+    if len(row) > 1 and isinstance(row[1], float):
+        return RATIO if str(row[0]).startswith(SHARES) else MONEY
+    return None
 
 
 def _chart(ws: Worksheet, r: ChartRange) -> BarChart | LineChart:
@@ -85,8 +106,20 @@ def add_charts(ws: Worksheet, rows: Table) -> None:
         row, col = divmod(r.index, 2)
         anchor = f"{get_column_letter(ANCHOR_COLUMN + 1 + CHART_COLUMNS * col)}{1 + CHART_ROWS * row}"
         ws.add_chart(_chart(ws, r), anchor)
-    ws.column_dimensions["A"].width = 40
-    for i, row in enumerate(rows[1:], 2):  # the headline values: money or a share, by what the label says
-        label = str(row[0]) if row else ""
-        if len(row) > 1 and isinstance(row[1], float):
-            ws.cell(i, 2).number_format = RATIO if label.startswith(SHARES) else MONEY
+    ws.column_dimensions["A"].width = LABEL_WIDTH
+    for i, row in enumerate(rows[1:], 2):
+        if (fmt := headline_format(row)) is not None:
+            ws.cell(i, 2).number_format = fmt
+
+
+def redecorated_xml(title: str, old: bytes, rows: Table, styles: Styles) -> bytes | None:
+    """The decorated tab's part `old` with `rows` spliced in under its drawing and colour rules (the tab's
+    `decoration_shape` unchanged), formatted as `decorate` formats it; None if `old` cannot take them."""
+    widths = column_widths(rows)
+    cells: dict[tuple[int, int], int] = {}
+    if title == DASHBOARD:
+        widths[0] = LABEL_WIDTH
+        for i, row in enumerate(rows[1:], 2):
+            if (fmt := headline_format(row)) is not None:
+                cells[(i, 1)] = styles.ratio if fmt == RATIO else styles.money
+    return splice_xml(old, rows, styles, cells, widths)

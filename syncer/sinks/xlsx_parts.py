@@ -15,11 +15,12 @@ import glob
 import io
 import os
 import posixpath
+import re
 import shutil
 import struct
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,8 +214,12 @@ def find_styles(package: zipfile.ZipFile, money: str, ratio: str) -> Styles | No
 
 def table_xml(rows: Table, styles: Styles) -> Iterator[bytes]:
     """`sheet_xml` of one of syncer's tables: money and ratio columns with their formats."""
-    formats = [styles.money if h in MONEY_COLUMNS else styles.ratio if h in RATIO_COLUMNS else None for h in rows[0]]
-    return sheet_xml(rows, formats, styles.header)
+    return sheet_xml(rows, column_formats(rows, styles), styles.header)
+
+
+def column_formats(rows: Table, styles: Styles) -> list[int | None]:
+    """The cell format of each column of a syncer table: money, ratio or none, by its header."""
+    return [styles.money if h in MONEY_COLUMNS else styles.ratio if h in RATIO_COLUMNS else None for h in rows[0]]
 
 
 def sheet_xml(rows: Table, formats: list[int | None], header_style: int) -> Iterator[bytes]:
@@ -222,20 +227,61 @@ def sheet_xml(rows: Table, formats: list[int | None], header_style: int) -> Iter
     inline, numbers with the column's format (`formats`: an xf index per column, or None)."""
     width, height = len(rows[0]), max(len(rows), 1)
     last = get_column_letter(width)
-    letters = [get_column_letter(c + 1) for c in range(width)]
-    cols = "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>'
-                   for c, w in enumerate(column_widths(rows), 1))
     yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
            f'<dimension ref="A1:{last}{height}"/><sheetViews><sheetView workbookViewId="0">'
            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
-           f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>').encode()
-    header = [header_style] * width
-    for start in range(0, len(rows), _CHUNK):
-        yield "".join(_row(r, rows[r - 1], letters, header if r == 1 else formats)
-                      for r in range(start + 1, min(start + _CHUNK, len(rows)) + 1)).encode()
+           f'<sheetFormatPr defaultRowHeight="15"/>{cols_xml(column_widths(rows))}<sheetData>').encode()
+    yield from rows_xml(rows, formats, header_style)
     yield (f'</sheetData><autoFilter ref="A1:{last}{height}"/>'
            '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>').encode()
+
+
+def cols_xml(widths: Sequence[float]) -> str:
+    return "<cols>" + "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>'
+                              for c, w in enumerate(widths, 1)) + "</cols>"
+
+
+def rows_xml(rows: Table, formats: list[int | None], header_style: int,
+             cells: Mapping[tuple[int, int], int] | None = None) -> Iterator[bytes]:
+    """The `<row>` elements of `rows`: the header in `header_style`, numbers in their column's format, or in
+    `cells[(row, column)]` (1-based row, 0-based column) where given."""
+    letters = [get_column_letter(c + 1) for c in range(max(map(len, rows)))]  # the Dashboard is ragged
+    header = [header_style] * len(letters)
+    formats = [*formats, *[None] * (len(letters) - len(formats))]
+    for start in range(0, len(rows), _CHUNK):
+        out = []
+        for r in range(start + 1, min(start + _CHUNK, len(rows)) + 1):
+            styles = header if r == 1 else formats
+            if cells and r > 1 and any((r, c) in cells for c in range(len(letters))):
+                styles = [cells.get((r, c), f) for c, f in enumerate(formats)]
+            out.append(_row(r, rows[r - 1], letters, styles))
+        yield "".join(out).encode()
+
+
+_SHEET_DATA = re.compile(r"<sheetData\s*/>|<sheetData>.*</sheetData>", re.S)
+_COLOURED_RANGE = re.compile(r'sqref="([A-Z]+)2:\1\d+"')
+
+
+def splice_xml(old: bytes, rows: Table, styles: Styles, cells: Mapping[tuple[int, int], int],
+               widths: Sequence[float]) -> bytes | None:
+    """The worksheet part `old` (one syncer wrote, as it left it) with `rows` in place of its cells: its used
+    range, column widths, autofilter and the row ends of its colour rules follow the new rows, and everything else
+    (the drawing of its charts, the colour rules themselves) stays. None if `old` has no cells element to replace.
+    """
+    text = old.decode("utf-8")
+    found = _SHEET_DATA.search(text)
+    if found is None:
+        return None
+    head, tail = text[:found.start()], text[found.end():]
+    height = max(len(rows), 1)
+    used, ref = f"A1:{get_column_letter(max(map(len, rows)))}{height}", f"A1:{get_column_letter(len(rows[0]))}{height}"
+    head = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{used}"', head, count=1)
+    head = re.sub(r"<cols>.*?</cols>", cols_xml(widths), head, count=1, flags=re.S)
+    tail = re.sub(r'<autoFilter ref="[^"]*"', f'<autoFilter ref="{ref}"', tail, count=1)
+    tail = _COLOURED_RANGE.sub(lambda m: f'sqref="{m[1]}2:{m[1]}{max(len(rows), 2)}"', tail)
+    body = b"".join(rows_xml(rows, column_formats(rows, styles), styles.header, cells))
+    return head.encode() + b"<sheetData>" + body + b"</sheetData>" + tail.encode()
 
 
 def _row(r: int, row: list[Cell], letters: list[str], styles: list[int | None]) -> str:
