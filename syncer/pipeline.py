@@ -310,7 +310,7 @@ def _run(ctx: RunContext) -> RunResult:
     kept = {k: (m.labelled, m.digest) for k, m in marks.items() if k in known and m != Mark()}
     saved = None
     if merged.save or digest != merged.stored_digest:
-        saved = SavedFrames({**merged.frames, "violations": stored.violations_frame(domain.violations)}, digest)
+        saved = SavedFrames({**merged.frames, "violations": domain.violation_rows}, digest)
     state.save_closed_rows(tables.get(CLOSED_PERIODS, [[]])[1:])
     state.commit(saved, reads.cursors, run, reads.checkpoints, marks=kept, carried=carried)
     return result

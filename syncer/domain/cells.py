@@ -79,3 +79,20 @@ def week_label_expr(day: pl.Expr) -> pl.Expr:
 def month_label_expr(day: pl.Expr) -> pl.Expr:
     """Month label of a date column (`2026-02`)."""
     return day.dt.strftime("%Y-%m")
+
+
+_NUMBERED = r"(?s)^(?:(.*)-)?([0-9]+)$"
+
+
+def natural_sort_keys(key: str = "key") -> list[pl.Expr]:
+    """`tables.natural_key` as sort columns (`MKT-9` before `MKT-10`): the text before the last `-`, then the
+    number after it compared as a number of any length (its digits without leading zeros, shorter first), then,
+    for a key without such a number, the key itself."""
+    k = pl.col(key)
+    parts = k.str.extract_groups(_NUMBERED)
+    numbered = parts.struct.field("2").is_not_null()
+    digits = parts.struct.field("2").str.strip_chars_start("0")
+    return [pl.when(numbered).then(parts.struct.field("1").fill_null("")).otherwise(k),
+            pl.when(numbered).then(digits.str.len_bytes()).otherwise(0),
+            pl.when(numbered).then(digits).otherwise(pl.lit("")),
+            pl.when(numbered).then(pl.lit("")).otherwise(k)]

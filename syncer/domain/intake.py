@@ -6,8 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+import polars as pl
+
 from syncer.config import IntakeConfig
 from syncer.domain.budget import BudgetLine
+from syncer.domain.cells import iso_local_expr
 from syncer.domain.controls import requirements, spend_findings
 from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, Task
@@ -174,3 +177,10 @@ def intake_table(violations: Iterable[Violation], tz: tzinfo) -> Table:
         rows.append([v.source, v.key, v.title, v.stage.value, v.owner, v.rule, v.field, v.problem, last[1],
                      v.url or None])
     return rows
+
+
+def intake_frame_table(violations: pl.DataFrame, zone: str) -> Table:
+    """`intake_table` of a violations frame (`stored.VIOLATIONS_SCHEMA`, in the Intake tab's order)."""
+    rows = violations.select("source", "key", "title", "stage", "owner", "rule", "field", "problem",
+                             iso_local_expr("since", zone), pl.when(pl.col("url") != "").then(pl.col("url"))).rows()
+    return [list(HEADERS[INTAKE]), *(list(r) for r in rows)]

@@ -14,14 +14,15 @@ from syncer.domain.attention import attention_counts, attention_table
 from syncer.domain.budget import BudgetLine
 from syncer.domain.campaigns import Clock, campaigns_by_schedule, campaigns_table
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
+from syncer.domain.cells import natural_sort_keys
 from syncer.domain.dashboard import DashboardInputs, dashboard_table
 from syncer.domain.figures import figures_frame, tz_name, with_flagged_time
 from syncer.domain.flow import flow_frame_table, p50, ratio
 from syncer.domain.frames import KEY, TASKS_SCHEMA, Frames
-from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_table
+from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_frame_table
 from syncer.domain.ledger import LedgerResult, ledger_frames, remaining
 from syncer.domain.periods import LocalCalendar
-from syncer.domain.stored import KEYS, as_frames, frames_of, violations_frame, violations_of
+from syncer.domain.stored import KEYS, VIOLATIONS_SCHEMA, as_frames, frames_of, violations_frame, violations_of
 from syncer.domain.weekly import weekly_table
 from syncer.model import Problem, Stage, Task
 from syncer.tables import (
@@ -35,7 +36,6 @@ from syncer.tables import (
     WEEKLY_REVIEW,
     Table,
     money,
-    natural_key,
     num,
 )
 
@@ -46,10 +46,15 @@ class DomainResult:
 
     tables: dict[str, Table]
     intake_ok: dict[tuple[str, str], bool]
-    violations: list[Violation]
+    violation_rows: pl.DataFrame  # stored.VIOLATIONS_SCHEMA, in the Intake tab's order
     summary: dict[str, Any]
     frames: Frames
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The violations as objects (write-back decisions, tests); the tabs use `violation_rows`."""
+        return violations_of(self.violation_rows)
 
 
 def build_domain(tasks: list[Task], cfg: Config, as_of: datetime, budget_lines: list[BudgetLine]) -> DomainResult:
@@ -81,7 +86,7 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
         warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
                         "are not checked against it")
     violations = _violations(figured, stored["violations"], check, cfg, budget_index(cfg, budget_lines), cal)
-    bad = violations_frame(violations).select(KEYS).unique().with_columns(bad=pl.lit(True))
+    bad = violations.select(KEYS).unique().with_columns(bad=pl.lit(True))
     full = figured.join(bad, on=KEYS, how="left", maintain_order="left").with_columns(
         intake_ok=pl.col("bad").is_null()).drop("bad")
     frames = Frames(full.select(*TASKS_SCHEMA, *[c for c in full.columns if c not in TASKS_SCHEMA]),
@@ -95,7 +100,7 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
         BUDGET_ROLLUP: led.table,
         FLOW_METRICS: flow_frame_table(frames.tasks, frames.changes, cal, as_of),
         CAPACITY: capacity_rows(logged, cfg.capacity),
-        INTAKE: intake_table(violations, tz),
+        INTAKE: intake_frame_table(violations, zone),
     }
     every_team = capacity_rows(teams_as_one(logged), cfg.capacity)
     tables[WEEKLY_REVIEW] = weekly_table(frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
@@ -125,26 +130,27 @@ def visibility_summary(tables: Mapping[str, Table]) -> dict[str, Any]:
 
 
 def _violations(figured: pl.DataFrame, cached: pl.DataFrame, check: Sequence[Task], cfg: Config,
-                budget: BudgetIndex | None, cal: LocalCalendar) -> list[Violation]:
-    """The cached violations of the tasks not checked now, and those of `check`, in the Intake tab's order."""
+                budget: BudgetIndex | None, cal: LocalCalendar) -> pl.DataFrame:
+    """The cached violations of the tasks not checked now, and those of `check`, in the Intake tab's order:
+    by source, key (in number order), rule and field."""
     checked = pl.DataFrame([(t.source, t.key) for t in check], schema=KEY, orient="row")
     unallocated = figured.join(checked, on=KEYS, how="semi").filter(
         pl.col("campaign").str.strip_chars().fill_null("") == "")
     labour = dict(zip(zip(unallocated["source"], unallocated["key"], strict=True), unallocated["labour_cost"],
                       strict=True))
     kept = cached.join(checked, on=KEYS, how="anti").join(figured.select(KEYS), on=KEYS, how="semi")
-    out = violations_of(kept) + check_tasks(check, labour, cfg.intake, budget, cal, cfg.labour_in_budget)
-    out.sort(key=lambda v: (v.source, natural_key(v.key), v.rule, v.field))
-    return out
+    new = violations_frame(check_tasks(check, labour, cfg.intake, budget, cal, cfg.labour_in_budget))
+    both = pl.concat([kept.cast(dict(VIOLATIONS_SCHEMA)).select(list(VIOLATIONS_SCHEMA)), new])
+    return both.sort([pl.col("source"), *natural_sort_keys(), pl.col("rule"), pl.col("field")], maintain_order=True)
 
 
-def _summary(tasks: pl.DataFrame, led: LedgerResult, violations: list[Violation], cfg: Config) -> dict[str, Any]:
+def _summary(tasks: pl.DataFrame, led: LedgerResult, violations: pl.DataFrame, cfg: Config) -> dict[str, Any]:
     ok = tasks["intake_ok"]
     return {
         "budget_remaining": {c: money(remaining(v, cfg.labour_in_budget) / 100)
                              for c, v in sorted(led.campaign_totals.items())},
         "budget_remaining_total": money(remaining(led.grand_total, cfg.labour_in_budget) / 100),
-        "intake_violations": len(violations),
+        "intake_violations": violations.height,
         "tasks_with_violations": int((~ok).sum()),
         "intake_complete": num(ratio(int(ok.sum()), ok.len()), 4),
         "median_cycle_days": num(p50(tasks["cycle_days"].drop_nulls().to_list())),
@@ -159,8 +165,8 @@ def with_kept(domain: DomainResult, kept: Mapping[tuple[str, str], Problem], tas
     keys = pl.DataFrame(list(kept), schema=KEY, orient="row")
     rows = tasks.join(keys, on=KEYS, how="semi").select(
         "source", "key", "title", "stage", "owner", "url", "created_at").rows()
-    domain.violations += [Violation(s, k, title, Stage(stage), owner, url or "", kept[(s, k)].rule,
-                                    kept[(s, k)].field, f"{kept[(s, k)].problem}.", created)
-                          for s, k, title, stage, owner, url, created in rows]
-    domain.violations.sort(key=lambda v: (v.source, v.key))
-    domain.tables[INTAKE] = intake_table(domain.violations, tz)
+    added = violations_frame([Violation(s, k, title, Stage(stage), owner, url or "", kept[(s, k)].rule,
+                                        kept[(s, k)].field, f"{kept[(s, k)].problem}.", created)
+                              for s, k, title, stage, owner, url, created in rows])
+    domain.violation_rows = pl.concat([domain.violation_rows, added]).sort("source", "key", maintain_order=True)
+    domain.tables[INTAKE] = intake_frame_table(domain.violation_rows, tz_name(tz))

@@ -6,20 +6,15 @@ from datetime import tzinfo
 
 import polars as pl
 
-from syncer.domain.cells import iso_local_expr, money_values, rounded
+from syncer.domain.cells import iso_local_expr, money_values, natural_sort_keys, rounded
 from syncer.domain.figures import tz_name
-from syncer.tables import HEADERS, TASKS, Table, natural_key
-
-
-def _natural_order(sources: list[str], keys: list[str]) -> list[int]:
-    return sorted(range(len(keys)), key=lambda i: (sources[i], natural_key(keys[i])))
+from syncer.tables import HEADERS, TASKS, Table
 
 
 def tasks_frame_table(tasks: pl.DataFrame, tz: tzinfo) -> Table:
     """The whole Tasks tab from the tasks frame (with figures and `intake_ok`), header first, rows sorted by
     (Source, Key) with Jira-style keys in number order; every value rounded as `task_row` rounds it."""
-    order = _natural_order(tasks["source"].to_list(), tasks["key"].to_list())
-    t = tasks[order]
+    t = tasks.sort([pl.col("source"), *natural_sort_keys()], maintain_order=True)
     zone = tz_name(tz)
     text = t.select(
         "source", "key", "title", "type", "stage", "status", "owner", "campaign", "activity", "category",

@@ -18,6 +18,7 @@ from syncer.domain.intake import BudgetIndex, check_tasks, intake_table
 from syncer.domain.ledger import remaining
 from syncer.domain.periods import LocalCalendar
 from syncer.domain.rollups import DomainResult
+from syncer.domain.stored import violations_frame
 from syncer.model import Task
 from syncer.tables import BUDGET_ROLLUP, CAPACITY, FLOW_METRICS, INTAKE, money, num
 
@@ -82,4 +83,4 @@ def build_domain(
         "intake_complete": num(intake_complete(tasks, intake_ok), 4),
         "median_cycle_days": num(p50(cycles)),
     }
-    return DomainResult(tables, intake_ok, violations, summary, frames, warnings)
+    return DomainResult(tables, intake_ok, violations_frame(violations), summary, frames, warnings)

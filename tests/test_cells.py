@@ -1,0 +1,30 @@
+"""Written values and orders from polars columns agree with the row-by-row helpers in `syncer.tables`."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from syncer.domain.cells import natural_sort_keys
+from syncer.tables import natural_key
+
+KEYS = st.lists(st.one_of(
+    st.from_regex(r"\A[A-Z]{0,3}-?[0-9]{1,22}\Z"),  # MKT-12, 007, -5, a 22-digit number (past Int64)
+    st.text(alphabet="AB-0129x", max_size=6),  # keys without a number, or with several dashes
+), max_size=40)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["jira", "asana"]), st.text(alphabet="AB-019", max_size=5))), KEYS)
+def test_the_natural_order_in_columns_is_the_row_by_row_one(pairs, keys):
+    rows = pairs + [("jira", k) for k in keys]
+    frame = pl.DataFrame(rows, schema={"source": pl.String, "key": pl.String}, orient="row").with_row_index("i")
+    got = frame.sort([pl.col("source"), *natural_sort_keys()], maintain_order=True)["i"].to_list()
+    want = sorted(range(len(rows)), key=lambda i: (rows[i][0], natural_key(rows[i][1])))
+    assert got == want
+
+
+def test_numbers_sort_as_numbers_of_any_length():
+    keys = ["MKT-10", "MKT-9", "MKT-009", "123456789012345678901234", "99", "MKT", "MKT-0", "A-B-2", "A-B-10"]
+    frame = pl.DataFrame({"key": keys})
+    assert frame.sort(natural_sort_keys(), maintain_order=True)["key"].to_list() == sorted(keys, key=natural_key)
