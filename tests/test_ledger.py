@@ -182,3 +182,19 @@ def test_labour_is_rounded_once_per_account_and_month_not_per_task():
     result = ledger_table(tasks, figs, [], LocalCalendar(ZoneInfo("Europe/Berlin"), 4), "month", {}, 80.0)
     grand = result.table[-1]
     assert grand[0] == "Total" and grand[8] == 133.33
+
+
+def test_labour_is_the_exact_sum_rounded_once_whatever_the_order_of_the_worklogs():
+    # Three 20-minute worklogs at 0.03 and 0.015 an hour and 42 minutes at 92.50: exactly 64.7775 ->
+    # 64.78. A float sum in worklog order lands on 64.77 in some orders (0.01 + 0.005 + 0.01 + 64.75 in binary).
+    import itertools
+
+    when = datetime(2026, 5, 4, 9, tzinfo=UTC)
+    logs = [Worklog("a", when, 1 / 3), Worklog("b", when, 1 / 3), Worklog("a", when, 1 / 3), Worklog("c", when, 0.7)]
+    rates = {"a": 0.03, "b": 0.015, "c": 92.5}
+    seen = set()
+    for order in itertools.permutations(logs):
+        task = make("L-1", created=when, campaign="Spring", worklogs=list(order))
+        figs = {(task.source, task.key): task_figures(task, when, UTC, rates, 0.0)}
+        seen.add(ledger_table([task], figs, [], CAL, "month", rates, 0.0).table[-1][8])
+    assert seen == {64.78}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -103,8 +104,11 @@ def task_postings(tasks: pl.DataFrame, days: pl.DataFrame, tz: str) -> pl.DataFr
                                         ("committed", "committed_m", COMMITTED), ("open", "committed_m", OPEN))]
     labour = days.join(t.select("source", "key", *keys), on=["source", "key"], how="left").group_by(
         *keys, y=pl.col("day").dt.year().cast(pl.Int32), m=pl.col("day").dt.month().cast(pl.Int32)).agg(
-        pl.col("cost").sum())  # unrounded per account-month: labour is rounded once there
-    parts.append(labour.select(*keys, "y", "m", col=pl.lit(LABOUR), cents=cents(labour["cost"])))
+        pl.col("costs").list.explode(keep_nulls=False, empty_as_null=False))
+    # Unrounded per account-month, then rounded once there. The sum is math.fsum's, correctly rounded whatever
+    # the order of the worklogs: a float sum in worklog order can land either side of a half cent.
+    exact = pl.Series([to_cents(math.fsum(c)) for c in labour["costs"].to_list()], dtype=pl.Int64)
+    parts.append(labour.select(*keys, "y", "m", col=pl.lit(LABOUR), cents=exact))
     schema = {"col": pl.Int32, "cents": pl.Int64}
     return pl.concat([p.cast(schema) for p in parts]).group_by(*keys, "y", "m", "col").agg(pl.col("cents").sum())
 

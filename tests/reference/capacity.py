@@ -19,20 +19,20 @@ def worklog_totals(
     rates = rates or {}
     cache, slow = cal.hour_cache, cal.labels
     logged: LoggedByWeek = {}
-    labour: list[dict[YearMonth, float]] = []
-    empty: dict[YearMonth, float] = {}
+    labour: list[dict[YearMonth, list[float]]] = []
+    empty: dict[YearMonth, list[float]] = {}
     for t in tasks:
         if not t.worklogs:
             labour.append(empty)
             continue
         team, cat = t.source, category_of(t)
-        by_month: dict[YearMonth, float] = {}
+        by_month: dict[YearMonth, list[float]] = {}
         for author, when, hours in t.worklogs:  # Worklog is a named tuple: unpacking is the cheap read
             d = cache.get(when.timestamp() // HOUR) or slow(when)
             key = (d.week, team, cat, author)
             logged[key] = logged.get(key, 0) + round(hours * MS_PER_HOUR)
             ym = d.year_month
-            by_month[ym] = by_month.get(ym, 0.0) + hours * rates.get(author, default_rate)
+            by_month.setdefault(ym, []).append(hours * rates.get(author, default_rate))  # summed by fsum
         labour.append(by_month)
     return WorklogTotals(logged, labour)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
@@ -35,13 +36,13 @@ def postings(
     cal: LocalCalendar,
     rates: Mapping[str, float],
     default_rate: float,
-    labour: Sequence[Mapping[YearMonth, float]] | None = None,
+    labour: Sequence[Mapping[YearMonth, list[float]]] | None = None,
 ) -> tuple[Book, list[str]]:
     """Every amount in integer cents per (campaign, activity, G/L account) and calendar month: the ledger's atoms.
 
     Each task amount, each account's labour in a month, and each month's share of a budget line is rounded to the
     cent once, here; every row and total above is an exact integer sum of these atoms. `labour`: per task (same
-    order) Σ hours × rate per month, from `capacity.worklog_totals`; computed here when not given."""
+    order) each worklog's hours × rate per month, from `capacity.worklog_totals`; computed here when not given."""
     tasks = list(tasks)
     if labour is None:
         labour = worklog_totals(tasks, cal, rates, default_rate).labour
@@ -56,7 +57,7 @@ def postings(
         return None if when is None else cal.labels(when).day
 
     accounts: dict[tuple[str | None, str | None, str | None], Key] = {}
-    labour_sum: dict[tuple[Key, YearMonth], float] = {}  # unrounded: labour is rounded once per account-month
+    labour_sum: dict[tuple[Key, YearMonth], list[float]] = {}  # unrounded: labour is rounded once per account-month
     for t, by_month in zip(tasks, labour, strict=True):
         raw = (t.campaign, t.activity, t.gl_account)
         key = accounts.get(raw)
@@ -77,10 +78,10 @@ def postings(
             ym = month_of(_first(t.po_date, day(seen.get("committed_amount")), day(t.created_at)))
             post(acct, ym, COMMITTED, committed)
             post(acct, ym, OPEN, max(committed - invoiced, 0))
-        for ym, cost in by_month.items():
-            labour_sum[(key, ym)] = labour_sum.get((key, ym), 0.0) + cost
-    for (key, ym), cost in labour_sum.items():
-        post(book[key], ym, LABOUR, to_cents(cost))
+        for ym, costs in by_month.items():
+            labour_sum.setdefault((key, ym), []).extend(costs)
+    for (key, ym), costs in labour_sum.items():
+        post(book[key], ym, LABOUR, to_cents(math.fsum(costs)))  # the exact sum, rounded once
     return book, warnings
 
 
@@ -93,7 +94,7 @@ def ledger_table(
     rates: Mapping[str, float],
     default_rate: float,
     labour_in_budget: bool = True,
-    labour: Sequence[Mapping[YearMonth, float]] | None = None,
+    labour: Sequence[Mapping[YearMonth, list[float]]] | None = None,
 ) -> LedgerResult:
     """The whole SPEC §8 ledger from tasks and budget lines (pure)."""
     book, warnings = postings(tasks, figures, lines, cal, rates, default_rate, labour)
