@@ -187,7 +187,8 @@ def test_empty_tab_with_our_name_is_adopted(path: Path):
 
 
 def test_sync_log_appends_and_keeps_newest(path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(xlsx_module, "SYNC_LOG_KEEP", 3)
+    monkeypatch.setattr(xlsx_module, "SYNC_LOG_KEEP", 3)  # the part path
+    monkeypatch.setattr("syncer.sinks.xlsx_layout.SYNC_LOG_KEEP", 3)  # the openpyxl pass
     sink = XlsxSink(path)
     for n in range(1, 6):
         sync(sink, tables(task("MKT-1")), n)

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from syncer.checks import Inspection, Level
@@ -27,13 +25,11 @@ from syncer.sinks.diff import NormRow, count_changes, normalise_cell, normalise_
 from syncer.sinks.headers import MINE, header_findings, owned_titles
 from syncer.sinks.marks import Digest, SinkMarks, TabMark, digests_of, pack, row_digests, stored, table_digest, unpack
 from syncer.sinks.xlsx_charts import DECORATED, decorate, decoration_shape, redecorated_xml
+from syncer.sinks.xlsx_layout import append_log, replace_tab
 from syncer.sinks.xlsx_parts import (
-    MONEY_FORMAT,
-    RATIO_FORMAT,
     Layout,
     Styles,
     atomic_write,
-    column_widths,
     layout_of,
     register_styles,
     rewrite,
@@ -45,13 +41,10 @@ from syncer.sinks.xlsx_parts import (
 from syncer.tables import (
     HEADERS,
     KEY_COLUMNS,
-    MONEY_COLUMNS,
-    RATIO_COLUMNS,
     SYNC_LOG,
     SYNC_LOG_KEEP,
     Cell,
     HeaderStatus,
-    Row,
     Table,
     header_status,
     migration_note,
@@ -77,7 +70,7 @@ def storable(value: object) -> Cell:
 @dataclass(slots=True)
 class _State:
     workbook: Workbook | None  # loaded for the openpyxl pass (None: a new file, or the fast path)
-    tables: dict[str, Table]  # owned tab -> rows as handed over, of the tabs to write, in SPEC §6 order
+    tables: dict[str, Table]  # owned tab -> rows as the workbook will hold them (`storable`), of the tabs to write
     digests: dict[str, str]  # every given owned tab -> table_digest
     rows: dict[str, list[Digest]]  # the tabs to write -> their row digests
     stamp: tuple[int, int] | None  # the file's (mtime_ns, size) when planned
@@ -194,9 +187,10 @@ class XlsxSink:
                 old = unpack(trusted.tabs[title].rows)
             else:
                 old = row_digests(self._owned_rows(wb, title, notes) or [], KEY_COLUMNS[title])
-            new = digests_of(tables[title], storable, KEY_COLUMNS[title], old)  # cells made storable at the write
+            made: dict[int, list[Cell]] = {}  # the rows made storable for the digests, kept for the write
+            new = digests_of(tables[title], storable, KEY_COLUMNS[title], old, made)
             changes[title] = count_changes(stored(old), stored(new))
-            prepared[title], rows_of[title] = tables[title], new
+            prepared[title], rows_of[title] = _stored(tables[title], made), new
         if trusted is None:
             logs = self._owned_rows(wb, SYNC_LOG, None) or [()]
             if layout is not None:
@@ -231,9 +225,9 @@ class XlsxSink:
         fresh: dict[str, Iterable[bytes]] = {}
         with zipfile.ZipFile(self.path) as package:  # a decorated tab's cells go under its drawing and colours
             for t, rows in tables.items():
-                spliced = redecorated_xml(t, package.read(layout.parts[t]), _stored(rows), layout.styles) \
+                spliced = redecorated_xml(t, package.read(layout.parts[t]), rows, layout.styles) \
                     if t in EXTRAS else None
-                fresh[layout.parts[t]] = [spliced] if spliced is not None else table_xml(_stored(rows), layout.styles)
+                fresh[layout.parts[t]] = [spliced] if spliced is not None else table_xml(rows, layout.styles)
         fresh[layout.parts[SYNC_LOG]] = sheet_xml([HEADERS[SYNC_LOG], *logs], [], layout.styles.header)
         atomic_write(self.path, lambda fh: rewrite(self.path, fh, fresh))
         return layout.parts, layout.styles, logs
@@ -246,10 +240,10 @@ class XlsxSink:
             wb = Workbook()
             blank = wb.active
         for title, rows in state.tables.items():
-            _replace_tab(wb, title, _stored(rows if title in EXTRAS else rows[:1]))
+            replace_tab(wb, title, rows if title in EXTRAS else rows[:1])
             if title in EXTRAS:
-                EXTRAS[title](wb[title], _stored(rows))
-        _append_log(wb, log)
+                EXTRAS[title](wb[title], rows)
+        append_log(wb, log)
         if blank is not None:
             wb.remove(blank)
         styles = register_styles(wb)
@@ -261,7 +255,7 @@ class XlsxSink:
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         with zipfile.ZipFile(laid) as package:
             parts = sheet_parts(package)
-        fill = {parts[t]: table_xml(_stored(rows), styles) for t, rows in state.tables.items() if t not in EXTRAS}
+        fill = {parts[t]: table_xml(rows, styles) for t, rows in state.tables.items() if t not in EXTRAS}
         atomic_write(self.path, lambda fh: rewrite(laid, fh, fill))
         return parts, styles, logs
 
@@ -338,63 +332,7 @@ class XlsxSink:
         return rows
 
 
-def _stored(rows: Table) -> Table:
-    return [[storable(v) for v in row] for row in rows]
-
-
-def _replace_tab(wb: Workbook, title: str, rows: Table) -> None:
-    """Replace an owned tab by a fresh sheet in the same place (same visibility), so its content is deterministic."""
-    if title in wb.sheetnames:
-        old = wb[title]
-        index, state = wb.index(old), old.sheet_state
-        wb.remove(old)
-        ws = wb.create_sheet(title, index)
-        ws.sheet_state = state
-    else:
-        ws = wb.create_sheet(title)
-    formats = [MONEY_FORMAT if h in MONEY_COLUMNS else RATIO_FORMAT if h in RATIO_COLUMNS else None for h in rows[0]]
-    _write_rows(ws, rows, 1, formats)
-    _style_header(ws, rows)
-
-
-def _append_log(wb: Workbook, row: Row) -> None:
-    """Append one Sync log row (creating the tab), then drop the oldest rows beyond SYNC_LOG_KEEP."""
-    header = HEADERS[SYNC_LOG]
-    if SYNC_LOG in wb.sheetnames:
-        ws = wb[SYNC_LOG]
-    else:
-        ws = wb.create_sheet(SYNC_LOG)
-        _write_rows(ws, [header], 1)
-        _style_header(ws, [header, row])
-    used = (r for r, values in enumerate(ws.iter_rows(values_only=True), 1) if any(v is not None for v in values))
-    last = max(used, default=1)
-    excess = last - SYNC_LOG_KEEP  # data rows after the append: (last - 1) + 1
-    if excess > 0:
-        ws.delete_rows(2, excess)
-        last -= excess
-    _write_rows(ws, [row], last + 1)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{last + 1}"
-
-
-def _write_rows(ws: Worksheet, rows: Table, first: int, formats: Sequence[str | None] = ()) -> None:
-    for r, row in enumerate(rows, first):
-        for c, value in enumerate(row, 1):
-            if value is None:
-                continue
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # RAW: openpyxl would store "=..." as a formula and "#N/A" as an error
-            elif r > 1 and c <= len(formats) and formats[c - 1]:
-                cell.number_format = formats[c - 1]
-
-
-def _style_header(ws: Worksheet, rows: Table) -> None:
-    """Bold frozen header with an autofilter; column widths from the longest value shown."""
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
-    ws.freeze_panes = "A2"
-    width = len(rows[0])
-    ws.auto_filter.ref = f"A1:{get_column_letter(width)}{max(len(rows), 1)}"
-    for c, w in enumerate(column_widths(rows), 1):
-        ws.column_dimensions[get_column_letter(c)].width = w
+def _stored(rows: Table, made: Mapping[int, list[Cell]] | None = None) -> Table:
+    """The rows as the workbook will hold them; `made`: rows (by position) already made storable."""
+    made = made or {}
+    return [made[i] if i in made else [storable(v) for v in row] for i, row in enumerate(rows)]
