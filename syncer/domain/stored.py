@@ -89,10 +89,21 @@ def read_into(old: Mapping[str, pl.DataFrame], fresh: list[Task], deleted: list[
               known: Iterable[str]) -> tuple[dict[str, pl.DataFrame], int, int]:
     """`merge` of what a run read (`fresh` tasks, `deleted` keys) onto the stored frames: (the merged frames, how
     many fresh tasks differ from their stored version, how many stored tasks are gone)."""
+    known = list(known)
+    if not fresh and not deleted and _as_merged(old, known):
+        return dict(old), 0, 0  # nothing read, nothing gone: the stored frames as they are
     new = frames_of(fresh)
     frames = merge(old, new, pl.DataFrame(deleted, schema=KEY, orient="row"), known)
     gone = old["tasks"].join(frames["tasks"], on=KEYS, how="anti").height
     return frames, changed_keys(old, new).height, gone
+
+
+def _as_merged(frames: Mapping[str, pl.DataFrame], known: list[str]) -> bool:
+    """Whether `frames` are as `merge` leaves them: every frame in its schema, only known sources, in order."""
+    keys = frames["tasks"].select(KEYS) if "tasks" in frames else None
+    return (keys is not None and all(name in frames and frames[name].schema == schema for name, schema in
+                                     SCHEMAS.items())
+            and bool(keys["source"].is_in(known).all()) and keys.equals(keys.sort(KEYS)))
 
 
 def without(frames: Mapping[str, pl.DataFrame], keys: list[tuple[str, str]]) -> dict[str, pl.DataFrame]:

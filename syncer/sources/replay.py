@@ -102,12 +102,16 @@ def check_folder(folder: Path, where: str) -> list[str]:
     return []
 
 
+class _Stamp(msgspec.Struct):
+    fetched_at: str | None = None  # the one field read: the rest of a 10k-page manifest is skipped, not built
+
+
 def fetched_at(folder: Path) -> datetime | None:
     """When a saved folder's pages were fetched (its manifest's `fetched_at`), or None if unknown."""
     try:
-        stamp = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("fetched_at")
+        stamp = msgspec.json.decode((folder / MANIFEST).read_bytes(), type=_Stamp).fetched_at
         return datetime.fromisoformat(stamp) if stamp else None
-    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+    except (OSError, ValueError, msgspec.DecodeError):  # ValidationError is a DecodeError
         return None
 
 
