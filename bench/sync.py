@@ -7,7 +7,8 @@ task), saved as a replay under `.bench/` (reused by later runs), then prints, ea
   peak RSS);
 - Google Sheets (the fake Sheets API of the tests, in process, no network): the same three runs in one process;
 - the phases of each run (fetch = read + decode + map, compute = merge + figures + roll-ups + tabs, plan, write,
-  the rest = state load and commit).
+  the rest = state load and commit);
+- decode + map + figures + roll-ups of a full read against the floor (`bench/floor.py`), in one process.
 
 The unchanged and incremental runs read as a live source does after its first full read: the replay source
 answers an incremental read with no task (nothing changed) or with the 100 changed tasks (a title edited and one
@@ -239,7 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             show(sink, r)
     print("(peak RSS: per process; the xlsx runs each have their own, the Sheets runs share one)")
+    (ROOT / ".bench" / "run-floor").mkdir(parents=True, exist_ok=True)
+    show_floor(spawn("floor", folder, ROOT / ".bench" / "run-floor")[0])
     return 0
+
+
+def show_floor(r: dict[str, Any]) -> None:
+    """decode + map + figures + roll-ups of a full read against the floor, both measured in one process."""
+    ours = r["map"] + r["bridge"] + r["compute"]
+    floor = r["floor_decode"] + r["compute"]  # the floor's figures and roll-ups are the same frames' computation
+    print(f"decode + map {r['map']:.2f} s, tasks to frames {r['bridge']:.2f} s, figures + roll-ups "
+          f"{r['compute']:.2f} s: {ours:.2f} s; the floor (typed msgspec decode into columns {r['floor_decode']:.2f} s"
+          f" + the same figures and roll-ups): {floor:.2f} s; ratio {ours / floor:.2f}x")
 
 
 if __name__ == "__main__":

@@ -273,7 +273,7 @@ def _run(ctx: RunContext) -> RunResult:
     warnings.extend(domain.warnings)
     warnings.extend(stored.default_warnings(merged.frames["defaulted"], cfg))
     marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
-    decision = _decide(ctx, merged.frames, domain.violations, marks, set(reads.fresh))
+    decision = _decide(ctx, merged.frames, domain, marks, set(reads.fresh))
     warnings.extend(decision.warnings)
     tables = {TASKS: tasks_frame_table(domain.frames.tasks, cfg.tz), **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
@@ -368,14 +368,16 @@ def change_period(cfg: Config, action: Literal["close", "reopen"], period: str, 
     return run_sync(cfg, RunOptions(action=PeriodAction(action, period, by or default_actor(), reason)), **run)
 
 
-def _decide(ctx: RunContext, frames: dict[str, pl.DataFrame], violations: list, marks: dict[tuple[str, str], Mark],
-            fresh: set[tuple[str, str]]) -> Decision:
-    """This run's write-backs, for the sources read this run (the task objects are built only when needed)."""
+def _decide(ctx: RunContext, frames: dict[str, pl.DataFrame], domain: DomainResult,
+            marks: dict[tuple[str, str], Mark], fresh: set[tuple[str, str]]) -> Decision:
+    """This run's write-backs, for the sources read this run (the task and violation objects are built only when
+    needed)."""
     if ctx.cfg.intake.enforce == "report":
         return Decision()
     read = [s.name for s in ctx.sources]
     mine = tasks_of({n: f.filter(pl.col("source").is_in(read)) for n, f in frames.items()})
-    return decide(mine, violations, ctx.cfg.intake.enforce, {s.name: s.kind for s in ctx.cfg.sources}, marks, fresh)
+    return decide(mine, domain.violations, ctx.cfg.intake.enforce, {s.name: s.kind for s in ctx.cfg.sources}, marks,
+                  fresh)
 
 
 def _write_back(ctx: RunContext, decision: Decision, run: RunRecord) -> tuple[list[WriteBack], list[str]]:

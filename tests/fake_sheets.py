@@ -385,7 +385,10 @@ class FakeSheets:
     def _valuesBatchUpdate(self, params: dict, body: dict, rest: str) -> dict:
         if body.get("valueInputOption") != "RAW":
             self.violations.append(f"values:batchUpdate with valueInputOption {body.get('valueInputOption')}")
-        sheets = copy.deepcopy(self.sheets)
+        # All or nothing, as the real API: the tabs written to are copied first (only those: a copy of a 100k-row
+        # sheet per call would make the fake, not the sink, what a benchmark measures).
+        touched = {parse_a1(vr["range"])[0] for vr in body.get("data", [])}
+        sheets = [copy.deepcopy(s) if s.title in touched else s for s in self.sheets]
         cells = sum(self._write(sheets, vr["range"], vr.get("values", [])) for vr in body.get("data", []))
         self.sheets = sheets
         return {"spreadsheetId": self.id, "totalUpdatedCells": cells, "responses": []}
