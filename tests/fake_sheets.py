@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -77,6 +77,12 @@ class Sheet:
     sheet_type: str = "GRID"
     charts: list[dict] = field(default_factory=list)  # EmbeddedChart objects on this tab
     conditional: list[dict] = field(default_factory=list)  # ConditionalFormatRule objects
+
+    def snapshot(self) -> Sheet:
+        """A copy to change while a request runs (all or nothing): the cells' values are immutable, so the cell map
+        is copied flat, the rest deep."""
+        return replace(self, cells=dict(self.cells), formats=copy.deepcopy(self.formats),
+                       charts=copy.deepcopy(self.charts), conditional=copy.deepcopy(self.conditional))
 
     def properties(self, index: int) -> dict:
         grid = {"rowCount": self.rows, "columnCount": self.cols}
@@ -388,7 +394,7 @@ class FakeSheets:
         # All or nothing, as the real API: the tabs written to are copied first (only those: a copy of a 100k-row
         # sheet per call would make the fake, not the sink, what a benchmark measures).
         touched = {parse_a1(vr["range"])[0] for vr in body.get("data", [])}
-        sheets = [copy.deepcopy(s) if s.title in touched else s for s in self.sheets]
+        sheets = [s.snapshot() if s.title in touched else s for s in self.sheets]
         cells = sum(self._write(sheets, vr["range"], vr.get("values", [])) for vr in body.get("data", []))
         self.sheets = sheets
         return {"spreadsheetId": self.id, "totalUpdatedCells": cells, "responses": []}
@@ -415,7 +421,7 @@ class FakeSheets:
 
     # --- spreadsheets:batchUpdate (all or nothing) ------------------------------------------------------------
     def _batchUpdate(self, params: dict, body: dict, rest: str) -> dict:
-        sheets = copy.deepcopy(self.sheets)
+        sheets = [s.snapshot() for s in self.sheets]
         saved_metadata = copy.deepcopy(self.metadata)
         try:
             return self._batch(sheets, body)
