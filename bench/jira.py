@@ -22,14 +22,15 @@ from fake_jira_api import CHANGELOG_ISSUES  # noqa: E402
 
 from syncer.config import parse_config  # noqa: E402
 from syncer.retry import RetryPolicy  # noqa: E402
+from syncer.sources import FetchResult  # noqa: E402
 from syncer.sources.jira.source import JiraSource  # noqa: E402
 
 
-def run(fake: FakeJira, src: JiraSource, since) -> tuple[float, int, dict[str, int]]:
+def run(fake: FakeJira, src: JiraSource, since, checkpoint=None) -> tuple[float, FetchResult, dict[str, int]]:
     fake.calls.clear()
     started = time.perf_counter()
-    result = src.read(since, fake.now)
-    return time.perf_counter() - started, len(result.tasks), dict(fake.calls)
+    result = src.read(since, fake.now, checkpoint)
+    return time.perf_counter() - started, result, dict(fake.calls)
 
 
 def line(label: str, seconds: float, tasks: int, calls: dict[str, int], bound: int) -> str:
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     src = JiraSource(cfg.sources[0], cfg, where="sources[0]", policy=RetryPolicy())
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.install(rsps)
-        seconds, tasks, calls = run(fake, src, None)
+        seconds, result, calls = run(fake, src, None)
+        tasks = len(result.tasks)
         full_bound = math.ceil(args.issues / args.page_size) + fake.changelog_pages() + busy + len(LOOKUPS)
         print(line("full", seconds, tasks, calls, full_bound))
         print(f"{'':<12} bound = ceil({args.issues}/{args.page_size}) search + {fake.changelog_pages()} bulk "
@@ -100,11 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'':<12} dependency-graph bound at {args.max_in_flight} in flight: {steps} latencies = "
                   f"{floor:.2f} s; measured {seconds:.2f} s = {seconds / floor:.2f}x the bound (target <= 1.3x)")
         fake.advance(minutes=15)
-        saved = json.loads(json.dumps(src.checkpoint()))  # as the state store keeps it
+        saved = json.loads(json.dumps(result.checkpoint))  # as the state store keeps it
         src = JiraSource(cfg.sources[0], cfg, where="sources[0]", policy=RetryPolicy())
-        src.load_checkpoint(saved)
-        seconds, tasks, calls = run(fake, src, fake.now - timedelta(minutes=20))
-        print(line("incremental", seconds, tasks, calls, 1 + 2))
+        seconds, result, calls = run(fake, src, fake.now - timedelta(minutes=20), saved)
+        print(line("incremental", seconds, len(result.tasks), calls, 1 + 2))
         print(f"{'':<12} bound = 1 search + 2 worklog feeds (the look-ups come from the full run's checkpoint)")
     return 0
 
