@@ -12,6 +12,7 @@ from syncer.tables import natural_key
 KEYS = st.lists(st.one_of(
     st.from_regex(r"\A[A-Z]{0,3}-?[0-9]{1,22}\Z"),  # MKT-12, 007, -5, a 22-digit number (past Int64)
     st.text(alphabet="AB-0129x", max_size=6),  # keys without a number, or with several dashes
+    st.text(alphabet="M-1\u0663\uff15\u00b2\n", max_size=5),  # other scripts' digits, ², a newline: not numbers
 ), max_size=40)
 
 
@@ -25,6 +26,7 @@ def test_the_natural_order_in_columns_is_the_row_by_row_one(pairs, keys):
 
 
 def test_numbers_sort_as_numbers_of_any_length():
-    keys = ["MKT-10", "MKT-9", "MKT-009", "123456789012345678901234", "99", "MKT", "MKT-0", "A-B-2", "A-B-10"]
+    keys = ["MKT-10", "MKT-9", "MKT-009", "123456789012345678901234", "99", "MKT", "MKT-0", "A-B-2", "A-B-10",
+            "MKT-\u0663", "X-\u00b2", "-", "--1"]
     frame = pl.DataFrame({"key": keys})
     assert frame.sort(natural_sort_keys(), maintain_order=True)["key"].to_list() == sorted(keys, key=natural_key)

@@ -18,7 +18,7 @@ from syncer.sinks import TabChange
 from syncer.sinks.marks import SinkMarks
 from syncer.sinks.xlsx import XlsxSink
 from syncer.state import State
-from syncer.tables import CAMPAIGNS, DASHBOARD, HEADERS, OWNED_TABS, SYNC_LOG, TASKS
+from syncer.tables import CAMPAIGNS, CAPACITY, DASHBOARD, HEADERS, OWNED_TABS, SYNC_LOG, TASKS
 
 EMAIL = "syncer@acme-ops.iam.gserviceaccount.com"
 
@@ -169,6 +169,23 @@ def test_a_changed_dashboard_keeps_its_charts_without_reading_the_workbook_back(
     look = _look(book)
     assert look == _look(fresh) and look["charts"] == 5 and look["colours"] == ["K2:K8", "R2:R8"]
     assert look["formats"] == ["General", "0.0%"] and look["width"] == 40
+
+
+def test_colour_rules_laid_out_on_one_row_grow_with_the_rows_spliced_in(book, tmp_path):
+    """A first sync with one campaign and nobody's time logged yet: openpyxl saves those rules as `K2` and `H2`;
+    the rows spliced in later are coloured to the last one, as a fresh layout colours them."""
+    small = _decorated(3, 0)
+    small[CAPACITY] = [list(HEADERS[CAPACITY])]
+    first = run(XlsxSink(book), small, 1)
+    grown = _decorated(3, 4)
+    grown[CAPACITY] += [[f"2026-W0{w}", "web", "All", "design", 40.0, 32, 1.25, True] for w in (8, 9)]
+    second = run(XlsxSink(book), grown, 2, through_state(first.marks, tmp_path))
+    assert second.tabs[CAMPAIGNS] == TabChange(added=4) and second.tabs[CAPACITY] == TabChange(added=3)
+    fresh = tmp_path / "fresh.xlsx"
+    run(XlsxSink(fresh), grown, 2)
+    assert _look(book)["colours"] == _look(fresh)["colours"] == ["K2:K6", "R2:R6"]
+    capacity = [str(cf.sqref) for cf in load_workbook(book)[CAPACITY].conditional_formatting]
+    assert capacity == [str(cf.sqref) for cf in load_workbook(fresh)[CAPACITY].conditional_formatting] == ["H2:H4"]
 
 
 def test_a_dashboard_whose_chart_tables_move_is_laid_out_again(book, tmp_path):

@@ -104,7 +104,7 @@ def task_postings(tasks: pl.DataFrame, days: pl.DataFrame, tz: str) -> pl.DataFr
                                         ("committed", "committed_m", COMMITTED), ("open", "committed_m", OPEN))]
     labour = days.join(t.select("source", "key", *keys), on=["source", "key"], how="left").group_by(
         *keys, y=pl.col("day").dt.year().cast(pl.Int32), m=pl.col("day").dt.month().cast(pl.Int32)).agg(
-        pl.col("costs").list.explode(keep_nulls=False, empty_as_null=False))
+        pl.col("costs").list.drop_nulls().list.explode(keep_nulls=False, empty_as_null=False))
     # Unrounded per account-month, then rounded once there. The sum is math.fsum's, correctly rounded whatever
     # the order of the worklogs: a float sum in worklog order can land either side of a half cent.
     exact = pl.Series([to_cents(math.fsum(c)) for c in labour["costs"].to_list()], dtype=pl.Int64)

@@ -103,7 +103,8 @@ def _as_merged(frames: Mapping[str, pl.DataFrame], known: list[str]) -> bool:
     keys = frames["tasks"].select(KEYS) if "tasks" in frames else None
     return (keys is not None and all(name in frames and frames[name].schema == schema for name, schema in
                                      SCHEMAS.items())
-            and bool(keys["source"].is_in(known).all()) and keys.equals(keys.sort(KEYS)))
+            and keys["source"].null_count() == 0 and bool(keys["source"].is_in(known).all())
+            and keys.equals(keys.sort(KEYS)))
 
 
 def without(frames: Mapping[str, pl.DataFrame], keys: list[tuple[str, str]]) -> dict[str, pl.DataFrame]:

@@ -173,10 +173,13 @@ class XlsxSink:
         trusted = self._marks if trusts(self._marks, stamp, titles) else None
         todo = [t for t in titles if trusted is None or not trusted.unchanged(t, digests[t])]
         layout = Layout.of(trusted.stamp) if trusted is not None else layout_of(self.path, titles) if stamp else None
-        shapes = {t: decoration_shape(t, tables[t]) for t in titles if t in EXTRAS}
         laid = trusted.stamp.get("shapes") or {} if trusted is not None else {}
+        # a tab written now gets the shape of its cells as stored; one left alone keeps the shape it was laid with
+        shapes = {t: decoration_shape(t, _stored(tables[t])) if t in todo else laid.get(t, "") for t in titles
+                  if t in EXTRAS}
         if any(t in EXTRAS and laid.get(t) != shapes[t] for t in todo):
             trusted, layout, todo = None, None, titles  # its decoration moves: openpyxl lays it out again
+            shapes = {t: decoration_shape(t, _stored(tables[t])) for t in shapes}
         wb = self._load(notes, read_only=layout is not None) if stamp and trusted is None else None
         changes, prepared, rows_of = {}, {}, {}
         for title in titles:

@@ -28,6 +28,9 @@ CHART_COLUMNS = 10  # default-width columns between the two charts of a row (a c
 MONEY, RATIO = "#,##0.00", "0.0%"
 SHARES = ("Budget used", "Intake complete", "Utilization")
 LABEL_WIDTH = 40  # the Dashboard's first column: the headline labels
+# Part of every decoration_shape: a change to what `decorate` draws must bump it, so that files drawn the old way
+# are laid out again instead of keeping the old drawing under new cells.
+DECORATION_VERSION = 1
 
 
 # The tabs openpyxl writes whole (`xlsx.EXTRAS`): the Dashboard for its charts, the others for their colours.
@@ -60,7 +63,7 @@ def decoration_shape(title: str, rows: Table) -> str:
     """What a decorated tab's drawing and colour rules depend on, besides its row count: the header (which columns
     are coloured) and, on the Dashboard, where each chart's table sits. While it stays the same, new cells can go
     under the decoration already in the file (`xlsx_parts.splice_xml`)."""
-    shape: list[object] = [title, [str(h) for h in rows[0]] if rows else []]
+    shape: list[object] = [DECORATION_VERSION, title, [str(h) for h in rows[0]] if rows else []]
     if title == DASHBOARD:
         shape.append([(r.chart.key, r.header_row, r.last_row, r.cols) for r in chart_ranges(rows)])
     return hashlib.blake2b(repr(shape).encode(), digest_size=12).hexdigest()

@@ -260,7 +260,8 @@ def rows_xml(rows: Table, formats: list[int | None], header_style: int,
 
 
 _SHEET_DATA = re.compile(r"<sheetData\s*/>|<sheetData>.*</sheetData>", re.S)
-_COLOURED_RANGE = re.compile(r'sqref="([A-Z]+)2:\1\d+"')
+# A colour rule's range: `K2:K40`, or `K2` as openpyxl saves a one-row range.
+_COLOURED_RANGE = re.compile(r'(<conditionalFormatting\b[^>]*\bsqref=")([A-Z]+)2(?::\2\d+)?"')
 
 
 def splice_xml(old: bytes, rows: Table, styles: Styles, cells: Mapping[tuple[int, int], int],
@@ -279,7 +280,7 @@ def splice_xml(old: bytes, rows: Table, styles: Styles, cells: Mapping[tuple[int
     head = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{used}"', head, count=1)
     head = re.sub(r"<cols>.*?</cols>", cols_xml(widths), head, count=1, flags=re.S)
     tail = re.sub(r'<autoFilter ref="[^"]*"', f'<autoFilter ref="{ref}"', tail, count=1)
-    tail = _COLOURED_RANGE.sub(lambda m: f'sqref="{m[1]}2:{m[1]}{max(len(rows), 2)}"', tail)
+    tail = _COLOURED_RANGE.sub(lambda m: f'{m[1]}{m[2]}2:{m[2]}{max(len(rows), 2)}"', tail)
     body = b"".join(rows_xml(rows, column_formats(rows, styles), styles.header, cells))
     return head.encode() + b"<sheetData>" + body + b"</sheetData>" + tail.encode()
 
