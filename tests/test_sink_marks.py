@@ -73,7 +73,9 @@ def test_an_unchanged_xlsx_run_reads_nothing_back_and_rewrites_only_the_log(book
     second = run(XlsxSink(book), tabs, 2, through_state(first.marks, tmp_path))
     assert all(c == TabChange() for c in second.tabs.values())
     after, log = parts(book), part_of(book, SYNC_LOG)
-    assert {n for n in after if after[n] != before[n]} == {log}  # every other part byte for byte
+    # every other part byte for byte; the workbook part's autofilter name of the Sync log covers the new row
+    assert {n for n in after if after[n] != before[n]} == {log, "xl/workbook.xml"}
+    assert _filter_names(book)[SYNC_LOG] == "'Sync log'!$A$1:$J$3"
     monkeypatch.undo()
     rows = [list(r) for r in load_workbook(book)[SYNC_LOG].iter_rows(values_only=True)]
     assert rows[0] == HEADERS[SYNC_LOG] and [r[0] for r in rows[1:]] == [log_row(1)[0], log_row(2)[0]]
@@ -311,3 +313,23 @@ def test_a_run_with_marks_normalises_only_the_rows_that_changed(fake, info, tmp_
     row = len(HEADERS[TASKS])
     assert len(seen) <= 2 * row + len(log_row(2))  # the edited row (once), the header of the write, the log row
     assert "Brief, edited" in seen and fake.values(TASKS)[21][2] == "Brief, edited"
+
+
+def _filter_names(path: Path) -> dict[str, str]:
+    """Tab title -> the range of its hidden `_xlnm._FilterDatabase` name, as the workbook part records it."""
+    import re
+
+    with zipfile.ZipFile(path) as z:
+        book = z.read("xl/workbook.xml").decode()
+    titles = re.findall(r'<sheet\b[^>]*?\bname="([^"]*)"', book)
+    found = re.findall(r'<definedName name="_xlnm._FilterDatabase" localSheetId="(\d+)"[^>]*>([^<]*)<', book)
+    return {titles[int(i)]: ref for i, ref in found}
+
+
+def test_the_autofilter_name_covers_every_row_written_on_either_path(book, tmp_path):
+    first = run(XlsxSink(book), tables(task("MKT-1"), task("MKT-2")), 1)  # laid out by openpyxl, rows streamed
+    assert _filter_names(book)[TASKS] == "'Tasks'!$A$1:$AB$3"
+    run(XlsxSink(book), tables(*(task(f"MKT-{i}") for i in range(1, 6))), 2, through_state(first.marks, tmp_path))
+    names = _filter_names(book)  # the part path: the Tasks part and the Sync log rewritten, and their names
+    assert names[TASKS] == "'Tasks'!$A$1:$AB$6" and names[SYNC_LOG] == "'Sync log'!$A$1:$J$3"
+    assert load_workbook(book)[TASKS].auto_filter.ref == "A1:AB6"

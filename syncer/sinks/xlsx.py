@@ -27,6 +27,7 @@ from syncer.sinks.marks import Digest, SinkMarks, TabMark, digests_of, pack, row
 from syncer.sinks.xlsx_charts import DECORATED, decorate, decoration_shape, redecorated_xml
 from syncer.sinks.xlsx_layout import append_log, replace_tab
 from syncer.sinks.xlsx_parts import (
+    WORKBOOK,
     Layout,
     Styles,
     atomic_write,
@@ -37,6 +38,7 @@ from syncer.sinks.xlsx_parts import (
     sheet_xml,
     table_xml,
     trusts,
+    with_filter_ranges,
 )
 from syncer.tables import (
     HEADERS,
@@ -231,7 +233,9 @@ class XlsxSink:
                 spliced = redecorated_xml(t, package.read(layout.parts[t]), rows, layout.styles) \
                     if t in EXTRAS else None
                 fresh[layout.parts[t]] = [spliced] if spliced is not None else table_xml(rows, layout.styles)
-        fresh[layout.parts[SYNC_LOG]] = sheet_xml([HEADERS[SYNC_LOG], *logs], [], layout.styles.header)
+            log_tab = [list(HEADERS[SYNC_LOG]), *logs]
+            fresh[WORKBOOK] = [with_filter_ranges(package.read(WORKBOOK), {**tables, SYNC_LOG: log_tab})]
+        fresh[layout.parts[SYNC_LOG]] = sheet_xml(log_tab, [], layout.styles.header)
         atomic_write(self.path, lambda fh: rewrite(self.path, fh, fresh))
         return layout.parts, layout.styles, logs
 
@@ -257,8 +261,10 @@ class XlsxSink:
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         with zipfile.ZipFile(laid) as package:
-            parts = sheet_parts(package)
-        fill = {parts[t]: table_xml(rows, styles) for t, rows in state.tables.items() if t not in EXTRAS}
+            parts, book = sheet_parts(package), package.read(WORKBOOK)
+        fill: dict[str, Iterable[bytes]] = {parts[t]: table_xml(rows, styles) for t, rows in state.tables.items()
+                                            if t not in EXTRAS}
+        fill[WORKBOOK] = [with_filter_ranges(book, state.tables)]
         atomic_write(self.path, lambda fh: rewrite(laid, fh, fill))
         return parts, styles, logs
 

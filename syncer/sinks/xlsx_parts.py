@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import html
 import io
 import os
 import posixpath
@@ -190,6 +191,29 @@ def _copy_stored(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipIn
     dst.filelist.append(entry)
     dst.NameToInfo[entry.filename] = entry
     dst.start_dir = dst.fp.tell()
+
+
+_FILTER_NAME = re.compile(r'(<definedName\b(?=[^>]*\bname="_xlnm\._FilterDatabase")(?=[^>]*\blocalSheetId="(\d+)")'
+                          r'[^>]*>)[^<]*(</definedName>)')
+_SHEET_NAME = re.compile(r'<sheet\b[^>]*?\bname="([^"]*)"')
+
+
+def with_filter_ranges(book: bytes, tables: Mapping[str, Table]) -> bytes:
+    """The workbook part with the hidden `_xlnm._FilterDatabase` name of each given tab (Excel's record of the
+    range its autofilter sorts and filters) covering that tab's table as now written, as its `autoFilter` does.
+    openpyxl records the cells it wrote itself, the header only when the rows are streamed in after it."""
+    text = book.decode("utf-8")
+    titles = [html.unescape(name) for name in _SHEET_NAME.findall(text)]
+
+    def cover(m: re.Match) -> str:
+        i = int(m[2])
+        rows = tables.get(titles[i]) if i < len(titles) else None
+        if not rows:
+            return m[0]
+        quoted = escape(titles[i].replace("'", "''"))
+        return f"{m[1]}'{quoted}'!$A$1:${get_column_letter(len(rows[0]))}${max(len(rows), 1)}{m[3]}"
+
+    return _FILTER_NAME.sub(cover, text).encode("utf-8")
 
 
 def find_styles(package: zipfile.ZipFile, money: str, ratio: str) -> Styles | None:
