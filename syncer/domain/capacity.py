@@ -33,8 +33,9 @@ class WorklogTotals:
 
 def worklog_days(tasks: pl.DataFrame, worklogs: pl.DataFrame, tz: str, people: Mapping[str, float],
                  default_rate: float) -> pl.DataFrame:
-    """Per (task, local day of the worklog's start, person): logged ms, Σ hours × rate (`cost`) and each worklog's
-    hours × rate (`costs`, a list), with the task's team (= source) and category. Milliseconds are exact
+    """Per (task, local day of the worklog's start, person): logged ms, Σ hours × rate (`cost`), each worklog's
+    hours × rate (`costs`, a list), their count `n` and Σ|hours × rate| (`mag`), with the task's team (= source)
+    and category. Milliseconds are exact
     integers, so sums do not depend on the order of worklogs."""
     rate = pl.col("author").replace_strict(dict(people), default=default_rate, return_dtype=pl.Float64)
     cat = pl.col("category")
@@ -43,7 +44,8 @@ def worklog_days(tasks: pl.DataFrame, worklogs: pl.DataFrame, tz: str, people: M
     return worklogs.join(ids, on=["source", "key"], how="left", maintain_order="left").group_by(
         "source", "key", "cat", day=local_day_expr("started_at", tz), person="author", maintain_order=True).agg(
         ms=(pl.col("hours") * MS_PER_HOUR).round(0, mode="half_to_even").cast(pl.Int64).sum(),
-        cost=(pl.col("hours") * rate).sum(), costs=pl.col("hours") * rate)  # costs: each worklog's, for an exact sum
+        cost=(pl.col("hours") * rate).sum(), costs=pl.col("hours") * rate,  # costs: each worklog's, for an exact sum
+        n=pl.len(), mag=(pl.col("hours") * rate).abs().sum())  # how far a float sum of them can be off
 
 
 def logged_by_week(days: pl.DataFrame) -> LoggedByWeek:

@@ -102,15 +102,33 @@ def task_postings(tasks: pl.DataFrame, days: pl.DataFrame, tz: str) -> pl.DataFr
                                                              cents=pl.col(amount))
              for amount, month, col in (("planned", "planned_m", PLANNED), ("invoiced", "invoiced_m", INVOICED),
                                         ("committed", "committed_m", COMMITTED), ("open", "committed_m", OPEN))]
-    labour = days.join(t.select("source", "key", *keys), on=["source", "key"], how="left").group_by(
-        *keys, y=pl.col("day").dt.year().cast(pl.Int32), m=pl.col("day").dt.month().cast(pl.Int32)).agg(
-        pl.col("costs").list.drop_nulls().list.explode(keep_nulls=False, empty_as_null=False))
-    # Unrounded per account-month, then rounded once there. The sum is math.fsum's, correctly rounded whatever
-    # the order of the worklogs: a float sum in worklog order can land either side of a half cent.
-    exact = pl.Series([to_cents(math.fsum(c)) for c in labour["costs"].to_list()], dtype=pl.Int64)
-    parts.append(labour.select(*keys, "y", "m", col=pl.lit(LABOUR), cents=exact))
+    acct = days.join(t.select("source", "key", *keys), on=["source", "key"], how="left").with_columns(
+        y=pl.col("day").dt.year().cast(pl.Int32), m=pl.col("day").dt.month().cast(pl.Int32))
+    labour = _labour_cents(acct, [*keys, "y", "m"])
+    parts.append(labour.select(*keys, "y", "m", col=pl.lit(LABOUR), cents="cents"))
     schema = {"col": pl.Int32, "cents": pl.Int64}
     return pl.concat([p.cast(schema) for p in parts]).group_by(*keys, "y", "m", "col").agg(pl.col("cents").sum())
+
+
+def _labour_cents(acct: pl.DataFrame, group: list[str]) -> pl.DataFrame:
+    """Labour per account-month in cents: the exact sum of its worklogs' hours × rate, rounded once, whatever the
+    order of the worklogs. The float sum is exact enough unless it lies within its own error bound (n·2⁻⁵²·Σ|x|,
+    doubled) of a half cent; only those groups are summed again, by math.fsum (correctly rounded)."""
+    labour = acct.group_by(group, maintain_order=True).agg(pl.col("cost").sum(), pl.col("n").sum(),
+                                                           pl.col("mag").sum())
+    scaled = labour["cost"] * 100.0
+    slack = labour["n"].cast(pl.Float64) * 2.0 ** -51 * labour["mag"] * 100.0 + 1e-6
+    near = (((scaled - scaled.floor() - 0.5).abs() < slack) | (scaled.abs() > 1e9)).fill_null(False)
+    fast = cents(labour["cost"])
+    if not near.any():
+        return labour.with_columns(cents=fast)
+    again = labour.filter(near).select(group).join(acct, on=group, how="left", nulls_equal=True).group_by(
+        group, maintain_order=True).agg(pl.col("costs").list.drop_nulls().list.explode(keep_nulls=False,
+                                                                                       empty_as_null=False))
+    exact = again.select(*group, exact=pl.Series([to_cents(math.fsum(c)) for c in again["costs"].to_list()],
+                                                  dtype=pl.Int64))
+    return labour.with_columns(cents=fast).join(exact, on=group, how="left", nulls_equal=True).with_columns(
+        cents=pl.coalesce("exact", "cents")).drop("exact")
 
 
 def postings(
