@@ -34,18 +34,18 @@ class WorklogTotals:
 def worklog_days(tasks: pl.DataFrame, worklogs: pl.DataFrame, tz: str, people: Mapping[str, float],
                  default_rate: float) -> pl.DataFrame:
     """Per (task, local day of the worklog's start, person): logged ms, Σ hours × rate (`cost`), each worklog's
-    hours × rate (`costs`, a list), their count `n` and Σ|hours × rate| (`mag`), with the task's team (= source)
-    and category. Milliseconds are exact
-    integers, so sums do not depend on the order of worklogs."""
+    hours × rate (`costs`, a list, for the ledger's exact sum), their count `n` and Σ|hours × rate| (`mag`, how far
+    a float sum can be off), with the task's team (= source) and category. Milliseconds are exact integers, so
+    sums do not depend on the order of worklogs."""
     rate = pl.col("author").replace_strict(dict(people), default=default_rate, return_dtype=pl.Float64)
     cat = pl.col("category")
     ids = tasks.select("source", "key", cat=pl.when(cat.is_null() | (cat == "")).then(pl.lit(UNCATEGORISED))
                        .otherwise(cat))
+    cost = pl.col("hours") * rate  # each worklog's
     return worklogs.join(ids, on=["source", "key"], how="left", maintain_order="left").group_by(
         "source", "key", "cat", day=local_day_expr("started_at", tz), person="author", maintain_order=True).agg(
         ms=(pl.col("hours") * MS_PER_HOUR).round(0, mode="half_to_even").cast(pl.Int64).sum(),
-        cost=(pl.col("hours") * rate).sum(), costs=pl.col("hours") * rate,  # costs: each worklog's, for an exact sum
-        n=pl.len(), mag=(pl.col("hours") * rate).abs().sum())  # how far a float sum of them can be off
+        cost=cost.sum(), costs=cost, n=pl.len(), mag=cost.abs().sum())
 
 
 def logged_by_week(days: pl.DataFrame) -> LoggedByWeek:

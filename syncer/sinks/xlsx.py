@@ -176,12 +176,11 @@ class XlsxSink:
         todo = [t for t in titles if trusted is None or not trusted.unchanged(t, digests[t])]
         layout = Layout.of(trusted.stamp) if trusted is not None else layout_of(self.path, titles) if stamp else None
         laid = trusted.stamp.get("shapes") or {} if trusted is not None else {}
-        # a tab written now gets the shape of its cells as stored; one left alone keeps the shape it was laid with
-        shapes = {t: decoration_shape(t, _stored(tables[t])) if t in todo else laid.get(t, "") for t in titles
-                  if t in EXTRAS}
-        if any(t in EXTRAS and laid.get(t) != shapes[t] for t in todo):
+        drawn = {t: decoration_shape(t, _stored(tables[t])) for t in titles if t in EXTRAS}  # of the cells as stored
+        if any(t in drawn and laid.get(t) != drawn[t] for t in todo):
             trusted, layout, todo = None, None, titles  # its decoration moves: openpyxl lays it out again
-            shapes = {t: decoration_shape(t, _stored(tables[t])) for t in shapes}
+        # a tab written now gets its new shape; one left alone keeps the shape it was laid with
+        shapes = {t: shape if t in todo else laid.get(t, "") for t, shape in drawn.items()}
         wb = self._load(notes, read_only=layout is not None) if stamp and trusted is None else None
         changes, prepared, rows_of = {}, {}, {}
         for title in titles:

@@ -13,6 +13,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from syncer.charts import ANCHOR_COLUMN, CHART_HEIGHT_PX, CHART_ROWS, CHART_WIDTH_PX, ChartRange, chart_ranges
+from syncer.sinks.xlsx_parts import MONEY_FORMAT as MONEY
+from syncer.sinks.xlsx_parts import RATIO_FORMAT as RATIO
 from syncer.sinks.xlsx_parts import Styles, column_widths, splice_xml
 from syncer.tables import BUDGET_ROLLUP, CAMPAIGNS, CAPACITY, DASHBOARD, Table
 
@@ -25,7 +27,6 @@ FLAGGED_WORDS = {
 }
 CM_PER_PX = 2.54 / 96
 CHART_COLUMNS = 10  # default-width columns between the two charts of a row (a chart is 600 px wide)
-MONEY, RATIO = "#,##0.00", "0.0%"
 SHARES = ("Budget used", "Intake complete", "Utilization")
 LABEL_WIDTH = 40  # the Dashboard's first column: the headline labels
 # Part of every decoration_shape: a change to what `decorate` draws must bump it, so that files drawn the old way
