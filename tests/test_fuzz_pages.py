@@ -20,7 +20,7 @@ from syncer.pipeline import Reads, merge_read
 from syncer.sources import FetchResult, MapContext, Page
 from syncer.sources.asana.mapping import map_pages as map_asana
 from syncer.sources.jira.mapping import map_pages as map_jira
-from syncer.sources.replay import missing_pages
+from syncer.sources.replay import mark_of, missing_pages
 
 JUNK = [None, [], {}, "", "garbage", -3600, 0, 1e308, math.inf, True, [1, "two"], {"type": "doc"}, [[[]]]]
 GOOD = good_pages()
@@ -92,7 +92,7 @@ def check_read(api: str, pages: list[Page]) -> None:
     except SyncerError:
         return  # an expected failure (a field list that is not one): the run stops, nothing is changed
     result = FetchResult(mapped.tasks, complete=True, warnings=mapped.warnings, kept=mapped.kept,
-                         anomalies=[*missing_pages(pages), *mapped.anomalies])
+                         anomalies=[*missing_pages([mark_of(p) for p in pages]), *mapped.anomalies])
     reads = Reads()
     merge_read(reads, mc.source, result, stored)
     text = traces(pages)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -14,16 +15,19 @@ from syncer.checks import Inspection, Level
 from syncer.config import Config, ReplaySourceConfig
 from syncer.errors import ConfigError, SourceError, SyncerError
 from syncer.progress import NO_PROGRESS, Progress
-from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, drain, reported
+from syncer.sources import Checkpoint, FetchOutcome, FetchResult, MapContext, Page, PageStream, reported
 from syncer.sources.asana import mapping as asana
 from syncer.sources.asana.inspect import listing as asana_listing
 from syncer.sources.jira import mapping as jira
 from syncer.sources.jira.inspect import listing as jira_listing
 from syncer.sources.jira.settings import FIELD_PATH, STATUS_PATH
+from syncer.sources.jira.slim import decode_page as jira_slim
 
 MANIFEST = "manifest.json"
 MAPPERS = {"jira": jira.map_pages, "asana": asana.map_pages}  # one mapping per API, shared with the live sources
 TASKS_ON = {"jira": jira.tasks_on, "asana": asana.tasks_on}
+SlimDecoder = Callable[[str, dict[str, Any], bytes], Any]  # (endpoint, params, bytes) -> body, or None: decode all
+SLIM: dict[str, SlimDecoder] = {"jira": jira_slim}  # a sync's reads decode only what the mapping reads
 FORMAT = 1
 
 
@@ -67,11 +71,14 @@ def _kind(value: Any) -> str:
         type(value), f"{type(value).__name__} {value!r}"[:60])
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path, slim: Callable[[bytes], Any] | None = None) -> Any:
     try:
         data = path.read_bytes()
     except OSError as e:
         raise SourceError(f"{path}: not readable JSON ({e})") from None
+    body = slim(data) if slim else None
+    if body is not None:
+        return body
     try:
         try:  # msgspec builds the same dicts and lists, several times faster than the standard library
             return msgspec.json.decode(data)
@@ -115,31 +122,52 @@ def fetched_at(folder: Path) -> datetime | None:
         return None
 
 
-def read_pages(folder: Path, manifest: dict[str, Any]) -> Iterator[Page]:
-    """The saved pages, in the order they were fetched."""
+def read_pages(folder: Path, manifest: dict[str, Any], slim: SlimDecoder | None = None) -> Iterator[Page]:
+    """The saved pages, in the order they were fetched; with `slim`, each body decoded only as far as the
+    mapping reads it (where the page's shape allows)."""
     for entry in manifest["pages"]:
-        path = folder / entry["file"]
-        yield Page(entry["endpoint"], entry.get("params") or {}, _load_json(path), str(path))
+        path, endpoint, params = folder / entry["file"], entry["endpoint"], entry.get("params") or {}
+        decode = partial(slim, endpoint, params) if slim else None
+        yield Page(endpoint, params, _load_json(path, decode), str(path))
 
 
-def missing_pages(pages: list[Page]) -> list[str]:
+class PageMark(NamedTuple):
+    """What `missing_pages` needs of a page: its request's tokens and the token its body hands out."""
+
+    endpoint: str
+    sent: tuple[tuple[str, str], ...]  # (name, token) it was asked for with
+    promise: tuple[str, str | None]  # (name, token) of the next page it promises
+    origin: str
+
+
+def mark_of(page: Page) -> PageMark:
+    sent = tuple((name, str(page.params[name])) for name in ("nextPageToken", "offset") if page.params.get(name))
+    return PageMark(page.endpoint, sent, _promise(page.body), page.origin)
+
+
+def marked(pages: Iterable[Page], marks: list[PageMark]) -> Iterator[Page]:
+    """The pages, each one's mark appended to `marks` as it passes (the pages themselves are not kept)."""
+    for page in pages:
+        marks.append(mark_of(page))
+        yield page
+
+
+def missing_pages(marks: list[PageMark]) -> list[str]:
     """Pages that promise a next page (a `nextPageToken`, Asana's `next_page.offset`) the save does not hold: the
     folder is not the whole source, so nothing may be inferred from what it lacks."""
-    sent = {(p.endpoint, name, str(p.params.get(name))) for p in pages for name in ("nextPageToken", "offset")
-            if p.params.get(name)}
+    sent = {(m.endpoint, name, token) for m in marks for name, token in m.sent}
     out = []
     promised = set()
-    for page in pages:
-        name, token = _promise(page.body)
-        promised.add((page.endpoint, name, token))
-        if token and (page.endpoint, name, token) not in sent:
-            out.append(f"{page.origin}: promises a next page ({name} {token[:40]!r}) that the saved folder does not "
+    for m in marks:
+        name, token = m.promise
+        promised.add((m.endpoint, name, token))
+        if token and (m.endpoint, name, token) not in sent:
+            out.append(f"{m.origin}: promises a next page ({name} {token[:40]!r}) that the saved folder does not "
                        "hold; the save is incomplete (save it again with `syncer fetch`)")
-    for page in pages:  # and the other way round: a page asked for with a token no saved page handed out
-        for name in ("nextPageToken", "offset"):
-            token = page.params.get(name)
-            if token and (page.endpoint, name, str(token)) not in promised:
-                out.append(f"{page.origin}: was asked for with {name} {str(token)[:40]!r}, but the page before it "
+    for m in marks:  # and the other way round: a page asked for with a token no saved page handed out
+        for name, token in m.sent:
+            if (m.endpoint, name, token) not in promised:
+                out.append(f"{m.origin}: was asked for with {name} {token[:40]!r}, but the page before it "
                            "is not in the saved folder; the save is incomplete (save it again with `syncer fetch`)")
     return out
 
@@ -198,13 +226,15 @@ class ReplaySource:
         return None  # saved pages are read-only
 
     def read(self, since: datetime | None, now: datetime, checkpoint: Checkpoint | None = None) -> FetchResult:
+        """Every saved page mapped as it is read: a page is dropped once the mapping has taken what it reads."""
         manifest = read_manifest(self.cfg.path, self.where)
-        pages, out = drain(reported(self.fetch_pages(since, now), self.progress, TASKS_ON[manifest["api"]]))
+        api, marks = manifest["api"], []
+        pages = read_pages(self.cfg.path, manifest, SLIM.get(api))
         mc = MapContext(self.name, self.cfg.fields, self.cfg.stages, self.settings.tz, self.where,
                         self.settings.currency, manifest.get("base_url", ""), tuple(manifest.get("projects") or ()))
-        mapped = MAPPERS[manifest["api"]](pages, mc)
-        return FetchResult(tasks=mapped.tasks, complete=out.complete, warnings=mapped.warnings,
-                           anomalies=[*missing_pages(pages), *mapped.anomalies], kept=mapped.kept)
+        mapped = MAPPERS[api](marked(reported(pages, self.progress, TASKS_ON[api]), marks), mc)
+        return FetchResult(tasks=mapped.tasks, complete=True, warnings=mapped.warnings,  # the whole source
+                           anomalies=[*missing_pages(marks), *mapped.anomalies], kept=mapped.kept)
 
     def inspect(self) -> Inspection:
         """The saved pages' manifest, and the fields and statuses (or sections) the pages carry."""
