@@ -96,18 +96,20 @@ def _period_parts(df: pl.DataFrame, day: pl.Expr, cols: list[pl.Expr]) -> pl.Dat
 
 def _wip_spells(tasks: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
     """(source, category, start, end) spells in progress, in review or blocked (`wip_spells`, vectorised); `end`
-    null while still open."""
-    created = tasks.select("source", "key", "cat", time="created_at", wip=pl.col("created_stage").is_in(WIP), n=0)
+    null while still open. A spell begins at creation or at a change that moves the task into or out of WIP, and
+    ends where the task's next such change begins one; the frames are in task order, so no sort is needed."""
     ch = grouped_by_task(changes.select("source", "key", "at", "to_stage").join(
-        tasks.select("source", "key", "cat", "created_at"), on=TASK_KEY, how="left", maintain_order="left"))
-    moved = ch.select("source", "key", "cat", time=spell_starts(ch), wip=pl.col("to_stage").is_in(WIP),
-                      n=pl.int_range(1, pl.len() + 1))
-    states = grouped_by_task(pl.concat([created, moved.cast(created.schema)]).sort("source", "key", "n"))
-    run = (pl.col("_first") | (pl.col("wip") != pl.col("wip").shift(1))).cum_sum()  # one id per run of a task
-    runs = states.with_columns(run=run).group_by("run", maintain_order=True).agg(
-        pl.col("source", "key", "cat", "wip").first(), start=pl.col("time").first())
+        tasks.select("source", "key", "cat", "created_at", born=pl.col("created_stage").is_in(WIP)), on=TASK_KEY,
+        how="left", maintain_order="left"))
+    wip = pl.col("to_stage").is_in(WIP)
+    turns = ch.with_columns(start=spell_starts(ch), wip=wip).filter(
+        wip != pl.when(pl.col("_first")).then(pl.col("born")).otherwise(wip.shift(1)))
     same_next = (pl.col("source") == pl.col("source").shift(-1)) & (pl.col("key") == pl.col("key").shift(-1))
-    runs = runs.with_columns(end=pl.when(same_next).then(pl.col("start").shift(-1)))
+    moved = turns.select("source", "key", "cat", "wip", "start", end=pl.when(same_next).then(pl.col("start").shift(-1)))
+    first_turn = turns.group_by(TASK_KEY).agg(end=pl.col("start").first())
+    created = tasks.select("source", "key", "cat", wip=pl.col("created_stage").is_in(WIP), start="created_at").join(
+        first_turn, on=TASK_KEY, how="left")
+    runs = pl.concat([created, moved.select(created.columns)], how="vertical_relaxed")
     return runs.filter(pl.col("wip") & (pl.col("end").is_null() | (pl.col("end") > pl.col("start"))))
 
 

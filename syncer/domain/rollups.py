@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -96,18 +97,18 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
     logged = logged_by_week(days)
     led = ledger_frames(frames.tasks, days, budget_lines, cal, cfg.budget_period, cfg.labour_in_budget)
     warnings.extend(led.warnings)
-    tables = {
-        BUDGET_ROLLUP: led.table,
-        FLOW_METRICS: flow_frame_table(frames.tasks, frames.changes, cal, as_of),
-        CAPACITY: capacity_rows(logged, cfg.capacity),
-        INTAKE: intake_frame_table(violations, zone),
-    }
+    tables = {BUDGET_ROLLUP: led.table, CAPACITY: capacity_rows(logged, cfg.capacity)}
     every_team = capacity_rows(teams_as_one(logged), cfg.capacity)
-    tables[WEEKLY_REVIEW] = weekly_table(frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
+    pool = ThreadPoolExecutor(1)
+    weekly = pool.submit(weekly_table, frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
+    tables[FLOW_METRICS] = flow_frame_table(frames.tasks, frames.changes, cal, as_of)
+    tables[INTAKE] = intake_frame_table(violations, zone)
     clock = Clock.of(as_of, cfg.timezone)
     tables.update(visibility_tabs(frames, clock, led.table, cfg))
     monthly = led.table if cfg.budget_period == "month" else ledger_frames(
         frames.tasks, days, budget_lines, cal, "month", cfg.labour_in_budget).table
+    tables[WEEKLY_REVIEW] = weekly.result()
+    pool.shutdown()
     tables[DASHBOARD] = dashboard_table(frames, clock, DashboardInputs(
         tables, monthly, cfg.labour_in_budget, cfg.fiscal_year_start_month))
     ok = frames.tasks.select("source", "key", "intake_ok").rows()

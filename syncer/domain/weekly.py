@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from syncer.config import Config
+from syncer.domain.figures import grouped_by_task, spell_starts
 from syncer.domain.flow import ALL, UNCATEGORISED
 from syncer.domain.frames import UTC_TIME, Frames
 from syncer.domain.periods import LocalCalendar, iso_week, week_starts
@@ -60,16 +61,18 @@ def stage_spells(frames: Frames) -> pl.DataFrame:
     """Each task's stages as spells (source, key, stage, start, end); `end` is null for the stage it is in now.
 
     The stage at an instant B is that of the spell with start < B <= end: a change exactly at B is already the
-    next period's (a period ends at local midnight, SPEC §7)."""
-    born = frames.tasks.select(*TASK, at=pl.col("created_at"), stage=pl.col("created_stage"), seq=pl.lit(-1))
-    moves = frames.changes.select(*TASK, "at", stage=pl.col("to_stage"), seq=pl.int_range(pl.len()).over(TASK))
-    spells = pl.concat([born, moves.with_columns(pl.col("seq").cast(pl.Int32))], how="vertical_relaxed")
-    return (
-        spells.sort([*TASK, "seq"])
-        .with_columns(start=pl.col("at").cum_max().over(TASK))  # a change dated before creation counts at creation
-        .with_columns(end=pl.col("start").shift(-1).over(TASK))
-        .select(*TASK, "stage", "start", "end")
-    )
+    next period's (a period ends at local midnight, SPEC §7). A change dated before creation counts at creation.
+    The frames are in (source, key) order, so no sort is needed: the spell a change opens ends where the task's
+    next change opens one, and the spell of creation where its first change does."""
+    ch = grouped_by_task(frames.changes.select(*TASK, "at", stage=pl.col("to_stage")).join(
+        frames.tasks.select(*TASK, "created_at"), on=TASK, how="left", maintain_order="left"))
+    ch = ch.with_columns(start=spell_starts(ch))
+    same_next = ~pl.col("_first").shift(-1).fill_null(True)
+    moves = ch.select(*TASK, "stage", "start", end=pl.when(same_next).then(pl.col("start").shift(-1)))
+    first_moves = ch.filter("_first").select(*TASK, end="start")
+    born = frames.tasks.select(*TASK, stage=pl.col("created_stage"), start=pl.col("created_at")).join(
+        first_moves, on=TASK, how="left", maintain_order="left")
+    return pl.concat([born, moves])
 
 
 def _team_key(df: pl.DataFrame, zone: str, at: str) -> pl.DataFrame:
