@@ -22,7 +22,6 @@ from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
 from syncer.domain.rollups import DomainResult, budget_index, domain_of_frames, with_kept
-from syncer.domain.tasks_tab import tasks_frame_table
 from syncer.model import Problem, Task
 from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
@@ -243,6 +242,7 @@ class Merged:
 def _merge(ctx: RunContext, loaded: tuple[dict[str, pl.DataFrame], str | None, bool], reads: Reads) -> Merged:
     old, digest, legacy = loaded
     fresh = sorted(reads.fresh.values(), key=lambda t: (t.source, t.key))
+    reads.fresh.clear()  # the tasks are the merged ones' now (the caller keeps their keys)
     frames, changed, gone = stored.read_into(old, fresh, reads.deleted, [s.name for s in ctx.cfg.sources])
     return Merged(frames, fresh, changed, gone, bool(changed or gone or legacy), digest)
 
@@ -263,19 +263,21 @@ def _run(ctx: RunContext) -> RunResult:
     loaded = load_stored(state)
     reads = _read_sources(ctx, set(loaded[0]["tasks"].select(stored.KEYS).rows()))
     ctx.progress.start("compute")
+    read_keys = set(reads.fresh)
     merged = _merge(ctx, loaded, reads)
     warnings = reads.warnings
     recall_all(ctx.sinks, state, recheck="full" in reads.modes)  # unchanged tabs: neither read back nor written
     budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
     domain, digest = _domain(ctx, merged, budget_lines)
+    merged.fresh.clear()  # the tasks read are in the frames now: their objects are freed before the sinks plan
     with_kept(domain, reads.kept, merged.frames["tasks"], cfg.tz)
     warnings.extend(domain.warnings)
     warnings.extend(stored.default_warnings(merged.frames["defaulted"], cfg))
     marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
-    decision = _decide(ctx, merged.frames, domain, marks, set(reads.fresh))
+    decision = _decide(ctx, merged.frames, domain, marks, read_keys)
     warnings.extend(decision.warnings)
-    tables = {TASKS: tasks_frame_table(domain.frames.tasks, cfg.tz), **domain.tables}
+    tables = {TASKS: domain.tasks_table, **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
     ctx.progress.end(tasks=domain.frames.tasks.height)
     plans = plan_all(ctx.sinks, tables, domain.frames, ctx.progress, warnings)

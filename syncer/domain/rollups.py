@@ -24,6 +24,7 @@ from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_fra
 from syncer.domain.ledger import LedgerResult, ledger_frames, remaining
 from syncer.domain.periods import LocalCalendar
 from syncer.domain.stored import KEYS, VIOLATIONS_SCHEMA, as_frames, frames_of, violations_frame, violations_of
+from syncer.domain.tasks_tab import tasks_frame_table
 from syncer.domain.weekly import weekly_table
 from syncer.model import Problem, Stage, Task
 from syncer.tables import (
@@ -51,6 +52,7 @@ class DomainResult:
     summary: dict[str, Any]
     frames: Frames
     warnings: list[str] = field(default_factory=list)
+    tasks_table: Table = field(default_factory=list)  # the Tasks tab (SPEC §6), header first
 
     @property
     def violations(self) -> list[Violation]:
@@ -92,28 +94,47 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
         intake_ok=pl.col("bad").is_null()).drop("bad")
     frames = Frames(full.select(*TASKS_SCHEMA, *[c for c in full.columns if c not in TASKS_SCHEMA]),
                     model.changes, model.worklogs, model.flags)
+    with ThreadPoolExecutor(2) as pool:  # tabs that need only the frames are computed beside the rest
+        tasks_tab = pool.submit(tasks_frame_table, frames.tasks, tz)
+        tables, led = _tabs(frames, TabInputs(cfg, as_of, cal, budget_lines, violations), pool)
+        ok = frames.tasks.select("source", "key", "intake_ok").rows()
+        summary = {**_summary(frames.tasks, led, violations, cfg), **visibility_summary(tables)}
+        return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations, summary, frames,
+                            [*warnings, *led.warnings], tasks_tab.result())
+
+
+@dataclass(frozen=True, slots=True)
+class TabInputs:
+    """What the tabs read besides the frames."""
+
+    cfg: Config
+    as_of: datetime
+    cal: LocalCalendar
+    budget_lines: list[BudgetLine]
+    violations: pl.DataFrame
+
+
+def _tabs(frames: Frames, inputs: TabInputs, pool: ThreadPoolExecutor) -> tuple[dict[str, Table], LedgerResult]:
+    """Every roll-up tab of the figured frames, and the ledger; the Weekly review runs in `pool` (polars releases
+    the GIL while it works, so it runs beside Flow metrics, Intake and the visibility tabs)."""
+    cfg, as_of, cal, lines, zone = inputs.cfg, inputs.as_of, inputs.cal, inputs.budget_lines, tz_name(inputs.cfg.tz)
     # One pass over every worklog feeds both Capacity and the ledger's Labour.
     days = worklog_days(frames.tasks, frames.worklogs, zone, cfg.rates.people, cfg.rates.default)
     logged = logged_by_week(days)
-    led = ledger_frames(frames.tasks, days, budget_lines, cal, cfg.budget_period, cfg.labour_in_budget)
-    warnings.extend(led.warnings)
+    led = ledger_frames(frames.tasks, days, lines, cal, cfg.budget_period, cfg.labour_in_budget)
     tables = {BUDGET_ROLLUP: led.table, CAPACITY: capacity_rows(logged, cfg.capacity)}
     every_team = capacity_rows(teams_as_one(logged), cfg.capacity)
-    pool = ThreadPoolExecutor(1)
     weekly = pool.submit(weekly_table, frames, as_of, cfg, tables[CAPACITY] + every_team[1:])
     tables[FLOW_METRICS] = flow_frame_table(frames.tasks, frames.changes, cal, as_of)
-    tables[INTAKE] = intake_frame_table(violations, zone)
+    tables[INTAKE] = intake_frame_table(inputs.violations, zone)
     clock = Clock.of(as_of, cfg.timezone)
     tables.update(visibility_tabs(frames, clock, led.table, cfg))
     monthly = led.table if cfg.budget_period == "month" else ledger_frames(
-        frames.tasks, days, budget_lines, cal, "month", cfg.labour_in_budget).table
+        frames.tasks, days, lines, cal, "month", cfg.labour_in_budget).table
     tables[WEEKLY_REVIEW] = weekly.result()
-    pool.shutdown()
     tables[DASHBOARD] = dashboard_table(frames, clock, DashboardInputs(
         tables, monthly, cfg.labour_in_budget, cfg.fiscal_year_start_month))
-    ok = frames.tasks.select("source", "key", "intake_ok").rows()
-    summary = {**_summary(frames.tasks, led, violations, cfg), **visibility_summary(tables)}
-    return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations, summary, frames, warnings)
+    return tables, led
 
 
 def visibility_tabs(frames: Frames, clock: Clock, rollup: Table, cfg: Config) -> dict[str, Table]:
