@@ -80,9 +80,34 @@ def merge(stored: Mapping[str, pl.DataFrame], fresh: Mapping[str, pl.DataFrame],
         old = old.filter(pl.col("source").is_in(known))
         old = old.join(gone, on=KEYS, how="anti", maintain_order="left")
         new = fresh[name].select(list(schema)) if name in fresh else pl.DataFrame(schema=schema)
-        both = pl.concat([old, new.cast(dict(schema))]).with_row_index("_n")
-        out[name] = both.sort("source", "key", "_n").drop("_n")
+        out[name] = in_task_order(old, new.cast(dict(schema)))
     return out
+
+
+_SAME_TASK = (pl.col("source") == pl.col("source").shift(1)) & (pl.col("key") == pl.col("key").shift(1))
+_IN_ORDER = (pl.col("source") > pl.col("source").shift(1)) | (
+    (pl.col("source") == pl.col("source").shift(1)) & (pl.col("key") >= pl.col("key").shift(1)))
+_JOINT = pl.concat_str("source", "key", separator="\x00")  # sorts as (source, key) does: NUL sorts first
+
+
+def in_task_order(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """`old` and `new` (of different tasks) as one frame sorted by (source, key), each task's rows in their order.
+
+    When both are in that order already (stored frames are), the new tasks' rows are placed among the old ones by
+    a binary search over the old tasks, and only integers are sorted: a few of 100k tasks merge into a million
+    worklogs in milliseconds instead of a sort over the text keys."""
+    if not all(f.select(_IN_ORDER.fill_null(True).all()).item() for f in (old, new)):
+        both = pl.concat([old, new]).with_row_index("_n")
+        return both.sort("source", "key", "_n").drop("_n")
+    if new.is_empty() or old.is_empty():
+        return new if old.is_empty() else old
+    ordinal = (~_SAME_TASK.fill_null(False)).cum_sum()  # 1, 2, ... per old task
+    ranked = old.with_columns(_t=ordinal * 2 - 1)  # old task j (from 0) ranks 2j + 1
+    tasks = ranked.filter(~_SAME_TASK.fill_null(False)).select(_JOINT).to_series()
+    before = tasks.search_sorted(new.select(_JOINT).to_series(), side="left").cast(pl.Int64)
+    placed = new.with_columns(_t=before * 2)  # a new task placed before old task i ranks 2i
+    both = pl.concat([ranked, placed.cast({"_t": ranked.schema["_t"]})]).with_row_index("_n")
+    return both.sort("_t", "_n").drop("_t", "_n")
 
 
 def read_into(old: Mapping[str, pl.DataFrame], fresh: list[Task], deleted: list[tuple[str, str]],

@@ -1,0 +1,41 @@
+"""Merging a run's fresh rows into the stored frames: the binary-search placement gives exactly what a stable sort
+by (source, key) gives, for frames in order and out of it."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syncer.domain.stored import in_task_order
+
+SOURCES = st.sampled_from(["web", "content", "w", "web2", "Web", "é"])
+KEYS = st.text(alphabet="MKT-0129é\x00 ", min_size=0, max_size=6)
+ROWS = st.lists(st.tuples(SOURCES, KEYS, st.integers(0, 9)), max_size=40)
+
+
+def frame(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"source": pl.String, "key": pl.String, "v": pl.Int64}, orient="row")
+
+
+def by_sort(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat([old, new]).with_row_index("_n").sort("source", "key", "_n").drop("_n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROWS, ROWS, st.booleans())
+def test_placing_new_tasks_among_stored_ones_is_the_stable_sort(old_rows, new_rows, presorted):
+    new_tasks = {(s, k) for s, k, _ in new_rows}
+    old = frame([r for r in old_rows if (r[0], r[1]) not in new_tasks])  # a fresh task's old rows are gone first
+    new = frame(new_rows)
+    if presorted:  # as the stored frames and a run's fresh frames are: each task's rows in their own order
+        old, new = old.sort("source", "key", maintain_order=True), new.sort("source", "key", maintain_order=True)
+    assert in_task_order(old, new).equals(by_sort(old, new))
+
+
+def test_a_new_task_lands_between_stored_tasks_with_its_rows_in_order() -> None:
+    old = frame([("web", "MKT-1", 1), ("web", "MKT-1", 2), ("web", "MKT-3", 1)])
+    new = frame([("content", "9", 1), ("web", "MKT-2", 2), ("web", "MKT-2", 1), ("web", "MKT-4", 1)])
+    assert in_task_order(old, new).rows() == [
+        ("content", "9", 1), ("web", "MKT-1", 1), ("web", "MKT-1", 2), ("web", "MKT-2", 2), ("web", "MKT-2", 1),
+        ("web", "MKT-3", 1), ("web", "MKT-4", 1)]
