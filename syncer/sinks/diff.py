@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -101,23 +101,20 @@ def count_changes(old: Sequence[tuple], new: Sequence[tuple]) -> TabChange:
 
 
 def _diff(old: list[NormRow], new: list[NormRow], key_cols: tuple[int, ...]) -> TabChange:
-    """`diff_table` of tables already normalised (by `normalise_table`)."""
-    old_groups: dict[NormRow, list[NormRow]] = defaultdict(list)
-    new_groups: dict[NormRow, list[NormRow]] = defaultdict(list)
-    for row in old[1:]:
-        old_groups[_key(row, key_cols)].append(row)
-    for row in new[1:]:
-        new_groups[_key(row, key_cols)].append(row)
-    change = TabChange()
-    for key in old_groups.keys() | new_groups.keys():
-        olds, news = Counter(old_groups.get(key, ())), Counter(new_groups.get(key, ()))
-        same = sum((olds & news).values())
-        only_old, only_new = olds.total() - same, news.total() - same
-        paired = min(only_old, only_new)
-        change.changed += paired
-        change.added += only_new - paired
-        change.removed += only_old - paired
-    return change
+    """`diff_table` of tables already normalised (by `normalise_table`).
+
+    Rows in both (as a multiset: a row twice in one and once in the other is once in both) cancel out; of the
+    rest, a key with rows gone and rows come pairs them as changed, the others are added or removed. Only the
+    rows that differ are grouped by key, so an unchanged tab of 100k rows costs two Counters."""
+    olds, news = Counter(old[1:]), Counter(new[1:])
+    gone, came = olds - news, news - olds
+    gone_keys, came_keys = Counter(), Counter()
+    for row, n in gone.items():
+        gone_keys[_key(row, key_cols)] += n
+    for row, n in came.items():
+        came_keys[_key(row, key_cols)] += n
+    paired = sum(min(n, came_keys[k]) for k, n in gone_keys.items() if k in came_keys)
+    return TabChange(added=came.total() - paired, changed=paired, removed=gone.total() - paired)
 
 
 def changed_rows(old: Rows | None, new: Rows) -> list[int]:

@@ -40,6 +40,7 @@ from syncer.sinks.xlsx_parts import (
     trusts,
     with_filter_ranges,
 )
+from syncer.sinks.xlsx_rows import RowChange, row_change, splice_rows
 from syncer.tables import (
     HEADERS,
     KEY_COLUMNS,
@@ -73,6 +74,7 @@ def storable(value: object) -> Cell:
 class _State:
     workbook: Workbook | None  # loaded for the openpyxl pass (None: a new file, or the fast path)
     tables: dict[str, Table]  # owned tab -> rows as the workbook will hold them (`storable`), of the tabs to write
+    changes: dict[str, RowChange]  # the tabs to write whose part is rewritten row by row, if it can be
     digests: dict[str, str]  # every given owned tab -> table_digest
     rows: dict[str, list[Digest]]  # the tabs to write -> their row digests
     stamp: tuple[int, int] | None  # the file's (mtime_ns, size) when planned
@@ -182,7 +184,7 @@ class XlsxSink:
         # a tab written now gets its new shape; one left alone keeps the shape it was laid with
         shapes = {t: shape if t in todo else laid.get(t, "") for t, shape in drawn.items()}
         wb = self._load(notes, read_only=layout is not None) if stamp and trusted is None else None
-        changes, prepared, rows_of = {}, {}, {}
+        changes, prepared, rows_of, by_row = {}, {}, {}, {}
         for title in titles:
             if title not in todo:
                 changes[title] = TabChange()
@@ -193,15 +195,18 @@ class XlsxSink:
                 old = row_digests(self._owned_rows(wb, title, notes) or [], KEY_COLUMNS[title])
             made: dict[int, list[Cell]] = {}  # the rows made storable for the digests, kept for the write
             new = digests_of(tables[title], storable, KEY_COLUMNS[title], old, made)
-            changes[title] = count_changes(stored(old), stored(new))
-            prepared[title], rows_of[title] = _stored(tables[title], made), new
+            changes[title], rows_of[title] = count_changes(stored(old), stored(new)), new
+            if layout is not None and trusted is not None and title not in EXTRAS:  # only changed rows are made
+                by_row[title] = row_change(tables[title], old, new, made, storable)
+            else:
+                prepared[title] = _stored(tables[title], made)
         if trusted is None:
             logs = self._owned_rows(wb, SYNC_LOG, None) or [()]
             if layout is not None:
                 layout.log = [list(r) for r in logs[1:]]
                 wb.close()
                 wb = None
-        state = _State(wb, prepared, digests, rows_of, stamp, trusted, layout, shapes)
+        state = _State(wb, prepared, by_row, digests, rows_of, stamp, trusted, layout, shapes)
         return Plan(tabs=changes, state=state, warnings=notes)
 
     def apply(self, plan: Plan, log_row: Sequence[Cell]) -> int:
@@ -212,7 +217,7 @@ class XlsxSink:
             raise SinkError(f"{self.path} changed since syncer read it; run the sync again")
         log = [storable(v) for v in log_row]
         if state.layout is not None:
-            parts, styles, logs = self._write_parts(state.layout, state.tables, log)
+            parts, styles, logs = self._write_parts(state.layout, state, log)
         else:
             parts, styles, logs = self._lay_out(state, log)
         written = {t: TabMark(state.digests[t], pack(d)) for t, d in state.rows.items()}
@@ -222,18 +227,24 @@ class XlsxSink:
         plan.marks = SinkMarks(stamp, {**(state.marks.tabs if state.marks else {}), **written})
         return 0
 
-    def _write_parts(self, layout: Layout, tables: dict[str, Table], log: list[Cell]) -> tuple[dict[str, str],
-                                                                                               Styles, list]:
+    def _write_parts(self, layout: Layout, state: _State, log: list[Cell]) -> tuple[dict[str, str], Styles, list]:
         """The given tabs' parts and the Sync log's rewritten, every other part copied as it is."""
-        logs = [*layout.log, log][-SYNC_LOG_KEEP:]
+        logs, tables = [*layout.log, log][-SYNC_LOG_KEEP:], state.tables
         fresh: dict[str, Iterable[bytes]] = {}
         with zipfile.ZipFile(self.path) as package:  # a decorated tab's cells go under its drawing and colours
+            for t, change in state.changes.items():  # only the changed rows written, where the part allows
+                spliced = splice_rows(package.read(layout.parts[t]), change, layout.styles, storable)
+                if spliced is None:
+                    tables[t] = _stored(change.table, change.cells)
+                else:
+                    fresh[layout.parts[t]] = [spliced]
             for t, rows in tables.items():
                 spliced = redecorated_xml(t, package.read(layout.parts[t]), rows, layout.styles) \
                     if t in EXTRAS else None
                 fresh[layout.parts[t]] = [spliced] if spliced is not None else table_xml(rows, layout.styles)
             log_tab = [list(HEADERS[SYNC_LOG]), *logs]
-            fresh[WORKBOOK] = [with_filter_ranges(package.read(WORKBOOK), {**tables, SYNC_LOG: log_tab})]
+            shapes = {**{t: c.table for t, c in state.changes.items()}, **tables, SYNC_LOG: log_tab}
+            fresh[WORKBOOK] = [with_filter_ranges(package.read(WORKBOOK), shapes)]
         fresh[layout.parts[SYNC_LOG]] = sheet_xml(log_tab, [], layout.styles.header)
         atomic_write(self.path, lambda fh: rewrite(self.path, fh, fresh))
         return layout.parts, layout.styles, logs

@@ -249,16 +249,24 @@ def column_formats(rows: Table, styles: Styles) -> list[int | None]:
 def sheet_xml(rows: Table, formats: list[int | None], header_style: int) -> Iterator[bytes]:
     """A worksheet part for `rows` (row 0 the bold header, frozen, with an autofilter over the table): strings
     inline, numbers with the column's format (`formats`: an xf index per column, or None)."""
-    width, height = len(rows[0]), max(len(rows), 1)
-    last = get_column_letter(width)
-    yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
-           f'<dimension ref="A1:{last}{height}"/><sheetViews><sheetView workbookViewId="0">'
-           '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-           '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
-           f'<sheetFormatPr defaultRowHeight="15"/>{cols_xml(column_widths(rows))}<sheetData>').encode()
+    yield sheet_head(len(rows[0]), max(len(rows), 1), column_widths(rows))
     yield from rows_xml(rows, formats, header_style)
-    yield (f'</sheetData><autoFilter ref="A1:{last}{height}"/>'
-           '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>').encode()
+    yield sheet_tail(len(rows[0]), max(len(rows), 1))
+
+
+def sheet_head(width: int, height: int, widths: Sequence[float]) -> bytes:
+    """What `sheet_xml` writes before the rows of a table `width` columns wide and `height` rows high."""
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
+            f'<dimension ref="A1:{get_column_letter(width)}{height}"/><sheetViews><sheetView workbookViewId="0">'
+            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+            f'<sheetFormatPr defaultRowHeight="15"/>{cols_xml(widths)}<sheetData>').encode()
+
+
+def sheet_tail(width: int, height: int) -> bytes:
+    """What `sheet_xml` writes after the rows."""
+    return (f'</sheetData><autoFilter ref="A1:{get_column_letter(width)}{height}"/>'
+            '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>').encode()
 
 
 def cols_xml(widths: Sequence[float]) -> str:
@@ -279,7 +287,7 @@ def rows_xml(rows: Table, formats: list[int | None], header_style: int,
             styles = header if r == 1 else formats
             if cells and r > 1 and any((r, c) in cells for c in range(len(letters))):
                 styles = [cells.get((r, c), f) for c, f in enumerate(formats)]
-            out.append(_row(r, rows[r - 1], letters, styles))
+            out.append(row_xml(r, rows[r - 1], letters, styles))
         yield "".join(out).encode()
 
 
@@ -309,7 +317,8 @@ def splice_xml(old: bytes, rows: Table, styles: Styles, cells: Mapping[tuple[int
     return head.encode() + b"<sheetData>" + body + b"</sheetData>" + tail.encode()
 
 
-def _row(r: int, row: list[Cell], letters: list[str], styles: list[int | None]) -> str:
+def row_xml(r: int, row: list[Cell], letters: list[str], styles: list[int | None]) -> str:
+    """One `<row>` (1-based `r`): text inline, numbers in their column's style (`styles`, by column)."""
     cells = []
     for c, value in enumerate(row):
         if value is None:
@@ -333,7 +342,17 @@ def column_widths(rows: Table) -> list[int]:
     for row in rows:
         for c, value in enumerate(row[: len(longest)]):
             if value is not None:
-                n = len(f"{value:,.2f}") if isinstance(value, float) else len(str(value))
+                n = shown_length(value)
                 if n > longest[c]:
                     longest[c] = n
-    return [min(max(n + 2, MIN_WIDTH), MAX_WIDTH) for n in longest]
+    return [width_of(n) for n in longest]
+
+
+def shown_length(value: Cell) -> int:
+    """How many characters a cell's value takes as shown: money with thousands separators and 2 decimals."""
+    return len(f"{value:,.2f}") if isinstance(value, float) else len(str(value))
+
+
+def width_of(longest: int) -> int:
+    """A column's width for its longest value (`shown_length`), within bounds."""
+    return min(max(longest + 2, MIN_WIDTH), MAX_WIDTH)
