@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
+import pyarrow as pa
 
-from syncer.model import Task
+from syncer.model import Stage, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Frames:
 _SEEN = {"committed_seen_at": "committed_amount", "invoiced_seen_at": "invoiced_amount"}
 _PLAIN = [n for n in TASK_FIELDS if n not in ("stage", "created_stage", "labels", "depends_on", *_SEEN)]
 MODEL_SCHEMA = pl.Schema(TASK_FIELDS)
+_STAGE_TEXT = {s: s.value for s in Stage}
 
 
 def model_frames(tasks: Iterable[Task]) -> Frames:
@@ -95,37 +97,23 @@ def model_frames(tasks: Iterable[Task]) -> Frames:
     cols: dict[str, list] = {n: [getattr(t, n) for t in tasks] for n in _PLAIN}
     cols["stage"] = [t.stage.value for t in tasks]
     cols["created_stage"] = [t.created_stage.value for t in tasks]
-    cols["labels"] = [list(t.labels) for t in tasks]
-    cols["depends_on"] = [list(t.depends_on) for t in tasks]
+    cols["labels"] = text_lists([t.labels for t in tasks])
+    cols["depends_on"] = text_lists([t.depends_on for t in tasks])
     for col, amount in _SEEN.items():
         cols[col] = [t.amount_first_seen.get(amount) if t.amount_first_seen else None for t in tasks]
     ch: dict[str, list] = {n: [] for n in CHANGES_SCHEMA}
     wl: dict[str, list] = {n: [] for n in WORKLOGS_SCHEMA}
     fl: dict[str, list] = {n: [] for n in FLAGS_SCHEMA}
-    for t in tasks:
-        if t.history:
-            n = len(t.history)
-            ch["source"] += [t.source] * n
-            ch["key"] += [t.key] * n
-            for c in t.history:
-                ch["at"].append(c.at)
-                ch["from_stage"].append(c.from_stage.value)
-                ch["to_stage"].append(c.to_stage.value)
-                ch["from_status"].append(c.from_status)
-                ch["to_status"].append(c.to_status)
-        if t.worklogs:
-            n = len(t.worklogs)
-            wl["source"] += [t.source] * n
-            wl["key"] += [t.key] * n
-            for author, started, hours in t.worklogs:
-                wl["author"].append(author)
-                wl["started_at"].append(started)
-                wl["hours"].append(hours)
-        for spell in t.flagged:
-            fl["source"].append(t.source)
-            fl["key"].append(t.key)
-            fl["start"].append(spell.start)
-            fl["end"].append(spell.end)
+    for t in tasks:  # each task's records go in column by column (zip and extend run in C, not per record)
+        for into, records in ((ch, t.history), (wl, t.worklogs), (fl, t.flagged)):
+            if records:
+                n = len(records)
+                into["source"] += [t.source] * n
+                into["key"] += [t.key] * n
+                for name, values in zip(list(into)[2:], zip(*records, strict=True), strict=True):
+                    into[name] += values
+    ch["from_stage"] = list(map(_STAGE_TEXT.__getitem__, ch["from_stage"]))
+    ch["to_stage"] = list(map(_STAGE_TEXT.__getitem__, ch["to_stage"]))
     ch["at"], wl["started_at"] = _utc_times(ch["at"]), _utc_times(wl["started_at"])
     return Frames(
         tasks=pl.DataFrame(cols, schema=MODEL_SCHEMA),
@@ -133,6 +121,12 @@ def model_frames(tasks: Iterable[Task]) -> Frames:
         worklogs=pl.DataFrame(wl, schema=WORKLOGS_SCHEMA),
         flags=pl.DataFrame(fl, schema=FLAGS_SCHEMA),
     )
+
+
+def text_lists(values: list[tuple[str, ...]]) -> pl.Series:
+    """Tuples of text as a List(String) column, through Arrow's conversion: polars builds one Series per row of
+    Python lists (0.4 s for 100k rows), Arrow converts them in one pass (milliseconds)."""
+    return pl.from_arrow(pa.array(values, type=pa.list_(pa.string())))  # type: ignore[return-value]
 
 
 def _utc_times(values: list) -> pl.Series:

@@ -94,8 +94,8 @@ def in_task_order(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """`old` and `new` (of different tasks) as one frame sorted by (source, key), each task's rows in their order.
 
     When both are in that order already (stored frames are), the new tasks' rows are placed among the old ones by
-    a binary search over the old tasks, and only integers are sorted: a few of 100k tasks merge into a million
-    worklogs in milliseconds instead of a sort over the text keys."""
+    a binary search over the old tasks and the two merged in one pass (no sort): a few of 100k tasks merge into a
+    million worklogs in a tenth of a second instead of a sort over the text keys."""
     if not all(f.select(_IN_ORDER.fill_null(True).all()).item() for f in (old, new)):
         both = pl.concat([old, new]).with_row_index("_n")
         return both.sort("source", "key", "_n").drop("_n")
@@ -106,8 +106,7 @@ def in_task_order(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     tasks = ranked.filter(~_SAME_TASK.fill_null(False)).select(_JOINT).to_series()
     before = tasks.search_sorted(new.select(_JOINT).to_series(), side="left").cast(pl.Int64)
     placed = new.with_columns(_t=before * 2)  # a new task placed before old task i ranks 2i
-    both = pl.concat([ranked, placed.cast({"_t": ranked.schema["_t"]})]).with_row_index("_n")
-    return both.sort("_t", "_n").drop("_t", "_n")
+    return ranked.merge_sorted(placed.cast({"_t": ranked.schema["_t"]}), key="_t").drop("_t")  # odd and even ranks
 
 
 def read_into(old: Mapping[str, pl.DataFrame], fresh: list[Task], deleted: list[tuple[str, str]],

@@ -8,9 +8,10 @@ from typing import Any
 
 from syncer.amounts import AmountError, parse_amount
 from syncer.config import AMOUNT_FIELDS
-from syncer.model import Problem
+from syncer.model import Problem, Worklog
 
 DATE_FIELDS = ("po_date", "invoice_date", "due_date")
+READ = frozenset({Worklog, Problem})  # the types of a worklog read already (mapped, or the problem that skips it)
 TEXT_FIELDS = ("campaign", "activity", "gl_account", "category", "brief", "owner", "requester")
 
 

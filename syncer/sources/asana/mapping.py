@@ -10,7 +10,7 @@ from typing import Any
 from syncer.domain.stages import asana_stage
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
-from syncer.sources.fields import MAX_HOURS, MappingError, apply_fields, local_midnight, parse_day, parse_ts
+from syncer.sources.fields import MAX_HOURS, READ, MappingError, apply_fields, local_midnight, parse_day, parse_ts
 from syncer.sources.shapes import Mapped, dicts, newest_per_key, obj, orphans, unique_key
 
 STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
@@ -155,6 +155,14 @@ def to_worklog(entry: Mapping[str, Any], tz: tzinfo | None) -> Worklog:
     return Worklog(who.get("email") or who.get("name") or "unknown", started, minutes / 60.0)
 
 
+def read_entry(entry: Any, tz: tzinfo | None) -> Worklog | Problem:
+    """One time-tracking entry mapped, or the problem that skips it (one bad entry must not drop the task)."""
+    try:
+        return to_worklog(entry, tz)
+    except (MappingError, ValueError, TypeError, AttributeError) as e:
+        return Problem("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}")
+
+
 def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     """Map one task bundle `{task, stories, time_entries}` to a Task. Pure; raises MappingError if unusable.
 
@@ -175,11 +183,12 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     history, created_stage = history_from_stories(raw.get("stories") or [], t, ctx, defaulted, problems)
     typed = apply_fields(_values(t, ctx, problems), problems, ctx.tz, ctx.currency)
     worklogs = []
-    for entry in raw.get("time_entries") or []:
-        try:
-            worklogs.append(to_worklog(entry, ctx.tz))
-        except (MappingError, ValueError, TypeError, AttributeError) as e:  # one bad entry must not drop the task
-            problems.append(Problem("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}"))
+    for entry in raw.get("time_entries") or []:  # each read now, or read already as its page was gathered
+        read = entry if type(entry) in READ else read_entry(entry, ctx.tz)
+        if type(read) is Problem:
+            problems.append(read)
+        else:
+            worklogs.append(read)
     return Task(
         source=ctx.source,
         key=str(t["gid"]),
@@ -234,7 +243,7 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
     out = Mapped()
     listed: list[dict] = []
     stories: dict[str, dict[str, dict]] = {}
-    entries: dict[str, dict[str, dict]] = {}
+    entries: dict[str, dict[str, Worklog | Problem]] = {}
     for n, page in enumerate(pages):
         parts = page.endpoint.partition(" ")[2].strip("/").split("/")
         data = [item for _, item in out.listed(page, "data")]
@@ -243,8 +252,9 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
         elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "stories":
             stories.setdefault(parts[1], {}).update({unique_key(s.get("gid"), n, i): s for i, s in enumerate(data)})
         elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "time_tracking_entries":
-            # entries without a gid are each counted: never merged into one another
-            entries.setdefault(parts[1], {}).update({unique_key(e.get("gid"), n, i): e for i, e in enumerate(data)})
+            # entries without a gid are each counted: never merged into one another; each is read as it comes
+            entries.setdefault(parts[1], {}).update({unique_key(e.get("gid"), n, i): read_entry(e, mc.tz)
+                                                     for i, e in enumerate(data)})
     ctx = AsanaContext(mc.source, mc.fields, mc.stages, mc.projects, mc.tz, mc.currency)
     tasks = newest_per_key(listed, out, mc.source, "gid", _modified)
     out.anomalies += orphans(mc.source, "stories or time entries", [*stories, *entries],

@@ -12,7 +12,7 @@ from syncer.domain.stages import jira_stage
 from syncer.errors import ConfigError, SourceError
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
-from syncer.sources.fields import MappingError, apply_fields, hours, parse_ts
+from syncer.sources.fields import MappingError, apply_fields, parse_ts
 from syncer.sources.jira.links import blocked_by, flagged_field, flags_of
 from syncer.sources.jira.settings import (
     BULK_CHANGELOG_PATH,
@@ -21,6 +21,13 @@ from syncer.sources.jira.settings import (
     STATUS_PATH,
 )
 from syncer.sources.jira.values import field_value
+from syncer.sources.jira.worklogs import (
+    map_worklogs,
+    note_missing_worklogs,
+    read_worklog,
+    with_worklogs_read,
+    worklogs_of,
+)
 from syncer.sources.shapes import Mapped, dicts, kind_of, newest_per_key, obj, orphans, record_id, unique_key, where
 
 # Canonical fields that map to a Jira system field unless the config says otherwise.
@@ -176,7 +183,7 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     stage = stage_of((status_name, category))
     _complete_by_resolution(history, stage, status_name, f.get("resolutiondate"), created_at)
     typed = apply_fields(_field_values(f, ctx, problems), problems, ctx.tz, ctx.currency)
-    worklogs = _map_worklogs(_worklogs(raw, f), problems)
+    worklogs = map_worklogs(worklogs_of(raw, f), problems)
     first_seen = _amounts_first_seen(histories, ctx)
     issuetype = _name(f.get("issuetype"))
     return Task(
@@ -268,31 +275,6 @@ def _seconds(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-def _map_worklogs(raw: list[Any], problems: list[Problem]) -> list[Worklog]:
-    worklogs = []
-    for w in raw if isinstance(raw, list) else []:
-        try:
-            worklogs.append(to_worklog(w))
-        except (MappingError, ValueError, TypeError, AttributeError, OverflowError) as e:  # the task stays
-            wid = w.get("id", "?") if isinstance(w, dict) else "?"
-            problems.append(Problem("worklog_unreadable", "worklogs", f"worklog {wid} was skipped: {e}"))
-    return worklogs
-
-
-def _worklogs(raw: Mapping[str, Any], f: Mapping[str, Any]) -> list[dict]:
-    if raw.get("worklogs") is not None:
-        return raw["worklogs"]
-    embedded = f.get("worklog") or {}
-    return (embedded.get("worklogs") or []) if isinstance(embedded, dict) else []
-
-
-def to_worklog(w: Mapping[str, Any]) -> Worklog:
-    """One Jira worklog -> Worklog (author by email, else display name, else account id)."""
-    author = w.get("author") or w.get("updateAuthor") or {}
-    who = author.get("emailAddress") or author.get("displayName") or author.get("accountId") or "unknown"
-    return Worklog(who, parse_ts(w.get("started")), hours(w.get("timeSpentSeconds")))
-
-
 def _split(endpoint: str) -> tuple[str, str]:
     method, _, path = endpoint.partition(" ")
     return method, path
@@ -311,7 +293,7 @@ class _Read:
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
     issues: list[dict] = field(default_factory=list)  # every copy, in page order
     changelogs: dict[str, dict[str, dict]] = field(default_factory=dict)  # issue id or key -> history id -> history
-    worklogs: dict[str, dict[str, dict]] = field(default_factory=dict)  # issue id or key -> worklog id -> worklog
+    worklogs: dict[str, dict[str, Worklog | Problem]] = field(default_factory=dict)  # issue -> worklog id -> read
 
 
 def _gather(pages: Iterable[Page], out: Mapped) -> _Read:
@@ -326,7 +308,7 @@ def _gather(pages: Iterable[Page], out: Mapped) -> _Read:
             for _, st in out.objects(page, page.body, "$"):
                 read.statuses[str(st.get("id"))] = status_entry(st)
         elif path == SEARCH_PATH:
-            read.issues += [issue for _, issue in out.listed(page, "issues")]
+            read.issues += [with_worklogs_read(issue) for _, issue in out.listed(page, "issues")]
         elif path == BULK_CHANGELOG_PATH:
             for at, log in out.listed(page, "issueChangeLogs"):
                 bucket = read.changelogs.setdefault(str(record_id(log.get("issueId"))), {})
@@ -339,7 +321,7 @@ def _gather(pages: Iterable[Page], out: Mapped) -> _Read:
         elif path.startswith("/rest/api/3/issue/") and path.endswith("/worklog"):
             bucket = read.worklogs.setdefault(path.split("/")[5], {})
             for i, (_, w) in enumerate(out.listed(page, "worklogs")):
-                bucket[unique_key(w.get("id"), n, i)] = w  # worklogs without an id are never merged
+                bucket[unique_key(w.get("id"), n, i)] = read_worklog(w)  # without an id: never merged
     return read
 
 
@@ -363,7 +345,7 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
         hist = {**read.changelogs.get(issue_id, {}), **read.changelogs.get(key, {})}
         wl = read.worklogs.get(issue_id) or read.worklogs.get(key)
         bundle = {"issue": issue, "changelog": list(hist.values()), "worklogs": list(wl.values()) if wl else None}
-        _note_missing_worklogs(issue, wl, out, mc.source, key)
+        note_missing_worklogs(issue, wl, out, mc.source, key)
         try:
             out.tasks.append(to_task(bundle, ctx))
         except (MappingError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
@@ -374,12 +356,3 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
 def _updated(issue: dict) -> Any:
     f = issue.get("fields")
     return f.get("updated") if isinstance(f, dict) else None
-
-
-def _note_missing_worklogs(issue: dict, wl: Any, out: Mapped, source: str, key: str) -> None:
-    f = issue.get("fields")
-    embedded = f.get("worklog") if isinstance(f, dict) else None
-    if wl is None and isinstance(embedded, dict) and isinstance(embedded.get("worklogs"), list):
-        total = embedded.get("total")
-        if isinstance(total, int) and total > len(embedded["worklogs"]):
-            out.warnings.append(f"{source} {key}: only {len(embedded['worklogs'])} of {total} worklogs saved")
