@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,33 +36,42 @@ _WIDTHS = re.compile(r'<col min="\d+" max="\d+" width="(\d+)" customWidth="1"/>'
 _CELL = re.compile(r'<c r="([A-Z]+)\d+"([^>]*)>(.*?)</c>', re.S)
 _TEXT = re.compile(r"<t[^>]*>(.*?)</t>", re.S)
 _VALUE = re.compile(r"<v>(.*?)</v>", re.S)
+_REF = re.compile(rb'(<row r="|<c r="[A-Z]+)\d+"')
 _SHEET_DATA, _END = b"<sheetData>", b"</sheetData>"
 
 
 @dataclass(frozen=True, slots=True)
 class RowChange:
-    """A changed tab by position: the rows as handed over, and the storable cells of each row that differs from
-    the row the part holds at its position (or that the part does not hold)."""
+    """A changed tab: the rows as handed over; for each position whose row the part holds already (at that
+    position or another: rows move when one is inserted above them), where; and for every other position, its
+    cells made storable."""
 
     table: Table
+    kept: dict[int, int]  # 0-based position -> the position of the same row in the part
     cells: dict[int, list[Cell]]  # 0-based position -> the row made storable
 
 
 def row_change(table: Table, old: Sequence[Digest], new: Sequence[Digest], made: Mapping[int, list[Cell]],
                storable: Callable[[object], Cell]) -> RowChange:
-    """The RowChange from the tab's last written row digests `old` to `new` (`marks.digests_of`); rows already
-    made storable for the digests (`made`) are not made again."""
-    same = min(len(old), len(new))
-    cells = {i: made[i] if i in made else [storable(v) for v in row] for i, row in enumerate(table)
-             if i >= same or old[i][:3] != new[i][:3]}
-    return RowChange(table, cells)
+    """The RowChange from the tab's last written row digests `old` to `new` (`marks.digests_of`): a row is kept
+    where it stays, else found by its digest among the rows no other position kept; rows already made storable
+    for the digests (`made`) are not made again."""
+    kept = {i: i for i in range(min(len(old), len(new))) if old[i][:3] == new[i][:3]}
+    spare: dict[tuple, deque[int]] = defaultdict(deque)
+    for j in sorted(set(range(len(old))) - set(kept)):
+        spare[old[j][:3]].append(j)
+    for i in range(len(new)):
+        if i not in kept and spare.get(new[i][:3]):
+            kept[i] = spare[new[i][:3]].popleft()
+    cells = {i: made[i] if i in made else [storable(v) for v in row] for i, row in enumerate(table) if i not in kept}
+    return RowChange(table, kept, cells)
 
 
 def splice_rows(old: bytes, change: RowChange, styles: Styles, storable: Callable[[object], Cell]) -> bytes | None:
     """The part `old` with the changed rows written and the others copied; None where `table_xml` must write it."""
     start, end = old.find(_SHEET_DATA), old.rfind(_END)
     rows = change.table
-    if start < 0 or end < start or 0 in change.cells or not rows:
+    if start < 0 or end < start or change.kept.get(0) != 0 or not rows:
         return None
     starts = [m.start() for m in _ROW.finditer(old, start, end)]
     bounds = [*starts, end]  # sheet_xml writes the rows one after another, numbered from 1
@@ -69,14 +79,16 @@ def splice_rows(old: bytes, change: RowChange, styles: Styles, storable: Callabl
     widths = [int(w) for w in _WIDTHS.findall(old[:start].decode("utf-8"))]
     if (len(widths) != width or old[: start + len(_SHEET_DATA)] != sheet_head(width, height, widths)
             or old[end:] != sheet_tail(width, height)
-            or not all(old.startswith(b'<row r="%d">' % (i + 1), at) for i, at in enumerate(starts))):
+            or not all(old.startswith(b'<row r="%d">' % (i + 1), at) for i, at in enumerate(starts))
+            or any(j >= len(starts) for j in change.kept.values())):
         return None  # not the part sheet_xml wrote for these columns
     old_rows = [old[bounds[i]:bounds[i + 1]] for i in range(len(starts))]
     widths = _new_widths(old_rows, change, widths, storable)
     formats = column_formats(rows, styles)
     letters = [get_column_letter(c + 1) for c in range(max(width, *map(len, change.cells.values()), 0))]
     formats = [*formats, *[None] * (len(letters) - len(formats))]
-    body = [row_xml(i + 1, change.cells[i], letters, formats).encode() if i in change.cells else old_rows[i]
+    body = [row_xml(i + 1, change.cells[i], letters, formats).encode() if i in change.cells
+            else old_rows[i] if change.kept[i] == i else _numbered(old_rows[change.kept[i]], i + 1)
             for i in range(len(rows))]
     new_height = max(len(rows), 1)
     return b"".join([sheet_head(width, new_height, widths), *body, sheet_tail(width, new_height)])
@@ -93,15 +105,20 @@ def _new_widths(old_rows: list[bytes], change: RowChange, widths: list[int],
             if value is not None:
                 grown[c] = max(grown[c], width_of(shown_length(value)))
     again = set()
-    for i in [*change.cells, *range(len(change.table), len(old_rows))]:
-        if i < len(old_rows):
-            again.update(c for c, n in _lengths(old_rows[i].decode("utf-8"))
-                         if c < len(widths) and width_of(n) == widths[c] > max(grown[c], MIN_WIDTH))
+    for j in sorted(set(range(len(old_rows))) - set(change.kept.values())):  # the rows gone from the part
+        again.update(c for c, n in _lengths(old_rows[j].decode("utf-8"))
+                     if c < len(widths) and width_of(n) == widths[c] > max(grown[c], MIN_WIDTH))
     out = [max(w, g) for w, g in zip(widths, grown, strict=True)]
     for c in again:
         cells = (storable(row[c]) if c < len(row) else None for row in change.table)
         out[c] = width_of(max((shown_length(v) for v in cells if v is not None), default=0))
     return out
+
+
+def _numbered(row: bytes, r: int) -> bytes:
+    """A `<row>` of the part moved to row `r`: its number and its cells' references renumbered."""
+    number = b'%d"' % r
+    return _REF.sub(lambda m: m[1] + number, row)
 
 
 def _lengths(row: str) -> list[tuple[int, int]]:
