@@ -234,6 +234,22 @@ def test_asana_bad_time_entry_is_skipped_and_reported_not_the_task():
     assert [(p.rule, p.field) for p in t.problems] == [("worklog_unreadable", "worklogs")]
 
 
+def test_asana_time_entry_dated_before_the_calendar_starts_is_skipped_not_the_task():
+    # 0001-01-01 at midnight in Berlin is before datetime's first instant in UTC: that entry alone is skipped,
+    # whether read in a bundle or as its page is gathered.
+    raw = load("asana_tasks_page.json")["data"][0]
+    entries = load("asana_time_entries.json")["data"] + [{"gid": "t4", "duration_minutes": 30,
+                                                          "entered_on": "0001-01-01"}]
+    ctx = asana.AsanaContext("content", {"planned_cost": "Planned cost"}, {}, ("1201234567890123",), BERLIN, "EUR")
+    t = asana.to_task({"task": raw, "time_entries": entries}, ctx)
+    assert sum(w.hours for w in t.worklogs) == 2.25 and [p.rule for p in t.problems] == ["worklog_unreadable"]
+    pages = [Page("GET /projects/1201234567890123/tasks", {}, {"data": [raw]}),
+             Page(f"GET /tasks/{raw['gid']}/time_tracking_entries", {}, {"data": entries})]
+    mapped = asana.map_pages(pages, MapContext("content", {}, {}, BERLIN, projects=("1201234567890123",)))
+    assert [t.key for t in mapped.tasks] == [raw["gid"]] and not mapped.kept
+    assert [p.rule for p in mapped.tasks[0].problems] == ["worklog_unreadable"]
+
+
 def test_jira_renamed_status_keeps_its_category_by_id():
     # The changelog recorded "Doing" (id 3); the status is called "In Progress" today. Its category comes by id.
     pages = jira_pages()

@@ -54,7 +54,7 @@ def test_a_slim_search_page_holds_only_what_the_mapping_reads(demo: Path) -> Non
     issue = next(i for i in body["issues"] if i["fields"].get("worklog", {}).get("worklogs"))
     wl = issue["fields"]["worklog"]["worklogs"][0]
     assert set(wl) <= {"id", "author", "updateAuthor", "started", "timeSpentSeconds"} and "started" in wl
-    assert set(wl["author"]) <= {"emailAddress", "displayName", "accountId", "name", "key"}
+    assert set(wl["author"]) <= {"self", "emailAddress", "displayName", "accountId", "name", "key"}
     assert "self" not in issue and "self" not in issue["fields"]["status"]
     assert body["nextPageToken"] == full.get("nextPageToken") and len(body["issues"]) == len(full["issues"])
 
@@ -76,3 +76,24 @@ def test_a_search_for_every_field_is_decoded_whole() -> None:
     assert decode_page("GET /rest/api/3/search/jql", {}, page) is None
     slim = decode_page("GET /rest/api/3/search/jql", {"fields": "customfield_1"}, page)
     assert slim == {"issues": [{"id": "1", "key": "MKT-1", "fields": {"customfield_1": 3}}]}
+
+
+def test_a_null_stays_a_null_and_an_author_without_a_name_stays_an_author() -> None:
+    bulk = {"issueChangeLogs": [{"issueId": "1", "changeHistories": [
+        {"id": "9", "created": "2024-01-05T00:00:00.000+0000",
+         "items": [{"field": "status", "fieldId": None, "fromString": "To Do", "toString": "Done"}]}]}]}
+    body = decode_page("POST /rest/api/3/changelog/bulkfetch", {}, json.dumps(bulk).encode())
+    item = body["issueChangeLogs"][0]["changeHistories"][0]["items"][0]
+    assert "fieldId" in item and item["fieldId"] is None and "from" not in item  # as sent: null, and absent
+    page = {"worklogs": [{"id": None, "author": {"self": "https://x/user?accountId=1", "active": False},
+                          "updateAuthor": {"emailAddress": "bob@x"}, "started": "2024-01-02T00:00:00.000+0000",
+                          "timeSpentSeconds": 3600}]}
+    slim = decode_page("GET /rest/api/3/issue/1/worklog", {}, json.dumps(page).encode())["worklogs"][0]
+    assert slim["id"] is None and slim["author"]  # an author object Jira sent is never read as missing
+
+
+@pytest.mark.parametrize("fields", ["summary,Story Points", "summary,a-b", "summary,1st", "summary,class",
+                                    "summary,__init__"])
+def test_a_field_id_no_struct_can_declare_is_decoded_whole(fields: str) -> None:
+    page = json.dumps({"issues": [{"id": "1", "key": "MKT-1", "fields": {"summary": "x"}}]}).encode()
+    assert decode_page("GET /rest/api/3/search/jql", {"fields": fields}, page) is None

@@ -102,8 +102,8 @@ def _wip_spells(tasks: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame:
         tasks.select("source", "key", "cat", "created_at", born=pl.col("created_stage").is_in(WIP)), on=TASK_KEY,
         how="left", maintain_order="left"))
     wip = pl.col("to_stage").is_in(WIP)
-    turns = ch.with_columns(start=spell_starts(ch), wip=wip).filter(
-        wip != pl.when(pl.col("_first")).then(pl.col("born")).otherwise(wip.shift(1)))
+    turns = ch.with_columns(start=spell_starts(ch), wip=wip).filter(  # a task not in `tasks`: its first change
+        (wip != pl.when(pl.col("_first")).then(pl.col("born")).otherwise(wip.shift(1))).fill_null(True))
     same_next = (pl.col("source") == pl.col("source").shift(-1)) & (pl.col("key") == pl.col("key").shift(-1))
     moved = turns.select("source", "key", "cat", "wip", "start", end=pl.when(same_next).then(pl.col("start").shift(-1)))
     first_turn = turns.group_by(TASK_KEY).agg(end=pl.col("start").first())

@@ -159,7 +159,7 @@ def read_entry(entry: Any, tz: tzinfo | None) -> Worklog | Problem:
     """One time-tracking entry mapped, or the problem that skips it (one bad entry must not drop the task)."""
     try:
         return to_worklog(entry, tz)
-    except (MappingError, ValueError, TypeError, AttributeError) as e:
+    except (MappingError, ValueError, TypeError, AttributeError, OverflowError) as e:  # a day out of range too
         return Problem("worklog_unreadable", "worklogs", f"a time entry was skipped: {e}")
 
 

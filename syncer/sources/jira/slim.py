@@ -13,84 +13,89 @@ does not fit (a worklog that is not an object, an author given as text) is decod
 
 from __future__ import annotations
 
+import keyword
 from functools import lru_cache
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from syncer.sources.jira.settings import BASE_FIELDS, BULK_CHANGELOG_PATH, SEARCH_PATH
 
-_SLIM = {"omit_defaults": True}  # an absent key stays absent in the dicts handed on, as in the page
+# A key the page leaves out stays out of the dicts handed on (UNSET is not written), and a null stays a null: the
+# mapping tells the two apart (`item.get("fieldId", item.get("field"))`).
+Opt = Any | UnsetType
 
 
-class _Person(msgspec.Struct, **_SLIM):  # a user: `field_value` and the worklog mapping read these
-    emailAddress: Any = None  # noqa: N815 (Jira's names)
-    displayName: Any = None  # noqa: N815
-    accountId: Any = None  # noqa: N815
-    name: Any = None
-    key: Any = None
+class _Person(msgspec.Struct):  # a user: `field_value` and the worklog mapping read these
+    self_: Opt = msgspec.field(default=UNSET, name="self")  # every real user has it: an author is never empty
+    emailAddress: Opt = UNSET  # noqa: N815 (Jira's names)
+    displayName: Opt = UNSET  # noqa: N815
+    accountId: Opt = UNSET  # noqa: N815
+    name: Opt = UNSET
+    key: Opt = UNSET
 
 
-class _Named(msgspec.Struct, **_SLIM):  # issuetype, parent, a status category
-    id: Any = None
-    key: Any = None
-    name: Any = None
+class _Named(msgspec.Struct):  # issuetype, parent, a status category
+    id: Opt = UNSET
+    key: Opt = UNSET
+    name: Opt = UNSET
 
 
-class _Status(msgspec.Struct, **_SLIM):
-    id: Any = None
-    name: Any = None
-    statusCategory: _Named | None = None  # noqa: N815
+class _Status(msgspec.Struct):
+    id: Opt = UNSET
+    name: Opt = UNSET
+    statusCategory: _Named | None | UnsetType = UNSET  # noqa: N815
 
 
-class _Worklog(msgspec.Struct, **_SLIM):
-    id: Any = None
-    author: _Person | None = None
-    updateAuthor: _Person | None = None  # noqa: N815
-    started: Any = None
-    timeSpentSeconds: Any = None  # noqa: N815
+class _Worklog(msgspec.Struct):
+    id: Opt = UNSET
+    author: _Person | None | UnsetType = UNSET
+    updateAuthor: _Person | None | UnsetType = UNSET  # noqa: N815
+    started: Opt = UNSET
+    timeSpentSeconds: Opt = UNSET  # noqa: N815
 
 
-class _Worklogs(msgspec.Struct, **_SLIM):  # an issue's embedded `worklog` field, and a /worklog page
-    total: Any = None
-    worklogs: list[_Worklog] | None = None
-    startAt: Any = None  # noqa: N815
-    maxResults: Any = None  # noqa: N815
+class _Worklogs(msgspec.Struct):  # an issue's embedded `worklog` field, and a /worklog page
+    total: Opt = UNSET
+    worklogs: list[_Worklog] | None | UnsetType = UNSET
+    startAt: Opt = UNSET  # noqa: N815
+    maxResults: Opt = UNSET  # noqa: N815
 
 
-class _Item(msgspec.Struct, **_SLIM):
-    field: Any = None
-    fieldId: Any = None  # noqa: N815
-    from_: Any = msgspec.field(default=None, name="from")
-    fromString: Any = None  # noqa: N815
-    to: Any = None
-    toString: Any = None  # noqa: N815
+class _Item(msgspec.Struct):
+    field: Opt = UNSET
+    fieldId: Opt = UNSET  # noqa: N815
+    from_: Opt = msgspec.field(default=UNSET, name="from")
+    fromString: Opt = UNSET  # noqa: N815
+    to: Opt = UNSET
+    toString: Opt = UNSET  # noqa: N815
 
 
-class _History(msgspec.Struct, **_SLIM):
-    id: Any = None
-    created: Any = None
-    items: list[_Item] | None = None
+class _History(msgspec.Struct):
+    id: Opt = UNSET
+    created: Opt = UNSET
+    items: list[_Item] | None | UnsetType = UNSET
 
 
-class _ChangeLog(msgspec.Struct, **_SLIM):
-    issueId: Any = None  # noqa: N815
-    changeHistories: list[_History] | None = None  # noqa: N815
+class _ChangeLog(msgspec.Struct):
+    issueId: Opt = UNSET  # noqa: N815
+    changeHistories: list[_History] | None | UnsetType = UNSET  # noqa: N815
 
 
-class _BulkPage(msgspec.Struct, **_SLIM):
-    issueChangeLogs: list[_ChangeLog] | None = None  # noqa: N815
-    nextPageToken: Any = None  # noqa: N815
-    isLast: Any = None  # noqa: N815
+class _BulkPage(msgspec.Struct):
+    issueChangeLogs: list[_ChangeLog] | None | UnsetType = UNSET  # noqa: N815
+    nextPageToken: Opt = UNSET  # noqa: N815
+    isLast: Opt = UNSET  # noqa: N815
 
 
-class _ChangelogPage(msgspec.Struct, **_SLIM):  # /issue/{key}/changelog
-    values: list[_History] | None = None
-    startAt: Any = None  # noqa: N815
-    maxResults: Any = None  # noqa: N815
-    total: Any = None
-    isLast: Any = None  # noqa: N815
-    nextPageToken: Any = None  # noqa: N815
+class _ChangelogPage(msgspec.Struct):  # /issue/{key}/changelog
+    values: list[_History] | None | UnsetType = UNSET
+    startAt: Opt = UNSET  # noqa: N815
+    maxResults: Opt = UNSET  # noqa: N815
+    total: Opt = UNSET
+    isLast: Opt = UNSET  # noqa: N815
+    nextPageToken: Opt = UNSET  # noqa: N815
 
 
 # The system fields whose shape Jira documents, slimmed; every other field's value is taken whole.
@@ -105,12 +110,12 @@ _WORKLOG = msgspec.json.Decoder(_Worklogs | None)
 def _search_decoder(requested: tuple[str, ...]) -> msgspec.json.Decoder:
     """A search page's decoder for the fields it asked for (Jira returns those and no others)."""
     names = [*dict.fromkeys([*requested, *BASE_FIELDS])]
-    fields = msgspec.defstruct("Fields", [(n, _SYSTEM[n] | None if n in _SYSTEM else Any, None) for n in names],
-                               **_SLIM)
-    issue = msgspec.defstruct("Issue", [("id", Any, None), ("key", Any, None), ("fields", fields | None, None)],
-                              **_SLIM)
-    page = msgspec.defstruct("SearchPage", [("issues", list[issue] | None, None), ("nextPageToken", Any, None),
-                                            ("isLast", Any, None)], **_SLIM)
+    fields = msgspec.defstruct("Fields", [(n, _SYSTEM[n] | None | UnsetType if n in _SYSTEM else Opt, UNSET)
+                                          for n in names])
+    issue = msgspec.defstruct("Issue", [("id", Opt, UNSET), ("key", Opt, UNSET),
+                                        ("fields", fields | None | UnsetType, UNSET)])
+    page = msgspec.defstruct("SearchPage", [("issues", list[issue] | None | UnsetType, UNSET),
+                                            ("nextPageToken", Opt, UNSET), ("isLast", Opt, UNSET)])
     return msgspec.json.Decoder(page | None)
 
 
@@ -118,9 +123,14 @@ def _requested(params: dict[str, Any]) -> tuple[str, ...] | None:
     """The field ids a search asked for, or None when it asked for a set Jira expands itself (`*all`)."""
     value = params.get("fields")
     names = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else None
-    if not names or not all(isinstance(n, str) and n.strip() and n.strip()[0] not in "*-" for n in names):
-        return None
+    if not names or not all(isinstance(n, str) and _plain(n.strip()) for n in names):
+        return None  # `*all`, `-description`, or a name no Struct field can have: decoded whole
     return tuple(n.strip() for n in names)
+
+
+def _plain(name: str) -> bool:
+    """A field id a Struct can declare as it is (Jira's ids are: `summary`, `customfield_10042`)."""
+    return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")
 
 
 def _decoder(path: str, params: dict[str, Any]) -> msgspec.json.Decoder | None:
