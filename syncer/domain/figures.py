@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from syncer.domain.cells import div, local_day_expr
-from syncer.domain.frames import FIGURE_FIELDS, TaskFigures, model_frames
+from syncer.domain.frames import FIGURE_FIELDS, IN_TASK_ORDER, TASK_STARTS, TaskFigures, model_frames
 from syncer.model import REWORK_FROM, REWORK_TO, STARTED_STAGES, WIP_STAGES, Stage, Task
 
 SECONDS_PER_DAY = 86400.0
@@ -53,11 +53,9 @@ def grouped_by_task(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` (rows of many tasks) with each task's rows next to each other in their order (sorted stably by
     source and key unless already so) and `_first` marking each task's first row: windows then need no `over`
     (which costs about 0.2 s a column per million rows)."""
-    prev_s, prev_k = pl.col("source").shift(1), pl.col("key").shift(1)
-    ordered = ((pl.col("source") > prev_s) | ((pl.col("source") == prev_s) & (pl.col("key") >= prev_k)))
-    if not frame.select(ordered.fill_null(True).all()).item():
+    if not frame.select(IN_TASK_ORDER.all()).item():
         frame = frame.sort("source", "key", maintain_order=True)
-    return frame.with_columns(_first=((pl.col("source") != prev_s) | (pl.col("key") != prev_k)).fill_null(True))
+    return frame.with_columns(_first=TASK_STARTS)
 
 
 def within_task(expr: pl.Expr) -> pl.Expr:

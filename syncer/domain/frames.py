@@ -90,6 +90,13 @@ _PLAIN = [n for n in TASK_FIELDS if n not in ("stage", "created_stage", "labels"
 MODEL_SCHEMA = pl.Schema(TASK_FIELDS)
 _STAGE_TEXT = {s: s.value for s in Stage}
 
+# Over a frame with `source` and `key` columns: each row in (source, key) order after the one before it, and each row
+# that starts a task (its key differs from the row before's).
+IN_TASK_ORDER = ((pl.col("source") > pl.col("source").shift(1)) | (
+    (pl.col("source") == pl.col("source").shift(1)) & (pl.col("key") >= pl.col("key").shift(1)))).fill_null(True)
+TASK_STARTS = ((pl.col("source") != pl.col("source").shift(1)) | (pl.col("key") != pl.col("key").shift(1))
+               ).fill_null(True)
+
 
 def model_frames(tasks: Iterable[Task]) -> Frames:
     """The model frames (`tasks` without the figure columns) of Python tasks, built column by column."""

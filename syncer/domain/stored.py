@@ -18,8 +18,10 @@ from syncer.config import Config
 from syncer.domain.frames import (
     CHANGES_SCHEMA,
     FLAGS_SCHEMA,
+    IN_TASK_ORDER,
     KEY,
     MODEL_SCHEMA,
+    TASK_STARTS,
     UTC_TIME,
     WORKLOGS_SCHEMA,
     Frames,
@@ -84,9 +86,6 @@ def merge(stored: Mapping[str, pl.DataFrame], fresh: Mapping[str, pl.DataFrame],
     return out
 
 
-_SAME_TASK = (pl.col("source") == pl.col("source").shift(1)) & (pl.col("key") == pl.col("key").shift(1))
-_IN_ORDER = (pl.col("source") > pl.col("source").shift(1)) | (
-    (pl.col("source") == pl.col("source").shift(1)) & (pl.col("key") >= pl.col("key").shift(1)))
 _JOINT = pl.concat_str("source", "key", separator="\x00")  # sorts as (source, key) does: NUL sorts first
 
 
@@ -96,14 +95,13 @@ def in_task_order(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     When both are in that order already (stored frames are), the new tasks' rows are placed among the old ones by
     a binary search over the old tasks and the two merged in one pass (no sort): a few of 100k tasks merge into a
     million worklogs in a tenth of a second instead of a sort over the text keys."""
-    if not all(f.select(_IN_ORDER.fill_null(True).all()).item() for f in (old, new)):
+    if not all(f.select(IN_TASK_ORDER.all()).item() for f in (old, new)):
         both = pl.concat([old, new]).with_row_index("_n")
         return both.sort("source", "key", "_n").drop("_n")
     if new.is_empty() or old.is_empty():
         return new if old.is_empty() else old
-    ordinal = (~_SAME_TASK.fill_null(False)).cum_sum()  # 1, 2, ... per old task
-    ranked = old.with_columns(_t=ordinal * 2 - 1)  # old task j (from 0) ranks 2j + 1
-    tasks = ranked.filter(~_SAME_TASK.fill_null(False)).select(_JOINT).to_series()
+    ranked = old.with_columns(_t=TASK_STARTS.cum_sum() * 2 - 1)  # old task j (from 0) ranks 2j + 1
+    tasks = ranked.filter(TASK_STARTS).select(_JOINT).to_series()
     before = tasks.search_sorted(new.select(_JOINT).to_series(), side="left").cast(pl.Int64)
     placed = new.with_columns(_t=before * 2)  # a new task placed before old task i ranks 2i
     return ranked.merge_sorted(placed.cast({"_t": ranked.schema["_t"]}), key="_t").drop("_t")  # odd and even ranks

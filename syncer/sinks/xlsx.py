@@ -229,7 +229,7 @@ class XlsxSink:
 
     def _write_parts(self, layout: Layout, state: _State, log: list[Cell]) -> tuple[dict[str, str], Styles, list]:
         """The given tabs' parts and the Sync log's rewritten, every other part copied as it is."""
-        logs, tables = [*layout.log, log][-SYNC_LOG_KEEP:], state.tables
+        logs, tables = [*layout.log, log][-SYNC_LOG_KEEP:], dict(state.tables)
         fresh: dict[str, Iterable[bytes]] = {}
         with zipfile.ZipFile(self.path) as package:  # a decorated tab's cells go under its drawing and colours
             for t, change in state.changes.items():  # only the changed rows written, where the part allows

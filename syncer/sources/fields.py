@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -11,7 +12,7 @@ from syncer.config import AMOUNT_FIELDS
 from syncer.model import Problem, Worklog
 
 DATE_FIELDS = ("po_date", "invoice_date", "due_date")
-READ = frozenset({Worklog, Problem})  # the types of a worklog read already (mapped, or the problem that skips it)
+_READ = frozenset({Worklog, Problem})  # the types of a worklog read already (mapped, or the problem that skips it)
 TEXT_FIELDS = ("campaign", "activity", "gl_account", "category", "brief", "owner", "requester")
 
 
@@ -22,6 +23,20 @@ class MappingError(ValueError):
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.field = field
+
+
+def worklogs_read(raw: Iterable[Any], read: Callable[[Any], Worklog | Problem], problems: list[Problem]
+                  ) -> list[Worklog]:
+    """A task's worklogs, each read by `read` now or read already as its page was gathered (a Worklog, or the
+    Problem that skips it: that goes to `problems`, and the task stays)."""
+    worklogs = []
+    for item in raw:
+        done = item if type(item) in _READ else read(item)
+        if type(done) is Problem:
+            problems.append(done)
+        else:
+            worklogs.append(done)
+    return worklogs
 
 
 def parse_ts(value: Any) -> datetime:

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any
 
 from syncer.domain.stages import asana_stage
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
-from syncer.sources.fields import MAX_HOURS, READ, MappingError, apply_fields, local_midnight, parse_day, parse_ts
+from syncer.sources.fields import (
+    MAX_HOURS,
+    MappingError,
+    apply_fields,
+    local_midnight,
+    parse_day,
+    parse_ts,
+    worklogs_read,
+)
 from syncer.sources.shapes import Mapped, dicts, newest_per_key, obj, orphans, unique_key
 
 STORY_SUBTYPES = frozenset({"section_changed", "marked_complete", "marked_incomplete", "added_to_project"})
@@ -182,13 +191,7 @@ def to_task(raw: Mapping[str, Any], ctx: AsanaContext) -> Task:
     problems: list[Problem] = []
     history, created_stage = history_from_stories(raw.get("stories") or [], t, ctx, defaulted, problems)
     typed = apply_fields(_values(t, ctx, problems), problems, ctx.tz, ctx.currency)
-    worklogs = []
-    for entry in raw.get("time_entries") or []:  # each read now, or read already as its page was gathered
-        read = entry if type(entry) in READ else read_entry(entry, ctx.tz)
-        if type(read) is Problem:
-            problems.append(read)
-        else:
-            worklogs.append(read)
+    worklogs = worklogs_read(raw.get("time_entries") or [], partial(read_entry, tz=ctx.tz), problems)
     return Task(
         source=ctx.source,
         key=str(t["gid"]),

@@ -6,20 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from syncer.model import Problem, Worklog
-from syncer.sources.fields import READ, MappingError, hours, parse_ts
+from syncer.sources.fields import MappingError, hours, parse_ts, worklogs_read
 from syncer.sources.shapes import Mapped
 
 
 def map_worklogs(raw: list[Any], problems: list[Problem]) -> list[Worklog]:
     """The worklogs of an issue: each read now (`read_worklog`), or read already as its page was gathered."""
-    worklogs = []
-    for w in raw if isinstance(raw, list) else []:
-        read = w if type(w) in READ else read_worklog(w)
-        if type(read) is Problem:
-            problems.append(read)
-        else:
-            worklogs.append(read)
-    return worklogs
+    return worklogs_read(raw if isinstance(raw, list) else [], read_worklog, problems)
 
 
 def read_worklog(w: Any) -> Worklog | Problem:
