@@ -21,7 +21,7 @@ from syncer.domain import stored
 from syncer.domain.budget import load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
-from syncer.domain.rollups import DomainResult, budget_index, domain_of_frames, with_kept
+from syncer.domain.rollups import DomainResult, budget_index, checked_frames, domain_of_checked, with_kept
 from syncer.model import Problem, Task
 from syncer.perf import paused_gc
 from syncer.progress import NO_PROGRESS, Progress
@@ -255,7 +255,10 @@ def _domain(ctx: RunContext, merged: Merged, budget_lines: list) -> tuple[Domain
     check = list(merged.fresh)
     if digest != merged.stored_digest:
         check += tasks_of(stored.without(merged.frames, [(t.source, t.key) for t in check]))
-    return domain_of_frames(merged.frames, cfg, ctx.as_of, budget_lines, check), digest
+    checked = checked_frames(merged.frames, cfg, ctx.as_of, budget_lines, check)
+    check.clear()
+    merged.fresh.clear()  # the tasks read are in the frames and checked: their objects are freed before the tabs
+    return domain_of_checked(checked, cfg, ctx.as_of, budget_lines), digest
 
 
 def _run(ctx: RunContext) -> RunResult:
@@ -270,7 +273,6 @@ def _run(ctx: RunContext) -> RunResult:
     budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
     warnings.extend(budget_warnings)
     domain, digest = _domain(ctx, merged, budget_lines)
-    merged.fresh.clear()  # the tasks read are in the frames now: their objects are freed before the sinks plan
     with_kept(domain, reads.kept, merged.frames["tasks"], cfg.tz)
     warnings.extend(domain.warnings)
     warnings.extend(stored.default_warnings(merged.frames["defaulted"], cfg))

@@ -151,7 +151,7 @@ def num(x: float | None, places: int = 2) -> float | None:
 def natural_key(key: str) -> tuple:
     """`MKT-9` before `MKT-10`: the text before the last `-`, then the ASCII number after it compared as a number
     of any length (shorter digits without leading zeros first), then, for a key without one, the key itself. The
-    same order as `domain.cells.natural_sort_keys` gives in columns."""
+    same order as `domain.cells.natural_sorted` gives in columns."""
     prefix, _, number = key.rpartition("-")
     if number.isascii() and number.isdigit():
         digits = number.lstrip("0")

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncer.domain.cells import natural_sort_keys
+from syncer.domain.cells import natural_sorted
 from syncer.tables import natural_key
 
 KEYS = st.lists(st.one_of(
@@ -20,13 +20,21 @@ KEYS = st.lists(st.one_of(
 def test_the_natural_order_in_columns_is_the_row_by_row_one(pairs, keys):
     rows = pairs + [("jira", k) for k in keys]
     frame = pl.DataFrame(rows, schema={"source": pl.String, "key": pl.String}, orient="row").with_row_index("i")
-    got = frame.sort([pl.col("source"), *natural_sort_keys()], maintain_order=True)["i"].to_list()
+    got = natural_sorted(frame, [pl.col("source")], [])["i"].to_list()
     want = sorted(range(len(rows)), key=lambda i: (rows[i][0], natural_key(rows[i][1])))
     assert got == want
+
+
+@given(st.lists(st.tuples(st.sampled_from(["MKT-2", "MKT-10", "x"]), st.sampled_from(["b", "a"]))))
+def test_the_natural_order_breaks_ties_by_the_columns_after_it(pairs):
+    frame = pl.DataFrame(pairs, schema={"key": pl.String, "rule": pl.String}, orient="row")
+    got = natural_sorted(frame, [], [pl.col("rule")]).rows()
+    assert got == sorted(pairs, key=lambda p: (natural_key(p[0]), p[1]))
+    assert natural_sorted(frame, [], []).columns == ["key", "rule"]
 
 
 def test_numbers_sort_as_numbers_of_any_length():
     keys = ["MKT-10", "MKT-9", "MKT-009", "123456789012345678901234", "99", "MKT", "MKT-0", "A-B-2", "A-B-10",
             "MKT-\u0663", "X-\u00b2", "-", "--1"]
     frame = pl.DataFrame({"key": keys})
-    assert frame.sort(natural_sort_keys(), maintain_order=True)["key"].to_list() == sorted(keys, key=natural_key)
+    assert natural_sorted(frame, [], [])["key"].to_list() == sorted(keys, key=natural_key)

@@ -15,7 +15,7 @@ from syncer.domain.attention import attention_counts, attention_table
 from syncer.domain.budget import BudgetLine
 from syncer.domain.campaigns import Clock, campaigns_by_schedule, campaigns_table
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
-from syncer.domain.cells import natural_sort_keys
+from syncer.domain.cells import natural_sorted
 from syncer.domain.dashboard import DashboardInputs, dashboard_table
 from syncer.domain.figures import figures_frame, tz_name, with_flagged_time
 from syncer.domain.flow import flow_frame_table, p50, ratio
@@ -73,17 +73,32 @@ def budget_index(cfg: Config, budget_lines: list[BudgetLine]) -> BudgetIndex | N
     return BudgetIndex.of(budget_lines) if cfg.budget is not None and budget_lines else None
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The figured frames with every task's intake verdict (`intake_ok`): what the tabs are computed from."""
+
+    frames: Frames
+    violations: pl.DataFrame  # stored.VIOLATIONS_SCHEMA, in the Intake tab's order
+    warnings: list[str]
+
+
 def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datetime,
                      budget_lines: list[BudgetLine], check: Sequence[Task]) -> DomainResult:
-    """`build_domain` of the stored frames (`stored.SCHEMAS`, sorted by source and key). The intake check runs on
-    the tasks in `check`; every other task's violations are the cached ones in `stored["violations"]` (valid while
-    `stored.check_digest` is unchanged: the caller decides). The frames are computed in columns, once, and every
-    tab reads them."""
-    tz, zone = cfg.tz, tz_name(cfg.tz)
-    cal = LocalCalendar(tz, cfg.fiscal_year_start_month)
+    """`build_domain` of the stored frames (`stored.SCHEMAS`, sorted by source and key): `checked_frames`, then
+    `domain_of_checked`. The frames are computed in columns, once, and every tab reads them."""
+    return domain_of_checked(checked_frames(stored, cfg, as_of, budget_lines, check), cfg, as_of, budget_lines)
+
+
+def checked_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datetime,
+                   budget_lines: list[BudgetLine], check: Sequence[Task]) -> Checked:
+    """The SPEC §5 figures of the stored frames and the intake verdicts. The intake check runs on the tasks in
+    `check`; every other task's violations are the cached ones in `stored["violations"]` (valid while
+    `stored.check_digest` is unchanged: the caller decides). Nothing after this reads a `Task`: a caller may free
+    the tasks before the tabs are computed."""
+    cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
     warnings: list[str] = []
     model = as_frames(stored)
-    figured = with_flagged_time(figures_frame(model.tasks, model.changes, model.worklogs, as_of, zone,
+    figured = with_flagged_time(figures_frame(model.tasks, model.changes, model.worklogs, as_of, tz_name(cfg.tz),
                                               cfg.rates.people, cfg.rates.default), model.changes, model.flags, as_of)
     if cfg.budget is not None and not budget_lines:
         warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
@@ -94,13 +109,21 @@ def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: dat
         intake_ok=pl.col("bad").is_null()).drop("bad")
     frames = Frames(full.select(*TASKS_SCHEMA, *[c for c in full.columns if c not in TASKS_SCHEMA]),
                     model.changes, model.worklogs, model.flags)
+    return Checked(frames, violations, warnings)
+
+
+def domain_of_checked(checked: Checked, cfg: Config, as_of: datetime, budget_lines: list[BudgetLine]
+                      ) -> DomainResult:
+    """Every tab and the run summary of the checked frames."""
+    frames, violations = checked.frames, checked.violations
+    cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
     with ThreadPoolExecutor(2) as pool:  # tabs that need only the frames are computed beside the rest
-        tasks_tab = pool.submit(tasks_frame_table, frames.tasks, tz)
+        tasks_tab = pool.submit(tasks_frame_table, frames.tasks, cfg.tz)
         tables, led = _tabs(frames, TabInputs(cfg, as_of, cal, budget_lines, violations), pool)
         ok = frames.tasks.select("source", "key", "intake_ok").rows()
         summary = {**_summary(frames.tasks, led, violations, cfg), **visibility_summary(tables)}
         return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations, summary, frames,
-                            [*warnings, *led.warnings], tasks_tab.result())
+                            [*checked.warnings, *led.warnings], tasks_tab.result())
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +186,7 @@ def _violations(figured: pl.DataFrame, cached: pl.DataFrame, check: Sequence[Tas
     kept = cached.join(checked, on=KEYS, how="anti").join(figured.select(KEYS), on=KEYS, how="semi")
     new = violations_frame(check_tasks(check, labour, cfg.intake, budget, cal, cfg.labour_in_budget))
     both = pl.concat([kept.cast(dict(VIOLATIONS_SCHEMA)).select(list(VIOLATIONS_SCHEMA)), new])
-    return both.sort([pl.col("source"), *natural_sort_keys(), pl.col("rule"), pl.col("field")], maintain_order=True)
+    return natural_sorted(both, [pl.col("source")], [pl.col("rule"), pl.col("field")])
 
 
 def _summary(tasks: pl.DataFrame, led: LedgerResult, violations: pl.DataFrame, cfg: Config) -> dict[str, Any]:

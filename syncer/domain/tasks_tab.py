@@ -6,7 +6,7 @@ from datetime import tzinfo
 
 import polars as pl
 
-from syncer.domain.cells import iso_local_expr, money_values, natural_sort_keys, rounded
+from syncer.domain.cells import iso_local_expr, money_values, natural_sorted, rounded
 from syncer.domain.figures import tz_name
 from syncer.tables import HEADERS, TASKS, Table
 
@@ -14,7 +14,7 @@ from syncer.tables import HEADERS, TASKS, Table
 def tasks_frame_table(tasks: pl.DataFrame, tz: tzinfo) -> Table:
     """The whole Tasks tab from the tasks frame (with figures and `intake_ok`), header first, rows sorted by
     (Source, Key) with Jira-style keys in number order; every value rounded as `task_row` rounds it."""
-    t = tasks.sort([pl.col("source"), *natural_sort_keys()], maintain_order=True)
+    t = natural_sorted(tasks, [pl.col("source")], [])
     zone = tz_name(tz)
     text = t.select(
         "source", "key", "title", "type", "stage", "status", "owner", "campaign", "activity", "category",
