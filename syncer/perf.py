@@ -10,11 +10,23 @@ from contextlib import contextmanager
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Tasks, worklogs and rows hold no reference cycles: collection passes during a sync only cost time
-    (about 20% of mapping 100k tasks). Reference counting still frees everything as usual."""
+    (about 20% of mapping 100k tasks). Reference counting still frees everything as usual.
+
+    On the way out, what the block built is frozen (`gc.freeze`) before collection resumes: the first pass after
+    it would otherwise walk every object built meanwhile only to find it alive (0.2 s after an incremental run
+    over 100k tasks, more after a full one). A process that lives on calls `collect_frozen` when it is idle."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if collecting:
+            gc.freeze()
             gc.enable()
+
+
+def collect_frozen() -> int:
+    """Collect what earlier `paused_gc` blocks left frozen, cycles included; returns how many objects were
+    unreachable. The daemon calls it after each run, when nobody waits for it."""
+    gc.unfreeze()
+    return gc.collect()

@@ -7,7 +7,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.domain.stored import in_task_order
+from syncer.domain.stored import KEY, in_task_order, replaced
 
 SOURCES = st.sampled_from(["web", "content", "w", "web2", "Web", "é"])
 KEYS = st.text(alphabet="MKT-0129é\x00 ", min_size=0, max_size=6)
@@ -31,6 +31,18 @@ def test_placing_new_tasks_among_stored_ones_is_the_stable_sort(old_rows, new_ro
     if presorted:  # as the stored frames and a run's fresh frames are: each task's rows in their own order
         old, new = old.sort("source", "key", maintain_order=True), new.sort("source", "key", maintain_order=True)
     assert in_task_order(old, new).equals(by_sort(old, new))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROWS, ROWS, st.lists(st.tuples(SOURCES, KEYS), max_size=8), st.booleans())
+def test_replacing_tasks_is_dropping_their_old_rows_then_the_stable_sort(old_rows, new_rows, dropped, presorted):
+    new_tasks = {(s, k) for s, k, _ in new_rows}
+    gone = pl.DataFrame([*new_tasks, *dropped], schema=KEY, orient="row")  # replaced tasks, deleted ones, unknown
+    old, new = frame(old_rows), frame(new_rows)
+    if presorted:
+        old, new = old.sort("source", "key", maintain_order=True), new.sort("source", "key", maintain_order=True)
+    kept = old.join(gone, on=["source", "key"], how="anti", maintain_order="left")
+    assert replaced(old, new, gone).equals(by_sort(kept, new))
 
 
 def test_a_new_task_lands_between_stored_tasks_with_its_rows_in_order() -> None:
