@@ -7,7 +7,7 @@ task), saved as a replay under `.bench/` (reused by later runs), then prints, ea
   peak RSS);
 - Google Sheets (the fake Sheets API of the tests, in process, no network): the same three runs in one process;
 - the phases of each run (fetch = read + decode + map, compute = merge + figures + roll-ups + tabs, plan, write,
-  the rest = state load and commit);
+  the rest = state load and commit), and the run's time without the sink's plan and write;
 - decode + map + figures + roll-ups of a full read against the floor (`bench/floor.py`), in one process.
 
 The unchanged and incremental runs read as a live source does after its first full read: the replay source
@@ -214,8 +214,10 @@ def show(sink: str, r: dict[str, Any]) -> None:
     ph = r["phases"]
     rest = r["wall"] - sum(ph.values())
     parts = "  ".join(f"{k} {v:5.2f}" for k, v in ph.items())
-    print(f"{sink:6} {r['run']:9} {r['wall']:7.2f} s   [{parts}  rest {rest:5.2f}]   rows written {r['rows']:>7,}  "
-          f"changed {r['changed']:>6,}  peak RSS {r['rss_mb']:6,.0f} MiB")
+    before_sink = r["wall"] - ph.get("plan", 0.0) - ph.get("write", 0.0)
+    print(f"{sink:6} {r['run']:9} {r['wall']:7.2f} s   [{parts}  rest {rest:5.2f}]   without the sink "
+          f"{before_sink:5.2f} s   rows written {r['rows']:>7,}  changed {r['changed']:>6,}  "
+          f"peak RSS {r['rss_mb']:6,.0f} MiB")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,7 @@ class Checked:
     frames: Frames
     violations: pl.DataFrame  # stored.VIOLATIONS_SCHEMA, in the Intake tab's order
     warnings: list[str]
+    days: pl.DataFrame  # `worklog_days`: one pass over every worklog feeds Capacity and the ledger's Labour
 
 
 def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datetime,
@@ -95,21 +96,29 @@ def checked_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datet
     `check`; every other task's violations are the cached ones in `stored["violations"]` (valid while
     `stored.check_digest` is unchanged: the caller decides). Nothing after this reads a `Task`: a caller may free
     the tasks before the tabs are computed."""
-    cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
-    warnings: list[str] = []
     model = as_frames(stored)
+    warnings = ["the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts are not "
+                "checked against it"] if cfg.budget is not None and not budget_lines else []
+    with ThreadPoolExecutor(1) as pool:  # the worklogs per day need no figure: summed beside the figures
+        days = pool.submit(worklog_days, model.tasks, model.worklogs, tz_name(cfg.tz), cfg.rates.people,
+                           cfg.rates.default)
+        frames, violations = _figured(model, stored["violations"], check, cfg, as_of, budget_lines)
+        return Checked(frames, violations, warnings, days.result())
+
+
+def _figured(model: Frames, cached: pl.DataFrame, check: Sequence[Task], cfg: Config, as_of: datetime,
+             budget_lines: list[BudgetLine]) -> tuple[Frames, pl.DataFrame]:
+    """The frames with the figures and `intake_ok`, and the violations (`cached` ones for tasks not in `check`)."""
+    cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
     figured = with_flagged_time(figures_frame(model.tasks, model.changes, model.worklogs, as_of, tz_name(cfg.tz),
                                               cfg.rates.people, cfg.rates.default), model.changes, model.flags, as_of)
-    if cfg.budget is not None and not budget_lines:
-        warnings.append("the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts "
-                        "are not checked against it")
-    violations = _violations(figured, stored["violations"], check, cfg, budget_index(cfg, budget_lines), cal)
+    violations = _violations(figured, cached, check, cfg, budget_index(cfg, budget_lines), cal)
     bad = violations.select(KEYS).unique().with_columns(bad=pl.lit(True))
     full = figured.join(bad, on=KEYS, how="left", maintain_order="left").with_columns(
         intake_ok=pl.col("bad").is_null()).drop("bad")
     frames = Frames(full.select(*TASKS_SCHEMA, *[c for c in full.columns if c not in TASKS_SCHEMA]),
                     model.changes, model.worklogs, model.flags)
-    return Checked(frames, violations, warnings)
+    return frames, violations
 
 
 def domain_of_checked(checked: Checked, cfg: Config, as_of: datetime, budget_lines: list[BudgetLine]
@@ -119,7 +128,7 @@ def domain_of_checked(checked: Checked, cfg: Config, as_of: datetime, budget_lin
     cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
     with ThreadPoolExecutor(2) as pool:  # tabs that need only the frames are computed beside the rest
         tasks_tab = pool.submit(tasks_frame_table, frames.tasks, cfg.tz)
-        tables, led = _tabs(frames, TabInputs(cfg, as_of, cal, budget_lines, violations), pool)
+        tables, led = _tabs(frames, TabInputs(cfg, as_of, cal, budget_lines, violations, checked.days), pool)
         ok = frames.tasks.select("source", "key", "intake_ok").rows()
         summary = {**_summary(frames.tasks, led, violations, cfg), **visibility_summary(tables)}
         return DomainResult(tables, {(s, k): v for s, k, v in ok}, violations, summary, frames,
@@ -135,14 +144,14 @@ class TabInputs:
     cal: LocalCalendar
     budget_lines: list[BudgetLine]
     violations: pl.DataFrame
+    days: pl.DataFrame
 
 
 def _tabs(frames: Frames, inputs: TabInputs, pool: ThreadPoolExecutor) -> tuple[dict[str, Table], LedgerResult]:
     """Every roll-up tab of the figured frames, and the ledger; the Weekly review runs in `pool` (polars releases
     the GIL while it works, so it runs beside Flow metrics, Intake and the visibility tabs)."""
     cfg, as_of, cal, lines, zone = inputs.cfg, inputs.as_of, inputs.cal, inputs.budget_lines, tz_name(inputs.cfg.tz)
-    # One pass over every worklog feeds both Capacity and the ledger's Labour.
-    days = worklog_days(frames.tasks, frames.worklogs, zone, cfg.rates.people, cfg.rates.default)
+    days = inputs.days
     logged = logged_by_week(days)
     led = ledger_frames(frames.tasks, days, lines, cal, cfg.budget_period, cfg.labour_in_budget)
     tables = {BUDGET_ROLLUP: led.table, CAPACITY: capacity_rows(logged, cfg.capacity)}
