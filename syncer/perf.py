@@ -12,9 +12,11 @@ def paused_gc() -> Iterator[None]:
     """Tasks, worklogs and rows hold no reference cycles: collection passes during a sync only cost time
     (about 20% of mapping 100k tasks). Reference counting still frees everything as usual.
 
-    On the way out, what the block built is frozen (`gc.freeze`) before collection resumes: the first pass after
-    it would otherwise walk every object built meanwhile only to find it alive (0.2 s after an incremental run
-    over 100k tasks, more after a full one). A process that lives on calls `collect_frozen` when it is idle."""
+    On the way out, every object the collector tracks (all that lives, and any cyclic garbage made while it was
+    paused) is frozen (`gc.freeze`) before collection resumes: the first pass after the block would otherwise walk
+    every object built meanwhile only to find it alive (0.2 s after an incremental run over 100k tasks, more after
+    a full one). Frozen cycles are collected only by `collect_frozen`: a process that runs several blocks and lives
+    on (the daemon) calls it when it is idle; a one-shot `syncer run` exits instead."""
     collecting = gc.isenabled()
     gc.disable()
     try:

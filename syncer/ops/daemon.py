@@ -141,7 +141,6 @@ def stop_on_signals(stop: threading.Event, signals: tuple[int, ...] = STOP_SIGNA
 def sync_once(cfg: Config) -> str:
     """One `syncer run`, summarised on one line."""
     r = run_sync(cfg).run
-    collect_frozen()  # the run is over: its cyclic garbage is collected now, not in the next run's time
     return (f"{r.mode} sync, fetched {r.fetched}, changed {r.changed}, deleted {r.deleted}, rows written "
             f"{r.rows_written}, {r.api_requests} API request(s), {len(r.warnings)} warning(s)")
 
@@ -154,4 +153,14 @@ def serve(cfg: Config, every: float, verbose: bool = False) -> int:
     log.info("daemon started: a sync every %s (+-%d%%), backing off up to %s after failures",
              human(every), round(JITTER * 100), human(max(MAX_BACKOFF_S, every)))
     with stop_on_signals(stop):
-        return run_forever(lambda: sync_once(cfg), Schedule(every), stop)
+        return run_forever(lambda: sync_once(cfg), Schedule(every), stop, sleep=collect_then_wait(stop))
+
+
+def collect_then_wait(stop: threading.Event) -> Callable[[float], bool]:
+    """The daemon's wait between runs: first the garbage the last run left frozen (`perf.paused_gc`), cycles
+    included, is collected, while nobody waits for it; then `stop.wait`."""
+    def wait(seconds: float) -> bool:
+        collect_frozen()
+        return stop.wait(seconds)
+
+    return wait
