@@ -18,6 +18,11 @@ ISO = "%Y-%m-%dT%H:%M:%S%:z"
 _OUT = ("reason", "source", "key", "title", "campaign", "owner", "stage", "since", "days", "due_date", "detail", "url")
 
 
+# What the reasons read of an open task (the rest of the tasks frame is never copied).
+_READS = ("source", "key", "title", "campaign", "owner", "stage", "status", "due_date", "created_at", "started_at",
+          "depends_on", "url")
+
+
 def _days_since(column: str, clock: Clock) -> pl.Expr:
     return ((pl.lit(clock.as_of) - pl.col(column)).dt.total_microseconds() / DAY_US).round(2)
 
@@ -76,8 +81,9 @@ def stale_rows(open_: pl.DataFrame, frames: Frames, clock: Clock, stale_days: in
 
 def team_p85(frames: Frames, clock: Clock) -> pl.DataFrame:
     """Per team (source), Cycle p85 (SPEC §7) over the tasks completed in the last 90 days."""
-    recent = frames.tasks.filter((pl.col("completed_at") > clock.as_of - AGING_WINDOW)
-                                 & (pl.col("completed_at") <= clock.as_of) & pl.col("cycle_days").is_not_null())
+    done = pl.col("completed_at")
+    recent = frames.tasks.select("source", "completed_at", "cycle_days").filter(
+        (done > clock.as_of - AGING_WINDOW) & (done <= clock.as_of) & pl.col("cycle_days").is_not_null())
     cycles = recent.group_by("source").agg("cycle_days").rows()
     return pl.DataFrame([(s, p85(xs)) for s, xs in cycles], schema={"source": pl.String, "p85": pl.Float64},
                         orient="row")
@@ -101,7 +107,7 @@ def unowned_rows(open_: pl.DataFrame, clock: Clock) -> pl.DataFrame:
 
 def attention_frame(frames: Frames, clock: Clock, due_soon_days: int, stale_days: int) -> pl.DataFrame:
     """Every (open task, reason) row, sorted by reason (in SPEC order), then Days descending."""
-    open_ = frames.tasks.filter(~pl.col("stage").is_in([DONE, CANCELLED]))
+    open_ = frames.tasks.filter(~pl.col("stage").is_in([DONE, CANCELLED])).select(_READS)
     parts = [blocked_rows(open_, frames, clock), waiting_rows(open_, frames), due_rows(open_, clock, due_soon_days),
              stale_rows(open_, frames, clock, stale_days), aging_rows(open_, frames, clock),
              unowned_rows(open_, clock)]

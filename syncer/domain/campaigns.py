@@ -47,7 +47,7 @@ def blocked_now(frames: Frames, as_of: datetime) -> pl.DataFrame:
     Since is the earlier of the last entry into blocked and the start of the flag still set."""
     entered = (frames.changes.filter(pl.col("to_stage") == BLOCKED).group_by("source", "key")
                .agg(pl.col("at").max().alias("entered")))
-    stage = (frames.tasks.filter(pl.col("stage") == BLOCKED).select("source", "key", "created_at")
+    stage = (frames.tasks.select("source", "key", "stage", "created_at").filter(pl.col("stage") == BLOCKED)
              .join(entered, on=["source", "key"], how="left")
              .select("source", "key", pl.coalesce("entered", "created_at").alias("since")))
     flags = (frames.flags.filter((pl.col("start") <= as_of) & (pl.col("end").is_null() | (pl.col("end") > as_of)))
@@ -77,7 +77,8 @@ def weekly_throughput(tasks: pl.DataFrame, clock: Clock) -> dict[str, list[int]]
 def schedule_stats(frames: Frames, clock: Clock) -> pl.DataFrame:
     """Tasks, Done, Open, Blocked, Overdue, Due next and Last due per campaign (cancelled tasks left out)."""
     blocked = blocked_now(frames, clock.as_of).select("source", "key", pl.lit(True).alias("blocked_now"))
-    live = (frames.tasks.filter(pl.col("stage") != CANCELLED).with_columns(campaign_name())
+    live = (frames.tasks.select("source", "key", "stage", "campaign", "due_date")
+            .filter(pl.col("stage") != CANCELLED).with_columns(campaign_name())
             .join(blocked, on=["source", "key"], how="left"))
     is_open = pl.col("stage") != DONE
     return live.group_by("name").agg(
@@ -131,7 +132,7 @@ def campaigns_table(frames: Frames, clock: Clock, rollup: Table, labour_in_budge
     amounts), sorted by name, then a `Total` row."""
     assert rollup and rollup[0] == HEADERS[BUDGET_ROLLUP][: len(rollup[0])], "the ledger's Budget rollup"
     totals, grand = budget_totals(rollup)
-    tasks = frames.tasks.with_columns(campaign_name())
+    tasks = frames.tasks.select("stage", "completed_at", campaign_name())  # what the throughput reads
     stats = {r["name"]: r for r in schedule_stats(frames, clock).iter_rows(named=True)}
     names = (set(tasks["name"].unique()) - {UNALLOCATED}) | set(totals)
     weekly = weekly_throughput(tasks, clock)

@@ -87,10 +87,11 @@ def wip_spells(task: Task) -> list[tuple[float, float]]:
 
 def _period_parts(df: pl.DataFrame, day: pl.Expr, cols: list[pl.Expr]) -> pl.DataFrame:
     """Each row twice: once under its ISO week, once under its month (of the local date `day`)."""
-    base = df.with_columns(_day=day).filter(pl.col("_day").is_not_null())
+    base = df.select(*GROUP[1:], *cols, _day=day).filter(pl.col("_day").is_not_null())  # no other column copied
+    kept = [c for c in base.columns if c != "_day"]
     return pl.concat([
-        base.select(week_label_expr(pl.col("_day")).alias("period"), *GROUP[1:], *cols),
-        base.select(month_label_expr(pl.col("_day")).alias("period"), *GROUP[1:], *cols),
+        base.select(week_label_expr(pl.col("_day")).alias("period"), *kept),
+        base.select(month_label_expr(pl.col("_day")).alias("period"), *kept),
     ])
 
 
@@ -220,7 +221,8 @@ def flow_frame_table(tasks: pl.DataFrame, changes: pl.DataFrame, cal: LocalCalen
     completed_day = local_day_expr("completed_at", tz)
     done_cols = [pl.col("cycle_days").fill_null(0.0).alias("cycle"), "review_days", "entered_review", "blocked_days",
                  "reworked", "late", "due_date", "logged_hours", "estimate_hours"]
-    open_or_done = t.filter(pl.col("stage") != Stage.CANCELLED)
+    open_or_done = t.select("source", "cat", "stage", "due_date", "completed_at").filter(
+        pl.col("stage") != Stage.CANCELLED)
     parts = {
         "done": _period_parts(t, completed_day, done_cols),
         "created": _period_parts(t, local_day_expr("created_at", tz), [pl.col("intake_ok").fill_null(True)]),

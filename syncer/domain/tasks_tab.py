@@ -10,11 +10,16 @@ from syncer.domain.cells import iso_local_expr, money_values, natural_sorted, ro
 from syncer.domain.figures import tz_name
 from syncer.tables import HEADERS, TASKS, Table
 
+SHOWN = ("source", "key", "title", "type", "stage", "status", "owner", "campaign", "activity", "category",
+         "gl_account", "created_at", "started_at", "completed_at", "due_date", "estimate_hours", "logged_hours",
+         "labour_cost", "planned_cost", "committed_amount", "invoiced_amount", "cycle_days", "review_days",
+         "blocked_days", "reworked", "late", "intake_ok", "url")
+
 
 def tasks_frame_table(tasks: pl.DataFrame, tz: tzinfo) -> Table:
     """The whole Tasks tab from the tasks frame (with figures and `intake_ok`), header first, rows sorted by
     (Source, Key) with Jira-style keys in number order; every value rounded as `task_row` rounds it."""
-    t = natural_sorted(tasks, [pl.col("source")], [])
+    t = natural_sorted(tasks.select(SHOWN), [pl.col("source")], [])  # the columns shown: a sort moves each
     zone = tz_name(tz)
     text = t.select(
         "source", "key", "title", "type", "stage", "status", "owner", "campaign", "activity", "category",

@@ -89,13 +89,19 @@ def rework_moves(frames: Frames, zone: str) -> pl.DataFrame:
     return _team_key(back.join(cats, on=TASK, how="left"), zone, "at")
 
 
+# What the figures of completed tasks read of the tasks frame (the rest of its columns is never copied).
+DONE_READS = ("completed_at", "due_date", "estimate_hours", "logged_hours", "entered_review", "review_rounds",
+              "reworked", "late")
+
+
 def _completed(frames: Frames, zone: str, ratio: float) -> pl.DataFrame:
     per_task = rework_moves(frames, zone).group_by(TASK).agg(
         moves=pl.len(),
         from_review=(pl.col("from_stage") == Stage.REVIEW).any(),
         from_done=(pl.col("from_stage") == Stage.DONE).any(),
     )
-    t = frames.tasks.filter(pl.col("completed_at").is_not_null()).join(per_task, on=TASK, how="left")
+    done = frames.tasks.select(*TASK, *DONE_READS).filter(pl.col("completed_at").is_not_null())
+    t = done.join(per_task, on=TASK, how="left")
     est = pl.col("estimate_hours")
     day = pl.col("completed_at").dt.convert_time_zone(zone).dt.date()
     return _team_key(t, zone, "completed_at").with_columns(
@@ -112,7 +118,8 @@ def _completed(frames: Frames, zone: str, ratio: float) -> pl.DataFrame:
 def _blocked_entries(frames: Frames, zone: str) -> pl.DataFrame:
     """When each task entered blocked or got flagged: a change into blocked, creation in blocked, a flag's start."""
     into = frames.changes.filter((pl.col("to_stage") == Stage.BLOCKED) & (pl.col("from_stage") != Stage.BLOCKED))
-    born = frames.tasks.filter(pl.col("created_stage") == Stage.BLOCKED).select(*TASK, at=pl.col("created_at"))
+    born = frames.tasks.select(*TASK, "created_stage", at=pl.col("created_at")).filter(
+        pl.col("created_stage") == Stage.BLOCKED).drop("created_stage")
     flags = frames.flags.select(*TASK, at=pl.col("start"))
     entries = pl.concat([into.select(*TASK, "at"), born, flags])
     return _team_key(entries, zone, "at")
@@ -122,7 +129,7 @@ def overdue_at_ends(frames: Frames, grid: WeekGrid) -> pl.DataFrame:
     """(source, key, week, due_date, just_due) for every week at whose end the task was open (not done, not
     cancelled) and due on or before that week's Sunday; `just_due`: due in that week. The current week is read
     so far: only tasks due before today count (the rest can still be done in time)."""
-    due = frames.tasks.filter(pl.col("due_date").is_not_null()).select(*TASK, "due_date")
+    due = frames.tasks.select(*TASK, "due_date").filter(pl.col("due_date").is_not_null())
     spells = stage_spells(frames).filter(~pl.col("stage").is_in(CLOSED)).join(due, on=TASK)
     mondays = pl.Series("m", grid.mondays, dtype=pl.Date)
     ends = pl.lit(grid.ends)
@@ -158,7 +165,9 @@ def top_keys(df: pl.DataFrame, name: str, cond: pl.Expr, by: str | None = None) 
     desc = ([True] if by else []) + [False, False]
     # Sort, then take the first rows of each group (group_by keeps the order within a group). Filtering and
     # sorting inside the aggregation instead crashed polars 2.1 now and then (a segfault in `iter_rows`).
-    ranked = df.filter(cond).sort(order, descending=desc, nulls_last=True)
+    # Only the columns the ranking reads are sorted: a sort moves every column it is given.
+    picked = df.filter(cond).select(*GROUP, "key", *([by] if by else []))
+    ranked = picked.sort(order, descending=desc, nulls_last=True)
     return ranked.group_by(GROUP, maintain_order=True).agg(pl.col("key").head(3).alias(name))
 
 
@@ -196,8 +205,9 @@ def _done_figures(frames: Frames, zone: str, ratio: float) -> list[pl.DataFrame]
 
 def _week_figures(frames: Frames, grid: WeekGrid, zone: str) -> list[pl.DataFrame]:
     """Per (week, team): every count of SPEC §10 except those of completed tasks, with the keys the Notes name."""
-    started = _pooled(_team_key(frames.tasks.filter(pl.col("started_at").is_not_null()), zone, "started_at"))
-    created = _pooled(_team_key(frames.tasks, zone, "created_at"))
+    tasks = frames.tasks.select(*TASK, "created_at", "started_at", "intake_ok")  # all that is read of the tasks
+    started = _pooled(_team_key(tasks.filter(pl.col("started_at").is_not_null()), zone, "started_at"))
+    created = _pooled(_team_key(tasks, zone, "created_at"))
     blocked = _pooled(_blocked_entries(frames, zone).sort("at").unique([*GROUP, *TASK], keep="first"))
     moves = _pooled(rework_moves(frames, zone).unique([*GROUP, *TASK]))
     overdue = _pooled(overdue_at_ends(frames, grid))
