@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from syncer.config import IntakeConfig
 from syncer.domain.budget import BudgetLine
 from syncer.domain.figures import task_figures
-from syncer.domain.intake import BudgetIndex, check_task, check_tasks, intake_table, stage_entered_at
+from syncer.domain.intake import BudgetIndex, Violation, check_task, check_tasks, intake_table, stage_entered_at
 from syncer.domain.periods import LocalCalendar
+from syncer.domain.rollups import DomainResult, with_kept
+from syncer.domain.stored import frames_of, violations_frame
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.tables import HEADERS, INTAKE
 
@@ -123,3 +125,19 @@ def test_intake_table_rows():
     assert table[1] == ["web", "MKT-1", "Task MKT-1", "intake", None, "required", "owner",
                         "Still in intake: Owner is missing.", "2026-05-04T10:00:00+02:00",
                         "https://acme.atlassian.net/browse/MKT-1"]
+
+
+def test_a_kept_record_s_row_lands_in_the_intake_order_among_the_others():
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    tasks = [Task(source="web", key=k, title=k, created_at=at, stage=Stage.INTAKE, status="Open",
+                  created_stage=Stage.INTAKE) for k in ("MKT-2", "MKT-9", "MKT-10")]
+    rows = violations_frame([Violation("web", k, k, Stage.INTAKE, None, "", "required", "campaign", "missing", at)
+                             for k in ("MKT-2", "MKT-10")])
+    domain = DomainResult({}, {}, rows, {}, None)  # type: ignore[arg-type]
+    kept = {("web", "MKT-9"): Problem("record_unreadable", "status", "no status"),
+            ("web", "MKT-2"): Problem("record_unreadable", "created_at", "no creation time")}
+    with_kept(domain, kept, frames_of(tasks)["tasks"], UTC)
+    got = domain.violation_rows.select("key", "rule").rows()
+    assert got == [("MKT-2", "record_unreadable"), ("MKT-2", "required"), ("MKT-9", "record_unreadable"),
+                   ("MKT-10", "required")]
+    assert [r[1] for r in domain.tables[INTAKE][1:]] == ["MKT-2", "MKT-2", "MKT-9", "MKT-10"]
