@@ -29,6 +29,6 @@ def paused_gc() -> Iterator[None]:
 
 def collect_frozen() -> int:
     """Collect what earlier `paused_gc` blocks left frozen, cycles included; returns how many objects were
-    unreachable. The daemon calls it after each run, when nobody waits for it."""
+    unreachable. The daemon calls it at the start of each wait between runs, when nobody waits for it."""
     gc.unfreeze()
     return gc.collect()

@@ -107,7 +107,7 @@ def unowned_rows(open_: pl.DataFrame, clock: Clock) -> pl.DataFrame:
 
 def attention_frame(frames: Frames, clock: Clock, due_soon_days: int, stale_days: int) -> pl.DataFrame:
     """Every (open task, reason) row, sorted by reason (in SPEC order), then Days descending."""
-    open_ = frames.tasks.filter(~pl.col("stage").is_in([DONE, CANCELLED])).select(_READS)
+    open_ = frames.tasks.select(_READS).filter(~pl.col("stage").is_in([DONE, CANCELLED]))
     parts = [blocked_rows(open_, frames, clock), waiting_rows(open_, frames), due_rows(open_, clock, due_soon_days),
              stale_rows(open_, frames, clock, stale_days), aging_rows(open_, frames, clock),
              unowned_rows(open_, clock)]
