@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from demo.data import JIRA_FOLDER, write_demo
+from demo.data import ASANA_FOLDER, JIRA_FOLDER, write_demo
 from syncer.config import load_config
 from syncer.sources import replay
+from syncer.sources.asana.slim import decode_page as asana_page
 from syncer.sources.jira.slim import decode_page
 from syncer.sources.replay import ReplaySource
 
@@ -21,22 +22,27 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_demo(out, n_tasks=400)
     cfg = out / "c.yaml"
     cfg.write_text(f"sources:\n  - {{name: web, kind: replay, path: '{out / JIRA_FOLDER}'}}\n"
+                   f"  - {{name: content, kind: replay, path: '{out / ASANA_FOLDER}'}}\n"
+                   "timezone: Europe/Berlin\n"
                    f"sink: {{kind: xlsx, path: '{out / 'o.xlsx'}'}}\nstate: {{path: '{out / 's.db'}'}}\n",
                    encoding="utf-8")
     return cfg
 
 
-def read(cfg_path: Path, slim: bool, monkeypatch: pytest.MonkeyPatch):
+def read(cfg_path: Path, slim: bool, monkeypatch: pytest.MonkeyPatch, source: int = 0):
     cfg = load_config(cfg_path, env={})
     with monkeypatch.context() as m:
         if not slim:
             m.setattr(replay, "SLIM", {})
-        return ReplaySource(cfg.sources[0], cfg).read(None, None)
+        return ReplaySource(cfg.sources[source], cfg).read(None, None)
 
 
-def test_slim_pages_map_to_the_same_tasks_as_whole_pages(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    slim, whole = read(demo, True, monkeypatch), read(demo, False, monkeypatch)
-    assert len(whole.tasks) > 200 and sum(len(t.worklogs) for t in whole.tasks) > 500
+@pytest.mark.parametrize("source", [0, 1], ids=["jira", "asana"])
+def test_slim_pages_map_to_the_same_tasks_as_whole_pages(demo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         source: int) -> None:
+    slim, whole = read(demo, True, monkeypatch, source), read(demo, False, monkeypatch, source)
+    assert len(whole.tasks) > 100 and sum(len(t.worklogs) for t in whole.tasks) > 300
+    assert sum(len(t.history) for t in whole.tasks) > 100
     assert slim.tasks == whole.tasks
     assert (slim.warnings, slim.anomalies, slim.kept) == (whole.warnings, whole.anomalies, whole.kept)
 
@@ -97,3 +103,39 @@ def test_a_null_stays_a_null_and_an_author_without_a_name_stays_an_author() -> N
 def test_a_field_id_no_struct_can_declare_is_decoded_whole(fields: str) -> None:
     page = json.dumps({"issues": [{"id": "1", "key": "MKT-1", "fields": {"summary": "x"}}]}).encode()
     assert decode_page("GET /rest/api/3/search/jql", {"fields": fields}, page) is None
+
+
+def test_an_asana_story_page_holds_only_what_the_mapping_reads(demo: Path) -> None:
+    entry, data = _first(demo.parent / ASANA_FOLDER, "/stories")
+    body, full = asana_page(entry["endpoint"], entry["params"], data), json.loads(data)
+    assert len(body["data"]) == len(full["data"]) and body.get("next_page") == full.get("next_page")
+    for story, whole in zip(body["data"], full["data"], strict=True):
+        assert set(story) <= {"gid", "created_at", "resource_subtype", "old_section", "new_section"}
+        assert (story["gid"], story["created_at"]) == (whole["gid"], whole["created_at"])
+        for side in ("old_section", "new_section"):
+            assert story.get(side, {}).get("name") == whole.get(side, {}).get("name")
+    entry, data = _first(demo.parent / ASANA_FOLDER, "/time_tracking_entries")
+    entry_body = asana_page(entry["endpoint"], entry["params"], data)["data"][0]
+    whole = json.loads(data)["data"][0]
+    assert set(entry_body) <= {"gid", "created_by", "entered_on", "duration_minutes", "created_at"}
+    assert entry_body["created_by"] == {k: whole["created_by"][k] for k in ("email", "name") if k in
+                                        whole["created_by"]}
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/tasks/1/stories", {"data": ["not an object"]}),
+    ("/tasks/1/stories", {"data": [{"gid": "9", "new_section": "Doing"}]}),
+    ("/tasks/1/time_tracking_entries", {"data": [{"gid": "9", "created_by": "ann@acme.com"}]}),
+    ("/tasks/1/time_tracking_entries", {"data": "none"}),
+    ("/tasks/1/stories", [1, 2]),
+    ("/projects/1/tasks", {"data": [{"gid": "1"}]}),  # listings: any attribute may be mapped, so decoded whole
+])
+def test_an_asana_page_of_another_shape_or_a_listing_is_decoded_whole(path: str, body: object) -> None:
+    assert asana_page(f"GET {path}", {}, json.dumps(body).encode()) is None
+
+
+def test_an_asana_null_stays_a_null() -> None:
+    page = {"data": [{"gid": "9", "created_at": "2024-01-05T00:00:00.000Z", "resource_subtype": "section_changed",
+                      "old_section": None, "new_section": {"name": None, "project": None}}], "next_page": None}
+    body = asana_page("GET /tasks/1/stories", {}, json.dumps(page).encode())
+    assert body == page

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+import msgspec
+
 from syncer.model import Problem, Task
 from syncer.sources import Page
 from syncer.sources.fields import parse_ts
@@ -136,3 +138,15 @@ def orphans(source: str, what: str, owners: Iterable[str], known: set[str]) -> l
     lost = sorted({o for o in owners if o not in known})
     return [f"{source}: the read holds {what} of {', '.join(lost[:5])}{' and more' if len(lost) > 5 else ''}, which "
             "no listing page holds: a listing page is missing or damaged"] if lost else []
+
+
+def decoded_slim(decoder: msgspec.json.Decoder | None, data: bytes) -> Any | None:
+    """A saved page decoded by its typed `decoder` (Structs declaring only what a mapping reads) into the dicts the
+    mapping reads; None where there is no decoder or the page does not fit it (decode it whole: the mapping's
+    checks then see it exactly as the API sent it)."""
+    if decoder is None:
+        return None
+    try:
+        return msgspec.to_builtins(decoder.decode(data))
+    except msgspec.DecodeError:  # a ValidationError too: not the documented shape, or not strict JSON
+        return None

@@ -21,6 +21,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from syncer.sources.jira.settings import BASE_FIELDS, BULK_CHANGELOG_PATH, SEARCH_PATH
+from syncer.sources.shapes import decoded_slim
 
 # A key the page leaves out stays out of the dicts handed on (UNSET is not written), and a null stays a null: the
 # mapping tells the two apart (`item.get("fieldId", item.get("field"))`).
@@ -146,10 +147,4 @@ def _decoder(path: str, params: dict[str, Any]) -> msgspec.json.Decoder | None:
 
 def decode_page(endpoint: str, params: dict[str, Any], data: bytes) -> Any | None:
     """The page's body as the mapping reads it, or None where it cannot be decoded slim (decode it in full)."""
-    decoder = _decoder(endpoint.partition(" ")[2], params)
-    if decoder is None:
-        return None
-    try:
-        return msgspec.to_builtins(decoder.decode(data))
-    except msgspec.DecodeError:  # a ValidationError too: not the documented shape, or not strict JSON
-        return None
+    return decoded_slim(_decoder(endpoint.partition(" ")[2], params), data)
