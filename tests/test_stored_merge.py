@@ -3,11 +3,14 @@ by (source, key) gives, for frames in order and out of it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.domain.stored import KEY, in_task_order, replaced
+from syncer.domain.stored import KEY, changed_keys, empty, frames_of, in_task_order, replaced
+from syncer.model import Stage, Task, Worklog
 
 SOURCES = st.sampled_from(["web", "content", "w", "web2", "Web", "é"])
 KEYS = st.text(alphabet="MKT-0129é\x00 ", min_size=0, max_size=6)
@@ -51,3 +54,18 @@ def test_a_new_task_lands_between_stored_tasks_with_its_rows_in_order() -> None:
     assert in_task_order(old, new).rows() == [
         ("content", "9", 1), ("web", "MKT-1", 1), ("web", "MKT-1", 2), ("web", "MKT-2", 2), ("web", "MKT-2", 1),
         ("web", "MKT-3", 1), ("web", "MKT-4", 1)]
+
+
+def test_changed_keys_are_the_new_tasks_and_those_with_any_row_changed() -> None:
+    def task(key: str, hours: float, title: str = "t") -> Task:
+        at = datetime(2026, 5, 1, tzinfo=UTC)
+        return Task("web", key, title, at, Stage.BACKLOG, "To Do", Stage.BACKLOG, worklogs=[Worklog("a@x", at, hours)])
+
+    first = frames_of([task("MKT-1", 1.0), task("MKT-2", 2.0)])
+    assert changed_keys(empty(), first).rows() == [("web", "MKT-1"), ("web", "MKT-2")]  # a first run: all new
+    assert changed_keys({}, first).rows() == [("web", "MKT-1"), ("web", "MKT-2")]
+    assert changed_keys(first, first).is_empty()
+    again = frames_of([task("MKT-1", 1.0), task("MKT-2", 2.5), task("MKT-3", 1.0)])  # a worklog changed, one new
+    assert sorted(changed_keys(first, again).rows()) == [("web", "MKT-2"), ("web", "MKT-3")]
+    renamed = frames_of([task("MKT-1", 1.0, "t2")])
+    assert changed_keys(first, renamed).rows() == [("web", "MKT-1")]

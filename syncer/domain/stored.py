@@ -158,6 +158,8 @@ def _row_set(frame: pl.DataFrame) -> pl.DataFrame:
 def changed_keys(stored: Mapping[str, pl.DataFrame], fresh: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """(source, key) of the fresh tasks that differ from their stored version in any row (or are new)."""
     keys = fresh["tasks"].select(KEYS)
+    if "tasks" not in stored or stored["tasks"].join(keys, on=KEYS, how="semi").is_empty():
+        return keys  # none of them is stored (a first run): every one is new, and no row needs comparing
     out = []
     for name in ("tasks", "changes", "worklogs", "flags", "problems", "defaulted"):
         new = _row_set(fresh[name])
