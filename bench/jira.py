@@ -1,4 +1,7 @@
-"""Benchmark the live Jira source on the fake Jira Cloud: requests and wall time, full and unchanged incremental."""
+"""Benchmark the live Jira source on the fake Jira Cloud: requests and wall time, full and unchanged incremental.
+
+Each read runs as `syncer run` runs it, with the garbage collector paused (`run_sync` pauses it for the whole run;
+a 10,000-issue read with the collector running took 1.2 s more, 1.31-1.50x the bound instead of 1.15-1.17x)."""
 
 from __future__ import annotations
 
@@ -21,16 +24,19 @@ from fake_jira import LOOKUPS, FakeJira, source_config  # noqa: E402
 from fake_jira_api import CHANGELOG_ISSUES  # noqa: E402
 
 from syncer.config import parse_config  # noqa: E402
+from syncer.perf import paused_gc  # noqa: E402
 from syncer.retry import RetryPolicy  # noqa: E402
 from syncer.sources import FetchResult  # noqa: E402
 from syncer.sources.jira.source import JiraSource  # noqa: E402
 
 
 def run(fake: FakeJira, src: JiraSource, since, checkpoint=None) -> tuple[float, FetchResult, dict[str, int]]:
+    """One read, as `syncer run` reads: with the collector paused (`run_sync` pauses it for the whole run)."""
     fake.calls.clear()
-    started = time.perf_counter()
-    result = src.read(since, fake.now, checkpoint)
-    return time.perf_counter() - started, result, dict(fake.calls)
+    with paused_gc():
+        started = time.perf_counter()
+        result = src.read(since, fake.now, checkpoint)
+        return time.perf_counter() - started, result, dict(fake.calls)
 
 
 def line(label: str, seconds: float, tasks: int, calls: dict[str, int], bound: int) -> str:
