@@ -15,9 +15,11 @@ rounds once per atom, SPEC §8).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -88,6 +90,8 @@ class Frames:
 _SEEN = {"committed_seen_at": "committed_amount", "invoiced_seen_at": "invoiced_amount"}
 _PLAIN = [n for n in TASK_FIELDS if n not in ("stage", "created_stage", "labels", "depends_on", *_SEEN)]
 MODEL_SCHEMA = pl.Schema(TASK_FIELDS)
+_plain_fields = operator.attrgetter(*_PLAIN)
+_TIMES = [n for n in _PLAIN if TASK_FIELDS[n] == UTC_TIME]  # through Arrow, as the records' times
 _STAGE_TEXT = {s: s.value for s in Stage}
 
 # Over a frame with `source` and `key` columns: each row in (source, key) order after the one before it, and each row
@@ -101,13 +105,16 @@ TASK_STARTS = ((pl.col("source") != pl.col("source").shift(1)) | (pl.col("key") 
 def model_frames(tasks: Iterable[Task]) -> Frames:
     """The model frames (`tasks` without the figure columns) of Python tasks, built column by column."""
     tasks = list(tasks)
-    cols: dict[str, list] = {n: [getattr(t, n) for t in tasks] for n in _PLAIN}
+    columns = list(zip(*map(_plain_fields, tasks), strict=True)) or [()] * len(_PLAIN)  # transposed in C
+    cols: dict[str, Any] = {name: list(values) for name, values in zip(_PLAIN, columns, strict=True)}
+    for name in _TIMES:
+        cols[name] = _utc_times(cols[name])
     cols["stage"] = [t.stage.value for t in tasks]
     cols["created_stage"] = [t.created_stage.value for t in tasks]
     cols["labels"] = text_lists([t.labels for t in tasks])
     cols["depends_on"] = text_lists([t.depends_on for t in tasks])
     for col, amount in _SEEN.items():
-        cols[col] = [t.amount_first_seen.get(amount) if t.amount_first_seen else None for t in tasks]
+        cols[col] = _utc_times([t.amount_first_seen.get(amount) if t.amount_first_seen else None for t in tasks])
     ch: dict[str, list] = {n: [] for n in CHANGES_SCHEMA}
     wl: dict[str, list] = {n: [] for n in WORKLOGS_SCHEMA}
     fl: dict[str, list] = {n: [] for n in FLAGS_SCHEMA}
