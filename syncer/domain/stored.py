@@ -102,14 +102,15 @@ def replaced(old: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> pl.Dat
 
     When both are in that order already (stored frames are), nothing is joined or sorted over the text keys: the
     old tasks are ranked, the gone ones found and the new ones placed by a binary search over the old tasks' keys,
-    and the two merged in one pass. A few of 100k tasks replaced in a million worklogs take a tenth of a second.
+    and the two sorted by rank. A few of 100k tasks replaced in a million worklogs take a tenth of a second.
     Sources and keys are never null, and a source name holds no NUL (config names are `[A-Za-z0-9_.-]+`): the
     joined text then sorts and matches as (source, key) does."""
     if not all(f.select(IN_TASK_ORDER.all()).item() for f in (old, new)):
         both = pl.concat([old.join(gone, on=KEYS, how="anti", maintain_order="left"), new]).with_row_index("_n")
         return both.sort("source", "key", "_n").drop("_n")
-    ranked = old.with_columns(_t=TASK_STARTS.cum_sum().cast(pl.Int64) * 2 - 1)  # old task j (from 0) ranks 2j + 1
-    tasks = ranked.filter(TASK_STARTS).select(_JOINT).to_series()
+    starts = old.select(TASK_STARTS).to_series()
+    ranked = old.with_columns(_t=starts.cum_sum().cast(pl.Int64) * 2 - 1)  # old task j (from 0) ranks 2j + 1
+    tasks = old.filter(starts).select(_JOINT).to_series()
     if not gone.is_empty() and not tasks.is_empty():
         wanted = gone.select(_JOINT).to_series()
         at = tasks.search_sorted(wanted, side="left").cast(pl.Int64)
@@ -119,7 +120,10 @@ def replaced(old: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> pl.Dat
         return ranked.drop("_t") if ranked.height else new  # nothing to merge: no copy (a first full run)
     before = tasks.search_sorted(new.select(_JOINT).to_series(), side="left").cast(pl.Int64)
     placed = new.with_columns(_t=before * 2)  # a new task placed before old task i ranks 2i
-    return ranked.merge_sorted(placed, key="_t").drop("_t")  # odd and even ranks: no ties between the two
+    # A stable sort by rank: no ties between old (odd) and new (even) ranks, and each task's rows, or new tasks
+    # placed before the same old task, keep their order. Three to four times faster than `merge_sorted`, which
+    # merges on one core.
+    return pl.concat([ranked, placed]).sort("_t", maintain_order=True).drop("_t")
 
 
 def read_into(old: Mapping[str, pl.DataFrame], fresh: list[Task], deleted: list[tuple[str, str]],
