@@ -1,10 +1,14 @@
-"""Pausing the cyclic garbage collector while millions of small acyclic objects are built."""
+"""Pausing the cyclic garbage collector while millions of small acyclic objects are built; work in the background."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -32,3 +36,13 @@ def collect_frozen() -> int:
     unreachable. The daemon calls it at the start of each wait between runs, when nobody waits for it."""
     gc.unfreeze()
     return gc.collect()
+
+
+def in_background(work: Callable[[], T]) -> Future[T]:
+    """`work` started on a thread of its own; `result()` waits for it (and raises what it raised). For work that
+    releases the GIL (polars encoding a frame) beside work that needs it."""
+    pool = ThreadPoolExecutor(1, "syncer-background")
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends once `work` is done

@@ -23,7 +23,7 @@ from syncer.domain.close import PeriodAction, Periods, read_records, record_for,
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
 from syncer.domain.rollups import DomainResult, budget_index, checked_frames, domain_of_checked, with_kept
 from syncer.model import Problem, Task
-from syncer.perf import paused_gc
+from syncer.perf import in_background, paused_gc
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink
@@ -282,6 +282,9 @@ def _run(ctx: RunContext) -> RunResult:
     tables = {TASKS: domain.tasks_table, **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
     ctx.progress.end(tasks=domain.frames.tasks.height)
+    saved = SavedFrames({**merged.frames, "violations": domain.violation_rows}, digest) if (
+        merged.save or digest != merged.stored_digest) and not ctx.opts.dry_run else None
+    encoding = in_background(saved.encoded) if saved is not None else None  # while the sinks plan and write
     plans = plan_all(ctx.sinks, tables, domain.frames, ctx.progress, warnings)
     plan = plans[0]
     run = RunRecord(
@@ -312,11 +315,9 @@ def _run(ctx: RunContext) -> RunResult:
     marks = marks_after(marks, done)
     known = set(domain.intake_ok)
     kept = {k: (m.labelled, m.digest) for k, m in marks.items() if k in known and m != Mark()}
-    saved = None
-    if merged.save or digest != merged.stored_digest:
-        saved = SavedFrames({**merged.frames, "violations": domain.violation_rows}, digest)
     state.save_closed_rows(tables.get(CLOSED_PERIODS, [[]])[1:])
-    state.commit(saved, reads.cursors, run, reads.checkpoints, marks=kept, carried=carried)
+    state.commit(encoding.result() if encoding else None, reads.cursors, run, reads.checkpoints, marks=kept,
+                 carried=carried)
     return result
 
 

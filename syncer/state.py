@@ -135,11 +135,23 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedFrames:
+    """Saved frames as the state file holds them (Parquet), ready for `commit`."""
+
+    blobs: list[tuple[str, bytes]]
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SavedFrames:
     """What a commit saves of the model: named frames, and a digest of what the cached parts depend on."""
 
     frames: dict[str, pl.DataFrame]
     digest: str | None = None
+
+    def encoded(self) -> EncodedFrames:
+        """The frames encoded for the state file: a caller may do this beside other work before `commit`."""
+        return EncodedFrames([(name, _parquet(frame)) for name, frame in self.frames.items()], self.digest)
 
 
 @dataclass(slots=True)
@@ -287,7 +299,7 @@ class State:
 
     def commit(
         self,
-        frames: SavedFrames | None,
+        frames: SavedFrames | EncodedFrames | None,
         cursors: dict[str, tuple[datetime, bool]],
         run: RunRecord,
         checkpoints: dict[str, dict[str, Any]] | None = None,
@@ -297,17 +309,17 @@ class State:
         """Write the frames (when given: they changed), advanced cursors, source checkpoints and the run record
         atomically. `marks` (when given) replaces the intake write-back marks; `carried` the warnings for the next
         run's log."""
-        blobs = [(name, _parquet(frame)) for name, frame in frames.frames.items()] if frames is not None else None
+        encoded = frames.encoded() if isinstance(frames, SavedFrames) else frames
         try:
             with self.db:
-                if frames is not None:
+                if encoded is not None:
                     gen = self.generation()
                     self.db.execute("DELETE FROM model_frames")
-                    self.db.executemany("INSERT INTO model_frames (name, data) VALUES (?, ?)", blobs)
+                    self.db.executemany("INSERT INTO model_frames (name, data) VALUES (?, ?)", encoded.blobs)
                     self.db.execute(
                         "INSERT INTO model_meta (id, generation, digest) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE "
                         "SET generation = excluded.generation, digest = excluded.digest",
-                        ((gen[0] if gen else 0) + 1, frames.digest))
+                        ((gen[0] if gen else 0) + 1, encoded.digest))
                     self.db.execute("DELETE FROM tasks")  # the JSON blobs of an older state file, now migrated
                 for source, (at, full) in cursors.items():
                     self.db.execute(

@@ -1,12 +1,14 @@
 """The paused collector: nothing built in a sync is walked by the collector on the way out, and nothing cyclic
-is lost for good."""
+is lost for good; work in the background hands back what it made or raised."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from syncer.perf import collect_frozen, paused_gc
+import pytest
+
+from syncer.perf import collect_frozen, in_background, paused_gc
 
 
 class Node:
@@ -39,3 +41,13 @@ def test_a_block_run_with_the_collector_off_leaves_it_off_and_freezes_nothing() 
         assert not gc.isenabled() and gc.get_freeze_count() == 0 and len(built) == 10
     finally:
         gc.enable()
+
+
+def test_work_in_the_background_hands_back_its_result_or_its_error() -> None:
+    assert in_background(lambda: sum(range(10))).result() == 45
+
+    def broken() -> int:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        in_background(broken).result()
