@@ -15,6 +15,7 @@ from syncer.config import parse_config
 from syncer.errors import ConfigError, SourceError
 from syncer.model import Stage
 from syncer.retry import RetryPolicy
+from syncer.sources import replay
 from syncer.sources.asana.source import AsanaSource
 from syncer.sources.replay import ReplaySource, write_pages
 
@@ -246,6 +247,23 @@ def test_fetched_pages_replay_to_the_same_tasks_as_the_live_read(fake, waits, tm
     assert count == live.requests  # one page per request
     assert sorted(replayed.tasks, key=lambda t: t.key) == sorted(live.tasks, key=lambda t: t.key)
     assert replayed.warnings == live.warnings == []
+
+
+def test_replayed_pages_decoded_slim_map_as_whole_pages(fake, waits, tmp_path, monkeypatch):
+    """Sections moved on another project's board, and no zone (time entries dated by their creation time)."""
+    populate(fake, 14)
+    fake.add_task("Multi-homed", T0, [(T0 + timedelta(days=1), "other_move", "Shipped")], also_other=True)
+    src = source(fake, waits)
+    write_pages(tmp_path, "asana", src.fetch_pages(None, NOW), source="content", **{
+        k: v for k, v in src.replay_meta().items() if k != "api"})
+    cfg = parse_config({"sink": {"kind": "xlsx", "path": "out/t.xlsx"}, "sources": [
+        {"name": "content", "kind": "replay", "path": str(tmp_path), "fields": FIELDS, "stages": STAGES}]}, env={})
+    slim = ReplaySource(cfg.sources[0], cfg).read(None, NOW)
+    monkeypatch.setattr(replay, "SLIM", {})
+    whole = ReplaySource(cfg.sources[0], cfg).read(None, NOW)
+    assert len(whole.tasks) == 15 and any(t.history for t in whole.tasks) and any(t.worklogs for t in whole.tasks)
+    assert slim.tasks == whole.tasks
+    assert (slim.warnings, slim.anomalies, slim.kept) == (whole.warnings, whole.anomalies, whole.kept)
 
 
 def test_syncer_fetch_command_saves_replayable_pages(fake, tmp_path, monkeypatch):

@@ -139,3 +139,18 @@ def test_an_asana_null_stays_a_null() -> None:
                       "old_section": None, "new_section": {"name": None, "project": None}}], "next_page": None}
     body = asana_page("GET /tasks/1/stories", {}, json.dumps(page).encode())
     assert body == page
+
+
+def test_a_page_with_bytes_whole_decoding_refuses_is_not_decoded_slim() -> None:
+    story = b'{"data": [{"gid": "1", "text": "caf\xe9"}]}'  # Latin-1 in a field the mapping never reads
+    assert asana_page("GET /tasks/1/stories", {}, story) is None
+    worklog = b'{"worklogs": [{"id": "1", "comment": "\xff\xfe", "started": "2024-01-02T00:00:00.000+0000"}]}'
+    assert decode_page("GET /rest/api/3/issue/1/worklog", {}, worklog) is None
+    fine = '{"data": [{"gid": "1", "text": "café"}]}'.encode()
+    assert asana_page("GET /tasks/1/stories", {}, fine) == {"data": [{"gid": "1"}]}
+
+
+def test_an_asana_time_entry_without_an_author_stays_without_one() -> None:
+    page = {"data": [{"gid": "9", "created_by": None, "entered_on": "2026-05-01", "duration_minutes": 30},
+                     {"gid": "10", "entered_on": "2026-05-02", "duration_minutes": 15, "created_at": "2026-05-02"}]}
+    assert asana_page("GET /tasks/1/time_tracking_entries", {}, json.dumps(page).encode()) == page

@@ -163,7 +163,7 @@ def changed_keys(stored: Mapping[str, pl.DataFrame], fresh: Mapping[str, pl.Data
     """(source, key) of the fresh tasks that differ from their stored version in any row (or are new)."""
     keys = fresh["tasks"].select(KEYS)
     if "tasks" not in stored or stored["tasks"].join(keys, on=KEYS, how="semi").is_empty():
-        return keys  # none of them is stored (a first run): every one is new, and no row needs comparing
+        return keys.unique(maintain_order=True)  # none is stored (a first run): all new, no row to compare
     out = []
     for name in ("tasks", "changes", "worklogs", "flags", "problems", "defaulted"):
         new = _row_set(fresh[name])

@@ -131,9 +131,16 @@ def read_pages(folder: Path, manifest: dict[str, Any], slim: SlimDecoder | None 
     mapping reads it (where the page's shape allows)."""
     base = str(folder)  # joined as text: a Path per page costs more than reading a small page (70k pages: 0.4 s)
     for entry in manifest["pages"]:
-        path, endpoint, params = os.path.join(base, entry["file"]), entry["endpoint"], entry.get("params") or {}
+        path, endpoint, params = _joined(folder, base, entry["file"]), entry["endpoint"], entry.get("params") or {}
         decode = partial(slim, endpoint, params) if slim else None
         yield Page(endpoint, params, _load_json(path, decode), path)
+
+
+def _joined(folder: Path, base: str, name: str) -> str:
+    """`str(folder / name)`, joined as text for a plain file name (what `syncer fetch` writes)."""
+    if os.sep in name or (os.altsep and os.altsep in name) or name in ("", ".", "..") or base == ".":
+        return str(folder / name)
+    return os.path.join(base, name)
 
 
 class PageMark(NamedTuple):

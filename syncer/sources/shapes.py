@@ -147,6 +147,9 @@ def decoded_slim(decoder: msgspec.json.Decoder | None, data: bytes) -> Any | Non
     if decoder is None:
         return None
     try:
+        if not data.isascii():
+            data.decode("utf-8")  # msgspec skips an undeclared field without checking its bytes: a page whole
+            # decoding refuses (bad UTF-8 in a comment) must not pass slim
         return msgspec.to_builtins(decoder.decode(data))
-    except msgspec.DecodeError:  # a ValidationError too: not the documented shape, or not strict JSON
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError):  # a ValidationError too: not the documented shape, or not
+        return None  # strict JSON
