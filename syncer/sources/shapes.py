@@ -146,10 +146,11 @@ def decoded_slim(decoder: msgspec.json.Decoder | None, data: bytes) -> Any | Non
     checks then see it exactly as the API sent it)."""
     if decoder is None:
         return None
+    # msgspec skips an undeclared field without checking its bytes: a page whole decoding refuses (bad UTF-8 in a
+    # comment) must not pass slim. A DecodeError is a ValidationError too: not the documented shape, or not JSON.
     try:
         if not data.isascii():
-            data.decode("utf-8")  # msgspec skips an undeclared field without checking its bytes: a page whole
-            # decoding refuses (bad UTF-8 in a comment) must not pass slim
+            data.decode("utf-8")
         return msgspec.to_builtins(decoder.decode(data))
-    except (msgspec.DecodeError, UnicodeDecodeError):  # a ValidationError too: not the documented shape, or not
-        return None  # strict JSON
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
