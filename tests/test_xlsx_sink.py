@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.styles import Font
@@ -21,7 +22,7 @@ from tables_builders import tables, task
 from syncer.errors import ConfigError, SinkError
 from syncer.sinks import TabChange
 from syncer.sinks import xlsx as xlsx_module
-from syncer.sinks.xlsx import XlsxSink
+from syncer.sinks.xlsx import XlsxSink, storable
 from syncer.tables import HEADERS, OWNED_TABS, SYNC_LOG, TASKS
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -295,6 +296,15 @@ def test_control_characters_are_dropped_and_stable(path: Path):
     sync(sink, tabs)
     assert load_workbook(path)[TASKS]["C2"].value == "badtitle\nline"
     assert sink.plan(tabs).tabs[TASKS] == TabChange()
+
+
+def test_only_text_that_is_not_printable_can_hold_a_character_xml_refuses():
+    """`storable` scans for XML-illegal characters only in text that is not printable: every one of them must be
+    a control character (not printable), whichever openpyxl's pattern is."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    illegal = ILLEGAL_CHARACTERS_RE.findall(every)
+    assert illegal and not any(ch.isprintable() for ch in illegal)
+    assert storable("a\x0bb\x1f") == "ab" and storable("plain text") == "plain text"
 
 
 def test_hidden_owned_tab_and_file_mode_survive(path: Path):

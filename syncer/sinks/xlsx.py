@@ -66,7 +66,9 @@ def storable(value: object) -> Cell:
     """A cell value as the workbook will hold it: normalised, text without XML-illegal characters, within limits."""
     cell = normalise_cell(value)
     if isinstance(cell, str):
-        cell = ILLEGAL_CHARACTERS_RE.sub("", cell)[:MAX_CELL_CHARS] or None
+        if not cell.isprintable():  # every XML-illegal character is a control character, so not printable: a
+            cell = ILLEGAL_CHARACTERS_RE.sub("", cell)  # printable text (most cells) skips the scan
+        cell = cell[:MAX_CELL_CHARS] or None
     return cell
 
 
