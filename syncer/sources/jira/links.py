@@ -41,16 +41,16 @@ def is_flagged(value: Any) -> bool:
     return any(isinstance(o, dict) and o.get("value") == IMPEDIMENT for o in options)
 
 
-History = Iterable[tuple[datetime, list[dict]]]  # (time, items) per change history
+FieldChanges = Iterable[tuple[datetime, dict]]  # (time, item) of each change to one field, in changelog order
 
 
-def flag_spells(histories: History, field_id: str, created_at: datetime, flagged_now: bool) -> list[Spell]:
-    """The spells the issue was flagged as an impediment, from the flag field's changelog (`(time, items)` per
-    change history, as `mapping.usable_histories` reads them); the last one open (end
-    None) when the issue is flagged now. Flagged now with no history: flagged since it was created."""
+def flag_spells(changes: FieldChanges, created_at: datetime, flagged_now: bool) -> list[Spell]:
+    """The spells the issue was flagged as an impediment, from the flag field's changes (`mapping.by_field`);
+    the last one open (end None) when the issue is flagged now. Flagged now with no history: flagged since it was
+    created."""
     events = sorted(
         (at, IMPEDIMENT in str(item.get("fromString") or ""), IMPEDIMENT in str(item.get("toString") or ""))
-        for at, items in histories for item in items if item.get("fieldId", item.get("field")) == field_id
+        for at, item in changes
     )
     start: datetime | None = created_at if (events[0][1] if events else flagged_now) else None
     spells: list[Spell] = []
@@ -66,7 +66,10 @@ def flag_spells(histories: History, field_id: str, created_at: datetime, flagged
     return spells
 
 
-def flags_of(fields: Mapping[str, Any], histories: History, flag_id: str | None,
+def flags_of(fields: Mapping[str, Any], changes: Mapping[str, FieldChanges], flag_id: str | None,
              created_at: datetime) -> list[Spell]:
-    """An issue's flagged spells; none on a site without the flag field."""
-    return flag_spells(histories, flag_id, created_at, is_flagged(fields.get(flag_id))) if flag_id else []
+    """An issue's flagged spells (`changes`: per field id, as `mapping.by_field` groups them); none on a site
+    without the flag field."""
+    if not flag_id:
+        return []
+    return flag_spells(changes.get(flag_id, ()), created_at, is_flagged(fields.get(flag_id)))

@@ -127,23 +127,32 @@ def usable_histories(raw: Iterable[Any], problems: list[Problem]) -> History:
     return out
 
 
-def _status_events(histories: History, ctx: JiraContext) -> Iterator[tuple]:
+def by_field(histories: History) -> dict[str, list[tuple[datetime, dict[str, Any]]]]:
+    """(time, item) of every change, grouped by the field it changed (its id, else its name), each group in
+    changelog order: one pass over the history, for the status, amount and flag readings. An item naming its
+    field by anything but text changes no field syncer reads."""
+    out: dict[str, list[tuple[datetime, dict[str, Any]]]] = {}
     for at, items in histories:
         for item in items:
-            if item.get("fieldId", item.get("field")) == "status":
-                yield at, ctx.status_of(item, "from"), ctx.status_of(item, "to")
+            name = item.get("fieldId", item.get("field"))
+            if isinstance(name, str):
+                out.setdefault(name, []).append((at, item))
+    return out
 
 
-def _first_seen(histories: History, field_id: str) -> Any:
-    """When a field first got a value (the 'when the amount first appeared' of SPEC §8); None when it already
-    had one at creation (the first change has a `from` value), so the date falls back to creation."""
-    changes = sorted(
-        (at, item.get("fromString"), item.get("toString"))
-        for at, items in histories for item in items if item.get("fieldId", item.get("field")) == field_id
-    )
-    if not changes or changes[0][1] not in (None, ""):
+def _status_events(changes: Iterable[tuple[datetime, dict[str, Any]]], ctx: JiraContext) -> Iterator[tuple]:
+    for at, item in changes:
+        yield at, ctx.status_of(item, "from"), ctx.status_of(item, "to")
+
+
+def _first_seen(changes: Iterable[tuple[datetime, dict[str, Any]]]) -> Any:
+    """When a field first got a value (the 'when the amount first appeared' of SPEC §8), from its changes; None
+    when it already had one at creation (the first change has a `from` value), so the date falls back to
+    creation."""
+    ordered = sorted((at, item.get("fromString"), item.get("toString")) for at, item in changes)
+    if not ordered or ordered[0][1] not in (None, ""):
         return None
-    return next((at for at, _, to in changes if to not in (None, "")), None)
+    return next((at for at, _, to in ordered if to not in (None, "")), None)
 
 
 def status_entry(s: Mapping[str, Any]) -> tuple[str, str]:
@@ -174,17 +183,17 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         return st
 
     problems: list[Problem] = []
-    histories = usable_histories(raw.get("changelog") or [], problems)
+    changes = by_field(usable_histories(raw.get("changelog") or [], problems))
     history = [
         StageChange(at, stage_of(a), stage_of(b), a[0], b[0])
-        for at, a, b in sorted(_status_events(histories, ctx), key=lambda e: e[0])
+        for at, a, b in sorted(_status_events(changes.get("status", ()), ctx), key=lambda e: e[0])
     ]
     status_name, category = _status(f.get("status"), history, ctx, problems)
     stage = stage_of((status_name, category))
     _complete_by_resolution(history, stage, status_name, f.get("resolutiondate"), created_at)
     typed = apply_fields(_field_values(f, ctx, problems), problems, ctx.tz, ctx.currency)
     worklogs = map_worklogs(worklogs_of(raw, f), problems)
-    first_seen = _amounts_first_seen(histories, ctx)
+    first_seen = _amounts_first_seen(changes, ctx)
     issuetype = _name(f.get("issuetype"))
     return Task(
         source=ctx.source,
@@ -201,7 +210,7 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
         parent=(f.get("parent") or {}).get("key") if isinstance(f.get("parent"), dict) else None,
         depends_on=blocked_by(f.get("issuelinks")),
         history=history,
-        flagged=flags_of(f, histories, ctx.field_ids.get("flagged"), created_at),
+        flagged=flags_of(f, changes, ctx.field_ids.get("flagged"), created_at),
         worklogs=worklogs,
         amount_first_seen=first_seen,
         problems=problems,
@@ -210,12 +219,13 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     )
 
 
-def _amounts_first_seen(histories: History, ctx: JiraContext) -> dict[str, datetime]:
+def _amounts_first_seen(changes: Mapping[str, list[tuple[datetime, dict[str, Any]]]], ctx: JiraContext
+                        ) -> dict[str, datetime]:
     """When each amount field first got its value, where the changelog tells."""
     first_seen = {}
     for amount in ("committed_amount", "invoiced_amount"):
         fid = ctx.field_ids.get(amount)
-        when = _first_seen(histories, fid) if fid else None
+        when = _first_seen(changes.get(fid, ())) if fid else None
         if when is not None:
             first_seen[amount] = when
     return first_seen
