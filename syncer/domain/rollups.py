@@ -195,7 +195,12 @@ def _violations(figured: pl.DataFrame, cached: pl.DataFrame, check: Sequence[Tas
     kept = cached.join(checked, on=KEYS, how="anti").join(figured.select(KEYS), on=KEYS, how="semi")
     new = violations_frame(check_tasks(check, labour, cfg.intake, budget, cal, cfg.labour_in_budget))
     both = pl.concat([kept.cast(dict(VIOLATIONS_SCHEMA)).select(list(VIOLATIONS_SCHEMA)), new])
-    return natural_sorted(both, [pl.col("source")], [pl.col("rule"), pl.col("field")])
+    return in_intake_order(both)
+
+
+def in_intake_order(violations: pl.DataFrame) -> pl.DataFrame:
+    """Violations in the Intake tab's order: by source, key (`MKT-9` before `MKT-10`), rule and field."""
+    return natural_sorted(violations, [pl.col("source")], [pl.col("rule"), pl.col("field")])
 
 
 def _summary(tasks: pl.DataFrame, led: LedgerResult, violations: pl.DataFrame, cfg: Config) -> dict[str, Any]:
@@ -223,6 +228,5 @@ def with_kept(domain: DomainResult, kept: Mapping[tuple[str, str], Problem], tas
     added = violations_frame([Violation(s, k, title, Stage(stage), owner, url or "", kept[(s, k)].rule,
                                         kept[(s, k)].field, f"{kept[(s, k)].problem}.", created)
                               for s, k, title, stage, owner, url, created in rows])
-    domain.violation_rows = natural_sorted(pl.concat([domain.violation_rows, added]), [pl.col("source")],
-                                           [pl.col("rule"), pl.col("field")])  # the Intake tab's order
+    domain.violation_rows = in_intake_order(pl.concat([domain.violation_rows, added]))
     domain.tables[INTAKE] = intake_frame_table(domain.violation_rows, tz_name(tz))

@@ -3,7 +3,7 @@ issue's `issuelinks` and flag field and the flag field's changelog, all in the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ def is_flagged(value: Any) -> bool:
     return any(isinstance(o, dict) and o.get("value") == IMPEDIMENT for o in options)
 
 
-FieldChanges = Iterable[tuple[datetime, dict]]  # (time, item) of each change to one field, in changelog order
+FieldChanges = list[tuple[datetime, dict[str, Any]]]  # (time, item) of each change to one field, in changelog order
 
 
 def flag_spells(changes: FieldChanges, created_at: datetime, flagged_now: bool) -> list[Spell]:
@@ -72,4 +72,4 @@ def flags_of(fields: Mapping[str, Any], changes: Mapping[str, FieldChanges], fla
     without the flag field."""
     if not flag_id:
         return []
-    return flag_spells(changes.get(flag_id, ()), created_at, is_flagged(fields.get(flag_id)))
+    return flag_spells(changes.get(flag_id, []), created_at, is_flagged(fields.get(flag_id)))

@@ -13,7 +13,7 @@ from syncer.errors import ConfigError, SourceError
 from syncer.model import Problem, Stage, StageChange, Task, Worklog
 from syncer.sources import MapContext, Page
 from syncer.sources.fields import MappingError, apply_fields, parse_ts
-from syncer.sources.jira.links import blocked_by, flagged_field, flags_of
+from syncer.sources.jira.links import FieldChanges, blocked_by, flagged_field, flags_of
 from syncer.sources.jira.settings import (
     BULK_CHANGELOG_PATH,
     FIELD_PATH,
@@ -127,11 +127,11 @@ def usable_histories(raw: Iterable[Any], problems: list[Problem]) -> History:
     return out
 
 
-def by_field(histories: History) -> dict[str, list[tuple[datetime, dict[str, Any]]]]:
+def by_field(histories: History) -> dict[str, FieldChanges]:
     """(time, item) of every change, grouped by the field it changed (its id, else its name), each group in
     changelog order: one pass over the history, for the status, amount and flag readings. An item naming its
     field by anything but text changes no field syncer reads."""
-    out: dict[str, list[tuple[datetime, dict[str, Any]]]] = {}
+    out: dict[str, FieldChanges] = {}
     for at, items in histories:
         for item in items:
             name = item.get("fieldId", item.get("field"))
@@ -140,12 +140,12 @@ def by_field(histories: History) -> dict[str, list[tuple[datetime, dict[str, Any
     return out
 
 
-def _status_events(changes: Iterable[tuple[datetime, dict[str, Any]]], ctx: JiraContext) -> Iterator[tuple]:
+def _status_events(changes: FieldChanges, ctx: JiraContext) -> Iterator[tuple]:
     for at, item in changes:
         yield at, ctx.status_of(item, "from"), ctx.status_of(item, "to")
 
 
-def _first_seen(changes: Iterable[tuple[datetime, dict[str, Any]]]) -> Any:
+def _first_seen(changes: FieldChanges) -> Any:
     """When a field first got a value (the 'when the amount first appeared' of SPEC §8), from its changes; None
     when it already had one at creation (the first change has a `from` value), so the date falls back to
     creation."""
@@ -186,7 +186,7 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     changes = by_field(usable_histories(raw.get("changelog") or [], problems))
     history = [
         StageChange(at, stage_of(a), stage_of(b), a[0], b[0])
-        for at, a, b in sorted(_status_events(changes.get("status", ()), ctx), key=lambda e: e[0])
+        for at, a, b in sorted(_status_events(changes.get("status", []), ctx), key=lambda e: e[0])
     ]
     status_name, category = _status(f.get("status"), history, ctx, problems)
     stage = stage_of((status_name, category))
@@ -219,13 +219,12 @@ def to_task(raw: Mapping[str, Any], ctx: JiraContext) -> Task:
     )
 
 
-def _amounts_first_seen(changes: Mapping[str, list[tuple[datetime, dict[str, Any]]]], ctx: JiraContext
-                        ) -> dict[str, datetime]:
+def _amounts_first_seen(changes: Mapping[str, FieldChanges], ctx: JiraContext) -> dict[str, datetime]:
     """When each amount field first got its value, where the changelog tells."""
     first_seen = {}
     for amount in ("committed_amount", "invoiced_amount"):
         fid = ctx.field_ids.get(amount)
-        when = _first_seen(changes.get(fid, ())) if fid else None
+        when = _first_seen(changes.get(fid, [])) if fid else None
         if when is not None:
             first_seen[amount] = when
     return first_seen
