@@ -19,8 +19,10 @@ import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -91,6 +93,8 @@ _SEEN = {"committed_seen_at": "committed_amount", "invoiced_seen_at": "invoiced_
 _PLAIN = [n for n in TASK_FIELDS if n not in ("stage", "created_stage", "labels", "depends_on", *_SEEN)]
 MODEL_SCHEMA = pl.Schema(TASK_FIELDS)
 _plain_fields = operator.attrgetter(*_PLAIN)
+_stage, _created_stage, _history, _worklogs, _flagged = map(
+    operator.attrgetter, ("stage", "created_stage", "history", "worklogs", "flagged"))
 _TIMES = [n for n in _PLAIN if TASK_FIELDS[n] == UTC_TIME]  # through Arrow, as the records' times
 _STAGE_TEXT = {s: s.value for s in Stage}
 
@@ -109,32 +113,34 @@ def model_frames(tasks: Iterable[Task]) -> Frames:
     cols: dict[str, Any] = {name: list(values) for name, values in zip(_PLAIN, columns, strict=True)}
     for name in _TIMES:
         cols[name] = _utc_times(cols[name])
-    cols["stage"] = [t.stage.value for t in tasks]
-    cols["created_stage"] = [t.created_stage.value for t in tasks]
+    cols["stage"] = list(map(_STAGE_TEXT.__getitem__, map(_stage, tasks)))
+    cols["created_stage"] = list(map(_STAGE_TEXT.__getitem__, map(_created_stage, tasks)))
     cols["labels"] = text_lists([t.labels for t in tasks])
     cols["depends_on"] = text_lists([t.depends_on for t in tasks])
     for col, amount in _SEEN.items():
         cols[col] = _utc_times([t.amount_first_seen.get(amount) if t.amount_first_seen else None for t in tasks])
-    ch: dict[str, list] = {n: [] for n in CHANGES_SCHEMA}
-    wl: dict[str, list] = {n: [] for n in WORKLOGS_SCHEMA}
-    fl: dict[str, list] = {n: [] for n in FLAGS_SCHEMA}
-    for t in tasks:  # each task's records go in column by column (zip and extend run in C, not per record)
-        for into, records in ((ch, t.history), (wl, t.worklogs), (fl, t.flagged)):
-            if records:
-                n = len(records)
-                into["source"] += [t.source] * n
-                into["key"] += [t.key] * n
-                for name, values in zip(list(into)[2:], zip(*records, strict=True), strict=True):
-                    into[name] += values
-    ch["from_stage"] = list(map(_STAGE_TEXT.__getitem__, ch["from_stage"]))
-    ch["to_stage"] = list(map(_STAGE_TEXT.__getitem__, ch["to_stage"]))
-    ch["at"], wl["started_at"] = _utc_times(ch["at"]), _utc_times(wl["started_at"])
-    return Frames(
-        tasks=pl.DataFrame(cols, schema=MODEL_SCHEMA),
-        changes=pl.DataFrame(ch, schema=CHANGES_SCHEMA),
-        worklogs=pl.DataFrame(wl, schema=WORKLOGS_SCHEMA),
-        flags=pl.DataFrame(fl, schema=FLAGS_SCHEMA),
-    )
+    tasks_frame = pl.DataFrame(cols, schema=MODEL_SCHEMA)
+    changes = _records_frame(tasks_frame, list(map(_history, tasks)), CHANGES_SCHEMA)
+    worklogs = _records_frame(tasks_frame, list(map(_worklogs, tasks)), WORKLOGS_SCHEMA)
+    flags = _records_frame(tasks_frame, list(map(_flagged, tasks)), FLAGS_SCHEMA)
+    return Frames(tasks_frame, changes, worklogs, flags)
+
+
+def _records_frame(tasks: pl.DataFrame, per_task: list[list[tuple]], schema: pl.Schema) -> pl.DataFrame:
+    """One row per record (a task's stage changes, worklogs or flag spells: named tuples in `schema`'s order after
+    the key), keyed by its task's row of `tasks`. The records are flattened and transposed in C, and each row's
+    key is gathered from its task's (a million worklogs: no Python list of repeated keys to convert)."""
+    counts = np.fromiter(map(len, per_task), dtype=np.int64, count=len(per_task))
+    flat = list(chain.from_iterable(per_task))
+    names = list(schema)[len(KEY):]
+    columns = dict(zip(names, zip(*flat, strict=True), strict=True)) if flat else dict.fromkeys(names, ())
+    for name in names:
+        if schema[name] == UTC_TIME:
+            columns[name] = _utc_times(list(columns[name]))
+        elif name.endswith("_stage"):
+            columns[name] = list(map(_STAGE_TEXT.__getitem__, columns[name]))
+    keys = tasks.select(list(KEY))[np.repeat(np.arange(tasks.height), counts)]
+    return keys.hstack(pl.DataFrame(columns, schema=pl.Schema({n: schema[n] for n in names})))
 
 
 def text_lists(values: list[tuple[str, ...]]) -> pl.Series:
