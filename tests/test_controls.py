@@ -9,7 +9,7 @@ import pytest
 
 from syncer.config import IntakeConfig, parse_config
 from syncer.domain.controls import rule_scope
-from syncer.domain.intake import check_task
+from syncer.domain.intake import check_task, check_tasks
 from syncer.domain.periods import LocalCalendar
 from syncer.errors import ConfigError
 from syncer.model import Problem, Stage, StageChange, Task
@@ -107,6 +107,24 @@ def test_rules_per_request_type_add_fields_and_the_problem_says_which_rule_appli
     assert found(blog, WEBINAR_RULES) == [("required", "owner", "Still in intake: Owner is missing.")]
     other_source = make(stage=Stage.INTAKE, history=[], type="Event", source="content", owner="ana")
     assert found(other_source, WEBINAR_RULES) == []
+
+
+def test_checking_many_tasks_applies_each_kinds_rules_as_checking_one_does():
+    """check_tasks works out a kind of request's requirements once; every task still gets its own kind's rules,
+    including kinds that differ only in source, category or campaign."""
+    rules = IntakeConfig(required=["owner"], brief_min_chars=40, controls=[], rules=[
+        *WEBINAR_RULES.rules, {"when": {"category": "Events"}, "required": ["due_date"]},
+        {"when": {"campaign": "Spring"}, "brief_min_chars": 200}])
+    kinds = [dict(type="Webinar"), dict(type="webinar", source="content"), dict(type="Event"),
+             dict(type="Event", category="Events"), dict(type="Event", category="Events", campaign="Autumn"),
+             dict(type="Blog post", campaign=None), dict(type="Webinar", campaign="Autumn")]
+    tasks = [make(stage=Stage.INTAKE, history=[], key=f"MKT-{i}", owner=None, **kw)
+             for i, kw in enumerate(kinds * 2)]
+    one_by_one = sorted((v for t in tasks for v in check_task(t, rules, None, CAL)),
+                        key=lambda v: (v.source, int(v.key[4:]), v.rule, v.field))
+    assert check_tasks(tasks, {}, rules, None, CAL) == one_by_one
+    per_kind = {frozenset((v.rule, v.field, v.problem) for v in check_task(t, rules, None, CAL)) for t in tasks}
+    assert len(per_kind) == len(kinds)  # each kind is asked for something the others are not
 
 
 def test_rule_scopes_read_as_finance_would_say_them():

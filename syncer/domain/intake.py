@@ -11,7 +11,7 @@ import polars as pl
 from syncer.config import IntakeConfig
 from syncer.domain.budget import BudgetLine
 from syncer.domain.cells import iso_local_expr
-from syncer.domain.controls import requirements, spend_findings
+from syncer.domain.controls import Requirements, requirements, requirements_by_kind, spend_findings
 from syncer.domain.periods import LocalCalendar
 from syncer.model import Stage, Task
 from syncer.tables import HEADERS, INTAKE, Table, iso_local, natural_key
@@ -75,12 +75,13 @@ def stage_entered_at(task: Task) -> datetime:
 
 
 def _core_problems(
-    task: Task, intake: IntakeConfig, budget: BudgetIndex | None, labour: float, cal: LocalCalendar
+    task: Task, intake: IntakeConfig, budget: BudgetIndex | None, labour: float, cal: LocalCalendar,
+    need: Requirements | None,
 ) -> list[tuple[str, str, str]]:
-    """(rule, field, problem) for every rule the task breaks, before the stage wording is added."""
+    """(rule, field, problem) for every rule the task breaks, before the stage wording is added; `need`: the
+    task's `requirements` (None without `intake.rules`)."""
     out = [(i.rule, i.field, i.problem.rstrip(".")) for i in task.problems] if task.problems else []
     mapped = {i.field for i in task.problems} if task.problems else ()
-    need = requirements(task, intake) if intake.rules else None
     for name, scope in need.fields.items() if need else dict.fromkeys(intake.required).items():
         value = getattr(task, name)
         if (value is None or (value.__class__ is str and not value.strip())) and name not in mapped:
@@ -125,7 +126,13 @@ def check_task(
 ) -> list[Violation]:
     """Every intake rule `task` breaks now. `budget` None: no budget configured (campaign/G/L not checked);
     `labour` is the task's labour cost when labour counts against the budget (an amount like the others)."""
-    found = _core_problems(task, intake, budget, labour, cal)
+    need = requirements(task, intake) if intake.rules else None
+    return _violations_of(task, _core_problems(task, intake, budget, labour, cal, need))
+
+
+def _violations_of(task: Task, found: list[tuple[str, str, str]]) -> list[Violation]:
+    """The task's findings as Violations, worded for its stage (a cancelled task is exempt from the field rules);
+    a rule broken twice on one field (mapped and checked) is one row."""
     if task.stage is Stage.CANCELLED:
         found = [f for f in found if f[0] not in FIELD_RULES]
     if not found:
@@ -159,10 +166,12 @@ def check_tasks(
     """Violations of every task, sorted by source, key, rule and field. `labour_costs`: each task's labour cost
     (SPEC §5; a task missing from it has none); only tasks without a campaign need an entry."""
     out: list[Violation] = []
+    need_of = requirements_by_kind(intake) if intake.rules else None
     for t in tasks:
         no_campaign = not (t.campaign and t.campaign.strip())
         labour = labour_costs.get((t.source, t.key), 0.0) if labour_in_budget and no_campaign else 0.0
-        out.extend(check_task(t, intake, budget, cal, labour))
+        found = _core_problems(t, intake, budget, labour, cal, need_of(t) if need_of else None)
+        out.extend(_violations_of(t, found))
     out.sort(key=lambda v: (v.source, natural_key(v.key), v.rule, v.field))
     return out
 
