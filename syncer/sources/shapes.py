@@ -116,6 +116,9 @@ def newest_per_key(copies: Iterable[dict[str, Any]], out: Mapped, source: str, k
         groups.setdefault(found, []).append(rec)
     chosen = {}
     for found, recs in groups.items():
+        if len(recs) == 1:  # read once (nearly every record): nothing to rank
+            chosen[found] = recs[0]
+            continue
         ranked = sorted(enumerate(recs), key=lambda ir: (_moment(stamp(ir[1])), ir[0]))
         chosen[found] = newest = ranked[-1][1]
         if any(r != newest for r in recs):
