@@ -141,6 +141,19 @@ def test_formula_like_titles_stay_text(path: Path, title: str):
     assert "".join(xml_cell.itertext()) == title
 
 
+@pytest.mark.parametrize("title", ["  padded both  ", "\ttab first", "last\u3000", "a & b <c> > d", "&amp; as typed",
+                                   "line\nbreak", " "])
+def test_text_keeps_its_outer_spaces_and_markup_characters(path: Path, title: str):
+    """Outer whitespace of any kind is kept (xml:space), and &, < and > are escaped, read back as written."""
+    sink = XlsxSink(path)
+    sync(sink, tables(task("MKT-1", title)))
+    assert load_workbook(path)[TASKS]["C2"].value == title
+    text = next(c for c in sheet_xml(path, TASKS).iter(f"{MAIN}c") if c.get("r") == "C2").find(f"{MAIN}is/{MAIN}t")
+    kept = text.get("{http://www.w3.org/XML/1998/namespace}space")  # Excel trims text without it
+    assert kept == ("preserve" if title != title.strip() else None)
+    assert sink.plan(tables(task("MKT-1", title))).tabs[TASKS] == TabChange()
+
+
 def test_other_tabs_keep_values_formulas_and_styles(path: Path):
     finance_workbook(path)
     before = {t: snapshot(path, t) for t in ("Budget", "Notes")}

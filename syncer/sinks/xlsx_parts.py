@@ -320,20 +320,21 @@ def splice_xml(old: bytes, rows: Table, styles: Styles, cells: Mapping[tuple[int
 def row_xml(r: int, row: list[Cell], letters: list[str], styles: list[int | None]) -> str:
     """One `<row>` (1-based `r`): text inline, numbers in their column's style (`styles`, by column)."""
     cells = []
+    n = str(r)
     for c, value in enumerate(row):
         if value is None:
             continue
-        ref = f"{letters[c]}{r}"
-        if isinstance(value, str):  # RAW: text stays text, even "=SUM(...)" or "#N/A"
-            space = ' xml:space="preserve"' if value != value.strip() else ""
+        if value.__class__ is str or isinstance(value, str):  # RAW: text stays text, even "=SUM(...)" or "#N/A"
+            space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
             style = f' s="{styles[c]}"' if r == 1 else ""
-            cells.append(f'<c r="{ref}" t="inlineStr"{style}><is><t{space}>{escape(value)}</t></is></c>')
+            text = escape(value) if "&" in value or "<" in value or ">" in value else value
+            cells.append(f'<c r="{letters[c]}{n}" t="inlineStr"{style}><is><t{space}>{text}</t></is></c>')
         elif isinstance(value, bool):
-            cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
+            cells.append(f'<c r="{letters[c]}{n}" t="b"><v>{int(value)}</v></c>')
         else:
             style = f' s="{styles[c]}"' if c < len(styles) and styles[c] is not None else ""
-            cells.append(f'<c r="{ref}"{style}><v>{value!r}</v></c>')
-    return f'<row r="{r}">{"".join(cells)}</row>'
+            cells.append(f'<c r="{letters[c]}{n}"{style}><v>{value!r}</v></c>')
+    return f'<row r="{n}">{"".join(cells)}</row>'
 
 
 def column_widths(rows: Table) -> list[int]:
