@@ -253,7 +253,7 @@ def _domain(ctx: RunContext, merged: Merged, budget_lines: list) -> tuple[Domain
     cfg = ctx.cfg
     digest = stored.check_digest(cfg, budget_index(cfg, budget_lines), cfg.tz)
     check = list(merged.fresh)
-    if digest != merged.stored_digest:
+    if digest != merged.stored_digest and len(check) < merged.frames["tasks"].height:  # some not read now
         check += tasks_of(stored.without(merged.frames, [(t.source, t.key) for t in check]))
     checked = checked_frames(merged.frames, cfg, ctx.as_of, budget_lines, check)
     check.clear()
