@@ -115,16 +115,19 @@ def test_checking_many_tasks_applies_each_kinds_rules_as_checking_one_does():
     rules = IntakeConfig(required=["owner"], brief_min_chars=40, controls=[], rules=[
         *WEBINAR_RULES.rules, {"when": {"category": "Events"}, "required": ["due_date"]},
         {"when": {"campaign": "Spring"}, "brief_min_chars": 200}])
-    kinds = [dict(type="Webinar"), dict(type="webinar", source="content"), dict(type="Event"),
-             dict(type="Event", category="Events"), dict(type="Event", category="Events", campaign="Autumn"),
-             dict(type="Blog post", campaign=None), dict(type="Webinar", campaign="Autumn")]
-    tasks = [make(stage=Stage.INTAKE, history=[], key=f"MKT-{i}", owner=None, **kw)
-             for i, kw in enumerate(kinds * 2)]
-    one_by_one = sorted((v for t in tasks for v in check_task(t, rules, None, CAL)),
-                        key=lambda v: (v.source, int(v.key[4:]), v.rule, v.field))
-    assert check_tasks(tasks, {}, rules, None, CAL) == one_by_one
+    kinds = [dict(type="Webinar"), dict(type="Webinar", source="content"), dict(type="webinar", source="content"),
+             dict(type="Event"), dict(type="Event", category="Events"),
+             dict(type="Event", category="Events", campaign="Autumn"), dict(type="Blog post", campaign=None),
+             dict(type="Webinar", campaign="Autumn")]
+    for order in (kinds, kinds[::-1]):  # which task of a kind comes first must not matter
+        tasks = [make(stage=Stage.INTAKE, history=[], key=f"MKT-{i}", owner=None, **kw)
+                 for i, kw in enumerate(order * 2)]
+        one_by_one = sorted((v for t in tasks for v in check_task(t, rules, None, CAL)),
+                            key=lambda v: (v.source, int(v.key[4:]), v.rule, v.field))
+        assert check_tasks(tasks, {}, rules, None, CAL) == one_by_one
     per_kind = {frozenset((v.rule, v.field, v.problem) for v in check_task(t, rules, None, CAL)) for t in tasks}
-    assert len(per_kind) == len(kinds)  # each kind is asked for something the others are not
+    assert len(per_kind) == len(kinds) - 1  # each kind is asked for something the others are not (the two
+    # spellings of a content Webinar are one kind to the rules)
 
 
 def test_rule_scopes_read_as_finance_would_say_them():

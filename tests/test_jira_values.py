@@ -36,3 +36,9 @@ def test_field_value_reduces_a_document_to_its_trimmed_text_and_options_users_an
     assert field_value({"emailAddress": "", "displayName": "Ana Silva"}) == "Ana Silva"
     assert field_value([{"value": "A"}, None, {"value": ""}, "B"]) == "A, B"
     assert field_value(3.5) == 3.5 and field_value(None) is None and field_value({"self": "x"}) is None
+
+
+def test_a_node_of_an_unknown_kind_gives_its_content_whatever_its_type_is_given_as():
+    odd = {"type": "doc", "content": [{"type": ["paragraph"], "content": [{"type": "text", "text": "hi"}]},
+                                      {"type": {"k": 1}, "content": [{"type": "text", "text": "!"}]}]}
+    assert field_value(odd) == "hi!"

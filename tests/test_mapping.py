@@ -117,6 +117,20 @@ def test_jira_malformed_issue_is_kept_and_reported():
     assert kept.field == "created_at" and kept.problem.startswith("cannot be read (its creation time is unreadable")
 
 
+@pytest.mark.parametrize("stamp", [10**20, -(10**20), 1e300, float("nan")])
+def test_jira_times_beyond_any_calendar_are_a_problem_of_their_issue_not_a_crash(stamp):
+    """Epoch milliseconds past what a date can hold: an issue changed then is read (its copies still ranked), one
+    created then is kept with the reason; the C library's refusal (OSError) must not end the run."""
+    pages = jira_pages()
+    issues = pages[2].body["issues"]
+    issues[0]["fields"]["updated"] = stamp
+    issues.append({**issues[1], "fields": {**issues[1]["fields"], "updated": stamp}})  # read twice, ranked
+    issues.append({"id": "10098", "key": "MKT-98", "fields": {**issues[1]["fields"], "created": stamp}})
+    result = jira.map_pages(pages, MapContext("web", {}, {}, BERLIN, base_url="https://x"))
+    assert {t.key for t in result.tasks} == {"MKT-7", "MKT-8"}
+    assert result.kept["MKT-98"].field == "created_at" and "is not a timestamp" in result.kept["MKT-98"].problem
+
+
 def test_jira_paged_worklogs_replace_the_truncated_embedded_list():
     pages = jira_pages()
     issue = pages[2].body["issues"][0]

@@ -253,3 +253,21 @@ def test_saving_pages_replaces_only_earlier_page_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.json", "manifest.json", "notes.json"]
     pages = list(read_pages(tmp_path, read_manifest(tmp_path, "sources[0]")))
     assert [(p.endpoint, p.params, p.body) for p in pages] == [("GET /c", {"q": 1}, {"n": 3})]
+
+
+def test_a_rule_added_reaches_stored_tasks_a_run_did_not_read_even_when_it_read_as_many_new_ones(raw_config, env,
+                                                                                                   tmp_path):
+    """After the intake rules change, every task is checked again: those read now and the stored ones not read
+    (a run that read one stored task and two new ones, as many as are stored, still re-checks the other)."""
+    raw_config["sources"] = [raw_config["sources"][0]]
+    raw_config["state"] = {"path": str(tmp_path / "state.db")}
+    raw_config["intake"] = {"required": [], "brief_min_chars": 0, "controls": []}
+    sink = MemorySink()
+    run_sync(parse_config(raw_config, env), now=NOW, sink=sink,
+             sources=[FakeSource("web", [make_task("MKT-1"), make_task("MKT-2")])])
+    assert sink.tabs["Intake"][1:] == []
+    raw_config["intake"]["required"] = ["owner"]
+    later = FakeSource("web", [make_task("MKT-1", "edited"), make_task("MKT-3"), make_task("MKT-4")], complete=False)
+    result = run_sync(parse_config(raw_config, env), now=NOW + timedelta(hours=1), sink=sink, sources=[later])
+    assert [(r[1], r[6]) for r in result.tables["Intake"][1:]] == [
+        ("MKT-1", "owner"), ("MKT-2", "owner"), ("MKT-3", "owner"), ("MKT-4", "owner")]

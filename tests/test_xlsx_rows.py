@@ -3,12 +3,14 @@ changed, added and removed, the widest row gone (a column narrows), text that ne
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncer.sinks.marks import digests_of
 from syncer.sinks.xlsx import storable
-from syncer.sinks.xlsx_parts import Styles, table_xml
+from syncer.sinks.xlsx_parts import Styles, row_xml, table_xml
 from syncer.sinks.xlsx_rows import row_change, splice_rows
 
 STYLES = Styles(header=1, money=2, ratio=3)
@@ -62,3 +64,23 @@ def test_a_part_of_another_writer_or_a_new_header_is_written_whole():
     renamed = [["Key", "Name"], ["MKT-1", "x"]]
     assert splice_rows(part, row_change(renamed, old, digests_of(renamed, storable, (0,)), {}, storable), STYLES,
                        storable) is None
+
+
+class _Shown(str):
+    """Text that formats as something else (as a str-mixin Enum member does)."""
+
+    def __format__(self, spec: str) -> str:
+        return "formatted"
+
+
+@given(st.text())
+def test_a_text_cell_is_escaped_and_keeps_its_outer_spaces(text):
+    """Any text, as the XML of an inline string: &, < and > escaped, outer whitespace marked to be kept."""
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    assert row_xml(2, [text], ["A"], [None]) == (
+        f'<row r="2"><c r="A2" t="inlineStr"><is><t{space}>{escape(text)}</t></is></c></row>')
+
+
+def test_text_of_a_str_subclass_is_written_as_its_value():
+    assert row_xml(1, [_Shown("plain")], ["A"], [0]) == (
+        '<row r="1"><c r="A1" t="inlineStr" s="0"><is><t>plain</t></is></c></row>')

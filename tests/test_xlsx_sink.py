@@ -142,7 +142,7 @@ def test_formula_like_titles_stay_text(path: Path, title: str):
 
 
 @pytest.mark.parametrize("title", ["  padded both  ", "\ttab first", "last\u3000", "a & b <c> > d", "&amp; as typed",
-                                   "line\nbreak", " "])
+                                   "a < b", "x > y", "<b>", "line\nbreak", " "])
 def test_text_keeps_its_outer_spaces_and_markup_characters(path: Path, title: str):
     """Outer whitespace of any kind is kept (xml:space), and &, < and > are escaped, read back as written."""
     sink = XlsxSink(path)

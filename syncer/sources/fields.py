@@ -45,7 +45,10 @@ def parse_ts(value: Any) -> datetime:
         dt = datetime.fromisoformat(value)
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):  # beyond the years a datetime holds (OSError: the C library's)
+            raise MappingError(f"{value!r} is not a timestamp (out of range)") from None
     raise MappingError(f"{value!r} is not a timestamp")
 
 

@@ -10,38 +10,21 @@ def adf_text(node: Any) -> str:
     """Plain text of an Atlassian Document Format tree (Jira v3 rich text)."""
     if isinstance(node, str):
         return node
-    parts: list[str] = []
-    _adf_parts(node, parts)
-    return "".join(parts)
-
-
-_BLOCKS = frozenset({"paragraph", "heading", "listItem", "codeBlock", "blockquote", "rule"})
-_INLINE_ATTRS = frozenset({"mention", "emoji", "status", "date"})
-
-
-def _adf_parts(node: Any, parts: list[str]) -> None:
-    """Append the text of `node` to `parts`: a text node its text, a block its content and a line break."""
     if isinstance(node, list):
-        for n in node:
-            _adf_parts(n, parts)
-        return
-    if isinstance(node, str):
-        parts.append(node)
-        return
+        return "".join(adf_text(n) for n in node)
     if not isinstance(node, dict):
-        return
+        return ""
     kind = node.get("type")
     if kind == "text":
-        parts.append(node.get("text", ""))
-    elif kind == "hardBreak":
-        parts.append("\n")
-    elif kind in _INLINE_ATTRS:
+        return node.get("text", "")
+    if kind == "hardBreak":
+        return "\n"
+    if kind in ("mention", "emoji", "status", "date"):
         attrs = node.get("attrs") or {}
-        parts.append(str(attrs.get("text") or attrs.get("shortName") or ""))
-    else:
-        _adf_parts(node.get("content", []), parts)
-        if kind in _BLOCKS:
-            parts.append("\n")
+        return str(attrs.get("text") or attrs.get("shortName") or "")
+    inner = adf_text(node.get("content", []))
+    block = kind in ("paragraph", "heading", "listItem", "codeBlock", "blockquote", "rule")
+    return inner + "\n" if block else inner
 
 
 def field_value(value: Any) -> Any:
