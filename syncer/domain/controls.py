@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 
 from syncer.config import IntakeConfig, IntakeRule, RuleWhen
 from syncer.domain.periods import LocalCalendar
@@ -53,7 +54,7 @@ class Requirements:
     """What a task must carry: each required field with the rule that asks for it (None: `intake.required`), and
     the shortest brief allowed with the rule that sets it."""
 
-    fields: dict[str, str | None]
+    fields: Mapping[str, str | None]  # read-only: one kind's requirements are shared by its tasks
     brief_min_chars: int
     brief_scope: str | None
 
@@ -70,13 +71,13 @@ def requirements(task: Task, intake: IntakeConfig) -> Requirements:
             fields.setdefault(name, scope)
         if rule.brief_min_chars is not None and rule.brief_min_chars > brief:
             brief, brief_scope = rule.brief_min_chars, scope
-    return Requirements(fields, brief, brief_scope)
+    return Requirements(MappingProxyType(fields), brief, brief_scope)
 
 
 def requirements_by_kind(intake: IntakeConfig) -> Callable[[Task], Requirements]:
     """`requirements` of a task, worked out once per kind of request: a rule's `when` reads only the task's source,
-    type, category and campaign, and a 100k-task check meets a few hundred such kinds (the result is shared: read
-    it, never change it)."""
+    type, category and campaign, and a 100k-task check meets a few hundred such kinds (the result is shared, so its
+    fields are read-only)."""
     found: dict[tuple[str, str, str | None, str | None], Requirements] = {}
 
     def of(task: Task) -> Requirements:
