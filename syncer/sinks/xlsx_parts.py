@@ -324,7 +324,7 @@ def row_xml(r: int, row: list[Cell], letters: list[str], styles: list[int | None
     for c, value in enumerate(row):
         if value is None:
             continue
-        if value.__class__ is str or isinstance(value, str):  # RAW: text stays text, even "=SUM(...)" or "#N/A"
+        if isinstance(value, str):  # RAW: text stays text, even "=SUM(...)" or "#N/A"
             if value.__class__ is not str:
                 value = str.__str__(value)  # a subclass as its text, not as it would format itself
             space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""

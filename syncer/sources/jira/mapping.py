@@ -273,14 +273,11 @@ def _field_values(f: Mapping[str, Any], ctx: JiraContext, problems: list[Problem
         if canonical == "estimate_hours" and fid == "timeoriginalestimate" and _seconds(raw):
             raw = raw / 3600.0
         try:
-            values[canonical] = raw if raw is None or type(raw) in _SCALARS else field_value(raw)
+            values[canonical] = field_value(raw)
         except RecursionError:
             problems.append(Problem("field_unreadable", canonical, f"{fid} is nested too deeply to read"))
             values[canonical] = None
     return values
-
-
-_SCALARS = frozenset({str, int, float, bool})  # a value `field_value` hands back as it is (most of them)
 
 
 def _seconds(value: Any) -> bool:
