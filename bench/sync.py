@@ -177,8 +177,7 @@ def floor_child(folder: Path, work: Path) -> dict[str, Any]:
     floor = sys.modules["bench_floor"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(floor)  # bench/ is kept off sys.path (bench/jira.py would shadow `jira`)
     from syncer.domain.budget import read_budget_csv
-    from syncer.domain.rollups import domain_of_frames
-    from syncer.domain.stored import frames_of
+    from syncer.domain.rollups import budget_index, domain_of_frames, fold_tasks
     from syncer.perf import paused_gc
     from syncer.pipeline import snapshot_time
 
@@ -193,9 +192,9 @@ def floor_child(folder: Path, work: Path) -> dict[str, Any]:
         tasks = [t for s in cfg.sources for t in ReplaySource(s, cfg).read(None, as_of).tasks]
         mapped = time.perf_counter()
         tasks.sort(key=lambda x: (x.source, x.key))
-        frames = frames_of(tasks)
+        frames = fold_tasks(tasks, cfg, budget_index(cfg, lines))  # the frames, and the intake check of the tasks
         bridged = time.perf_counter()
-        domain_of_frames(frames, cfg, as_of, lines, tasks)
+        domain_of_frames(frames, cfg, as_of, lines)
         computed = time.perf_counter()
         del tasks, frames
         floor_decode, worklogs = floor.time_floor(folders)

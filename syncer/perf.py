@@ -46,3 +46,11 @@ def in_background(work: Callable[[], T]) -> Future[T]:
         return pool.submit(work)
     finally:
         pool.shutdown(wait=False)  # the thread ends once `work` is done
+
+
+def release_free_lists() -> None:
+    """Give the memory a finished phase freed back to the system. CPython keeps freed tuples, floats, lists and
+    dicts on free lists for reuse; after a read freed millions of objects, the few thousand left on those lists
+    lie scattered over hundreds of 1 MiB arenas and keep each one alive (about 300 MB after reading 100k tasks).
+    A full collection empties the lists, and collects the few cycles the phase left."""
+    gc.collect()

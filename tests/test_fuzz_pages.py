@@ -16,7 +16,7 @@ from page_sets import good_pages, save, setup, stored_tasks, sync
 
 from syncer.config import parse_config
 from syncer.errors import SyncerError
-from syncer.pipeline import Reads, merge_read
+from syncer.pipeline.reads import Reads, merge_read
 from syncer.sources import FetchResult, MapContext, Page
 from syncer.sources.asana.mapping import map_pages as map_asana
 from syncer.sources.jira.mapping import map_pages as map_jira

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -324,3 +325,18 @@ def test_jira_skipped_stage_goes_straight_from_backlog_to_review(jira_tasks):
     assert f.started_at == datetime(2026, 3, 2, 10, tzinfo=CET)  # entering review counts as started
     # review 03-02 10:00 -> 03-05 16:00 (3.25 d) + 03-07 12:00 -> 03-09 12:00 (2 d) = 5.25 d
     assert f.review_days == pytest.approx(5.25)
+
+
+def test_jira_issue_read_under_two_keys_gets_its_histories_under_both(jira_tasks):
+    # An issue moved to another project while the search paged is read under both keys, one id: the records of
+    # the id are dropped as the issues are mapped, but only once the last key that needs them is mapped.
+    pages = jira_pages()
+    moved = copy.deepcopy(pages[2].body["issues"][0])
+    moved["key"] = "OPS-7"
+    pages.insert(3, Page("GET /rest/api/3/search/jql", {"jql": "project = OPS"}, {"issues": [moved]}))
+    result = jira.map_pages(pages, MapContext("web", JIRA_FIELDS, {"Request": Stage.INTAKE}, BERLIN,
+                                              base_url="https://acme.atlassian.net"))
+    tasks = {t.key: t for t in result.tasks}
+    assert jira_tasks["MKT-7"].history  # the fixture's issue has a history to share
+    assert tasks["OPS-7"].history == tasks["MKT-7"].history == jira_tasks["MKT-7"].history
+    assert tasks["OPS-7"].worklogs == tasks["MKT-7"].worklogs == jira_tasks["MKT-7"].worklogs

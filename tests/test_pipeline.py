@@ -14,7 +14,8 @@ from syncer.cli import main
 from syncer.config import parse_config
 from syncer.errors import SinkError, SourceError
 from syncer.model import Stage, Task
-from syncer.pipeline import OVERLAP, RunOptions, run_sync
+from syncer.pipeline import RunOptions, run_sync
+from syncer.pipeline.reads import OVERLAP
 from syncer.sinks import Plan, TabChange
 from syncer.sources import FetchResult
 from syncer.state import State, run_lock

@@ -95,10 +95,21 @@ def _history_figures(tasks: pl.DataFrame, changes: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def _worklog_figures(worklogs: pl.DataFrame, people: Mapping[str, float], default_rate: float) -> pl.DataFrame:
+def _labour(people: Mapping[str, float], default_rate: float) -> pl.Expr:
+    """A task's labour cost in a group of its worklogs: hours × the person's rate in `people`, else `default_rate`."""
     rate = pl.col("author").replace_strict(dict(people), default=default_rate, return_dtype=pl.Float64)
+    return (pl.col("hours") * rate).sum().alias("labour_cost")
+
+
+def _worklog_figures(worklogs: pl.DataFrame, people: Mapping[str, float], default_rate: float) -> pl.DataFrame:
     return worklogs.group_by(TASK_KEY, maintain_order=True).agg(
-        logged_hours=pl.col("hours").sum(), labour_cost=(pl.col("hours") * rate).sum())
+        logged_hours=pl.col("hours").sum(), labour_cost=_labour(people, default_rate))
+
+
+def labour_costs(worklogs: pl.DataFrame, people: Mapping[str, float], default_rate: float) -> pl.DataFrame:
+    """(source, key, labour_cost) of every task with worklogs: its `figures_frame` labour cost, computed alone
+    (intake checks the labour of a task without a campaign before any figure is)."""
+    return worklogs.group_by(TASK_KEY, maintain_order=True).agg(_labour(people, default_rate))
 
 
 def figures_frame(

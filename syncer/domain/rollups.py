@@ -17,7 +17,7 @@ from syncer.domain.campaigns import Clock, campaigns_by_schedule, campaigns_tabl
 from syncer.domain.capacity import capacity_rows, logged_by_week, teams_as_one, worklog_days
 from syncer.domain.cells import natural_sorted
 from syncer.domain.dashboard import DashboardInputs, dashboard_table
-from syncer.domain.figures import figures_frame, tz_name, with_flagged_time
+from syncer.domain.figures import figures_frame, labour_costs, tz_name, with_flagged_time
 from syncer.domain.flow import flow_frame_table, p50, ratio
 from syncer.domain.frames import KEY, TASKS_SCHEMA, Frames
 from syncer.domain.intake import BudgetIndex, Violation, check_tasks, intake_frame_table
@@ -65,7 +65,7 @@ def build_domain(tasks: list[Task], cfg: Config, as_of: datetime, budget_lines: 
     the figures' reference time). `budget_lines` come from `budget.read_budget_csv` or `budget.budget_from_rows`;
     their warnings are the caller's to report."""
     tasks = sorted(tasks, key=lambda t: (t.source, t.key))
-    return domain_of_frames(frames_of(tasks), cfg, as_of, budget_lines, tasks)
+    return domain_of_frames(fold_tasks(tasks, cfg, budget_index(cfg, budget_lines)), cfg, as_of, budget_lines)
 
 
 def budget_index(cfg: Config, budget_lines: list[BudgetLine]) -> BudgetIndex | None:
@@ -83,36 +83,50 @@ class Checked:
     days: pl.DataFrame  # `worklog_days`: one pass over every worklog feeds Capacity and the ledger's Labour
 
 
+def fold_tasks(tasks: Sequence[Task], cfg: Config, budget: BudgetIndex | None) -> dict[str, pl.DataFrame]:
+    """The stored frames (`stored.SCHEMAS`) of `tasks`, sorted by source and key, with their intake violations:
+    all a run keeps of a source's Task objects once it has read them. `budget`: see `budget_index`."""
+    frames = frames_of(tasks)
+    labour: dict[tuple[str, str], float] = {}
+    if cfg.labour_in_budget:  # the labour of a task without a campaign is an amount booked to Unallocated
+        unallocated = frames["tasks"].filter(pl.col("campaign").str.strip_chars().fill_null("") == "").select(KEYS)
+        costs = labour_costs(frames["worklogs"].join(unallocated, on=KEYS, how="semi"), cfg.rates.people,
+                             cfg.rates.default)
+        labour = dict(zip(zip(costs["source"], costs["key"], strict=True), costs["labour_cost"], strict=True))
+    cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
+    frames["violations"] = violations_frame(check_tasks(tasks, labour, cfg.intake, budget, cal, cfg.labour_in_budget))
+    return frames
+
+
 def domain_of_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datetime,
-                     budget_lines: list[BudgetLine], check: Sequence[Task]) -> DomainResult:
+                     budget_lines: list[BudgetLine]) -> DomainResult:
     """`build_domain` of the stored frames (`stored.SCHEMAS`, sorted by source and key): `checked_frames`, then
     `domain_of_checked`. The frames are computed in columns, once, and every tab reads them."""
-    return domain_of_checked(checked_frames(stored, cfg, as_of, budget_lines, check), cfg, as_of, budget_lines)
+    return domain_of_checked(checked_frames(stored, cfg, as_of, budget_lines), cfg, as_of, budget_lines)
 
 
 def checked_frames(stored: Mapping[str, pl.DataFrame], cfg: Config, as_of: datetime,
-                   budget_lines: list[BudgetLine], check: Sequence[Task]) -> Checked:
-    """The SPEC §5 figures of the stored frames and the intake verdicts. The intake check runs on the tasks in
-    `check`; every other task's violations are the cached ones in `stored["violations"]` (valid while
-    `stored.check_digest` is unchanged: the caller decides). Nothing after this reads a `Task`: a caller may free
-    the tasks before the tabs are computed."""
+                   budget_lines: list[BudgetLine]) -> Checked:
+    """The SPEC §5 figures of the stored frames and the intake verdicts: each task's violations are those in
+    `stored["violations"]`, as `fold_tasks` checked them (for the tasks not read now, valid while
+    `stored.check_digest` is unchanged: the caller decides)."""
     model = as_frames(stored)
     warnings = ["the budget has no lines: Budgeted is 0 everywhere, and campaigns and G/L accounts are not "
                 "checked against it"] if cfg.budget is not None and not budget_lines else []
     with ThreadPoolExecutor(1) as pool:  # the worklogs per day need no figure: summed beside the figures
         days = pool.submit(worklog_days, model.tasks, model.worklogs, tz_name(cfg.tz), cfg.rates.people,
                            cfg.rates.default)
-        frames, violations = _figured(model, stored["violations"], check, cfg, as_of, budget_lines)
+        frames, violations = _figured(model, stored["violations"], cfg, as_of)
         return Checked(frames, violations, warnings, days.result())
 
 
-def _figured(model: Frames, cached: pl.DataFrame, check: Sequence[Task], cfg: Config, as_of: datetime,
-             budget_lines: list[BudgetLine]) -> tuple[Frames, pl.DataFrame]:
-    """The frames with the figures and `intake_ok`, and the violations (`cached` ones for tasks not in `check`)."""
-    cal = LocalCalendar(cfg.tz, cfg.fiscal_year_start_month)
+def _figured(model: Frames, checked: pl.DataFrame, cfg: Config, as_of: datetime) -> tuple[Frames, pl.DataFrame]:
+    """The frames with the figures and `intake_ok`, and the `checked` violations of their tasks, in the Intake
+    tab's order: by source, key (in number order), rule and field."""
     figured = with_flagged_time(figures_frame(model.tasks, model.changes, model.worklogs, as_of, tz_name(cfg.tz),
                                               cfg.rates.people, cfg.rates.default), model.changes, model.flags, as_of)
-    violations = _violations(figured, cached, check, cfg, budget_index(cfg, budget_lines), cal)
+    violations = in_intake_order(checked.cast(dict(VIOLATIONS_SCHEMA)).select(list(VIOLATIONS_SCHEMA)).join(
+        figured.select(KEYS), on=KEYS, how="semi", maintain_order="left"))
     bad = violations.select(KEYS).unique().with_columns(bad=pl.lit(True))
     full = figured.join(bad, on=KEYS, how="left", maintain_order="left").with_columns(
         intake_ok=pl.col("bad").is_null()).drop("bad")
@@ -181,21 +195,6 @@ def visibility_summary(tables: Mapping[str, Table]) -> dict[str, Any]:
     """Campaigns per Schedule verdict and Attention rows per reason, for the run summary."""
     return {"campaigns_by_schedule": campaigns_by_schedule(tables[CAMPAIGNS]),
             "attention": attention_counts(tables[ATTENTION])}
-
-
-def _violations(figured: pl.DataFrame, cached: pl.DataFrame, check: Sequence[Task], cfg: Config,
-                budget: BudgetIndex | None, cal: LocalCalendar) -> pl.DataFrame:
-    """The cached violations of the tasks not checked now, and those of `check`, in the Intake tab's order:
-    by source, key (in number order), rule and field."""
-    checked = pl.DataFrame([(t.source, t.key) for t in check], schema=KEY, orient="row")
-    unallocated = figured.join(checked, on=KEYS, how="semi").filter(
-        pl.col("campaign").str.strip_chars().fill_null("") == "")
-    labour = dict(zip(zip(unallocated["source"], unallocated["key"], strict=True), unallocated["labour_cost"],
-                      strict=True))
-    kept = cached.join(checked, on=KEYS, how="anti").join(figured.select(KEYS), on=KEYS, how="semi")
-    new = violations_frame(check_tasks(check, labour, cfg.intake, budget, cal, cfg.labour_in_budget))
-    both = pl.concat([kept.cast(dict(VIOLATIONS_SCHEMA)).select(list(VIOLATIONS_SCHEMA)), new])
-    return in_intake_order(both)
 
 
 def in_intake_order(violations: pl.DataFrame) -> pl.DataFrame:

@@ -126,14 +126,13 @@ def replaced(old: pl.DataFrame, new: pl.DataFrame, gone: pl.DataFrame) -> pl.Dat
     return pl.concat([ranked, placed]).sort("_t", maintain_order=True).drop("_t")
 
 
-def read_into(old: Mapping[str, pl.DataFrame], fresh: list[Task], deleted: list[tuple[str, str]],
+def read_into(old: Mapping[str, pl.DataFrame], new: Mapping[str, pl.DataFrame], deleted: list[tuple[str, str]],
               known: Iterable[str]) -> tuple[dict[str, pl.DataFrame], int, int]:
-    """`merge` of what a run read (`fresh` tasks, `deleted` keys) onto the stored frames: (the merged frames, how
-    many fresh tasks differ from their stored version, how many stored tasks are gone)."""
+    """`merge` of what a run read (`new`: the frames of the tasks read, `deleted` keys) onto the stored frames:
+    (the merged frames, how many tasks read differ from their stored version, how many stored tasks are gone)."""
     known = list(known)
-    if not fresh and not deleted and _as_merged(old, known):
+    if new["tasks"].is_empty() and not deleted and _as_merged(old, known):
         return dict(old), 0, 0  # nothing read, nothing gone: the stored frames as they are
-    new = frames_of(fresh)
     frames = merge(old, new, pl.DataFrame(deleted, schema=KEY, orient="row"), known)
     gone = old["tasks"].join(frames["tasks"], on=KEYS, how="anti").height
     return frames, changed_keys(old, new).height, gone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -349,10 +350,16 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
                       mc.stages, mc.tz, mc.currency)
     known = set(issues) | {str(record_id(i.get("id"))) for i in read.issues}
     out.anomalies += orphans(mc.source, "change histories or worklogs", [*read.changelogs, *read.worklogs], known)
-    for key, issue in issues.items():
+    read.issues.clear()  # each issue's records are dropped as soon as it is mapped: a read's peak is its pages
+    users = Counter(str(record_id(i.get("id"))) for i in issues.values())  # keys of one id: moved while read
+    for key in list(issues):
+        issue = issues.pop(key)
         issue_id = str(record_id(issue.get("id")))
-        hist = {**read.changelogs.get(issue_id, {}), **read.changelogs.get(key, {})}
-        wl = read.worklogs.get(issue_id) or read.worklogs.get(key)
+        users[issue_id] -= 1
+        by_id = read.changelogs.pop if users[issue_id] == 0 else read.changelogs.get
+        hist = {**by_id(issue_id, {}), **read.changelogs.pop(key, {})}
+        by_id = read.worklogs.pop if users[issue_id] == 0 else read.worklogs.get
+        wl = by_id(issue_id, None) or read.worklogs.pop(key, None)
         bundle = {"issue": issue, "changelog": list(hist.values()), "worklogs": list(wl.values()) if wl else None}
         note_missing_worklogs(issue, wl, out, mc.source, key)
         try:

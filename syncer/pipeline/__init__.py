@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,23 +18,21 @@ import polars as pl
 from syncer import __version__
 from syncer.config import Config
 from syncer.domain import stored
-from syncer.domain.budget import load_budget
+from syncer.domain.budget import BudgetLine, load_budget
 from syncer.domain.close import PeriodAction, Periods, read_records, record_for, record_rows, rollup_with_closes
 from syncer.domain.enforce import Decision, Mark, WriteBack, decide, marks_after
-from syncer.domain.rollups import DomainResult, budget_index, checked_frames, domain_of_checked, with_kept
-from syncer.model import Problem, Task
+from syncer.domain.rollups import DomainResult, budget_index, checked_frames, domain_of_checked, fold_tasks, with_kept
 from syncer.perf import in_background, paused_gc
+from syncer.pipeline.reads import ReadPlan, Reads, is_full, read_sources
 from syncer.progress import NO_PROGRESS, Progress
 from syncer.retry import RetryPolicy
 from syncer.sinks import Plan, Sink
 from syncer.sinks.fanout import Writer, apply_all, make_writers, plan_all, recall_all, remember_all
-from syncer.sources import Checkpoint, FetchResult, Source, reported, source_class
+from syncer.sources import Source, reported, source_class
 from syncer.sources.replay import TASKS_ON, fetched_at, write_pages
 from syncer.sources.writeback import send_writes
 from syncer.state import SavedFrames, State, run_lock, tasks_of
 from syncer.tables import BUDGET_ROLLUP, CLOSED_PERIODS, HEADERS, TASKS, RunRecord, Table, iso_local, sync_log_row
-
-OVERLAP = timedelta(minutes=5)  # SPEC §9: re-read this much before the cursor (minute-precision JQL, clock skew)
 
 
 @dataclass(slots=True)
@@ -78,13 +76,6 @@ def save_pages(cfg: Config, name: str, folder: Path, now: datetime | None = None
     return count
 
 
-def _is_full(cfg: Config, state: State, name: str, now: datetime, full: bool) -> tuple[bool, datetime | None]:
-    cur = state.cursor(name)
-    if full or cur is None or cur.last_full is None or now - cur.last_full >= cfg.full_sync_every:
-        return True, None
-    return False, cur.cursor - OVERLAP
-
-
 def snapshot_time(cfg: Config) -> datetime | None:
     """When every configured source is a saved snapshot (replay), the newest fetch time among them; else None.
 
@@ -122,21 +113,6 @@ class RunContext:
     started: float  # time.monotonic() at the start, for the run's duration
     policy: RetryPolicy
     progress: Progress = NO_PROGRESS
-
-
-@dataclass(slots=True)
-class Reads:
-    """What the sources returned this run (to be merged onto the stored frames)."""
-
-    fresh: dict[tuple[str, str], Task] = field(default_factory=dict)  # read this run (their labels are current)
-    deleted: list[tuple[str, str]] = field(default_factory=list)  # gone: said so, or absent from a whole read
-    fetched: int = 0
-    requests: int = 0
-    warnings: list[str] = field(default_factory=list)
-    modes: set[str] = field(default_factory=set)
-    cursors: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
-    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
-    kept: dict[tuple[str, str], Problem] = field(default_factory=dict)  # read but unmappable, by a field's fault
 
 
 def run_sync(
@@ -187,97 +163,70 @@ def load_stored(state: State) -> tuple[dict[str, pl.DataFrame], str | None, bool
     return stored.frames_of(legacy), None, bool(legacy)
 
 
-def _read_sources(ctx: RunContext, stored_keys: set[tuple[str, str]]) -> Reads:
-    """Read every source (incremental unless due for a full read); `stored_keys`: the tasks the state holds."""
-    reads = Reads()
-    reads.warnings += [f"previous run: {w}" for w in ctx.state.carried_warnings()]
-    for src in ctx.sources:
-        is_full, since = _is_full(ctx.cfg, ctx.state, src.name, ctx.now, ctx.opts.full)
-        ctx.progress.start(f"fetch {src.name}")
-        result: FetchResult = src.read(since, ctx.now, ctx.state.checkpoint(src.name))
-        ctx.progress.end(tasks=len(result.tasks), requests=result.requests)
-        reads.modes.add("full" if is_full or result.complete else "incremental")
-        reads.fetched, reads.requests = reads.fetched + len(result.tasks), reads.requests + result.requests
-        reads.warnings += [*result.warnings, *merge_read(reads, src.name, result, stored_keys)]
-        reads.cursors[src.name] = (ctx.now, (is_full or result.complete) and not result.anomalies)  # else: again
-        if result.checkpoint is not None:
-            reads.checkpoints[src.name] = result.checkpoint
-    return reads
-
-
-def merge_read(reads: Reads, name: str, result: FetchResult, stored_keys: set[tuple[str, str]]) -> list[str]:
-    """Fold one source's read into `reads`; returns its warnings. Deletions come only from a read that provably saw
-    everything (SPEC §9) or the source saying so; a record read but not mappable keeps its last good version."""
-    notes = list(result.anomalies)
-    if result.saw_everything:
-        seen = {t.key for t in result.tasks} | set(result.kept)
-        reads.deleted += [k for k in stored_keys if k[0] == name and k[1] not in seen]
-    elif result.complete:
-        notes.append(f"{name}: this full read may have missed tasks (see above), so no task was removed; "
-                     "the next run reads everything again")
-    reads.deleted += [(name, key) for key in result.deleted_keys]
-    for t in result.tasks:
-        reads.fresh[(t.source, t.key)] = t
-    gone = set(reads.deleted)
-    for key, problem in sorted(result.kept.items()):
-        had = (name, key) in stored_keys and (name, key) not in gone
-        reads.kept.update({(name, key): problem} if had and problem.field else {})  # an Intake row this run
-        notes.append(f"{name} {key}: {problem.problem}; " + ("kept its last good version" if had else
-                                                             "not added (no earlier version to keep)"))
-    return notes
-
-
 @dataclass(slots=True)
 class Merged:
     """The run's model: the stored frames with this run's reads merged in, and what that changed."""
 
     frames: dict[str, pl.DataFrame]
-    fresh: list[Task]  # sorted by (source, key)
+    read: pl.DataFrame  # (source, key) of the tasks read now
     changed: int
     deleted: int
     save: bool  # the frames differ from the stored ones (or the stored ones are of the old format)
     stored_digest: str | None
 
 
+def _read(ctx: RunContext, stored_keys: set[tuple[str, str]]) -> tuple[Reads, list[BudgetLine]]:
+    """The sinks told what the state remembers, the budget read (the reads check intake against it), then every
+    source read; the budget's warnings follow the reads' in `Reads.warnings`."""
+    cfg, state = ctx.cfg, ctx.state
+    full = {src.name: is_full(cfg, state, src.name, ctx.now, ctx.opts.full) for src in ctx.sources}
+    # Unchanged tabs are neither read back nor written; a run due for a full read reads them back anyway.
+    recall_all(ctx.sinks, state, recheck=any(f for f, _ in full.values()))
+    budget_lines, budget_warnings = load_budget(cfg.budget, ctx.sinks[0].sink.read_tab)
+    index = budget_index(cfg, budget_lines)
+    plan = ReadPlan(cfg, state, ctx.now, full, lambda tasks: fold_tasks(tasks, cfg, index), ctx.progress)
+    reads = read_sources(plan, ctx.sources, stored_keys)
+    reads.warnings += budget_warnings
+    return reads, budget_lines
+
+
 def _merge(ctx: RunContext, loaded: tuple[dict[str, pl.DataFrame], str | None, bool], reads: Reads) -> Merged:
     old, digest, legacy = loaded
-    fresh = sorted(reads.fresh.values(), key=lambda t: (t.source, t.key))
-    reads.fresh.clear()  # the tasks are the merged ones' now (the caller keeps their keys)
+    fresh = reads.fresh()
+    reads.folded.clear()
     frames, changed, gone = stored.read_into(old, fresh, reads.deleted, [s.name for s in ctx.cfg.sources])
-    return Merged(frames, fresh, changed, gone, bool(changed or gone or legacy), digest)
+    return Merged(frames, fresh["tasks"].select(stored.KEYS), changed, gone, bool(changed or gone or legacy), digest)
 
 
 def _domain(ctx: RunContext, merged: Merged, budget_lines: list) -> tuple[DomainResult, str]:
-    """The roll-ups of the merged frames; intake re-checks only the tasks read now, unless what the check depends
-    on changed since the cached violations were saved (then every task, rebuilt from the frames)."""
-    cfg = ctx.cfg
-    digest = stored.check_digest(cfg, budget_index(cfg, budget_lines), cfg.tz)
-    check = list(merged.fresh)
-    if digest != merged.stored_digest and len(check) < merged.frames["tasks"].height:  # some not read now
-        check += tasks_of(stored.without(merged.frames, [(t.source, t.key) for t in check]))
-    checked = checked_frames(merged.frames, cfg, ctx.as_of, budget_lines, check)
-    check.clear()
-    merged.fresh.clear()  # the tasks read are in the frames and checked: their objects are freed before the tabs
+    """The roll-ups of the merged frames. The tasks read now were checked as they were folded; the others keep
+    their cached violations, unless what the check depends on changed since those were saved (then they are
+    checked again, rebuilt from the frames)."""
+    cfg, frames = ctx.cfg, merged.frames
+    index = budget_index(cfg, budget_lines)
+    digest = stored.check_digest(cfg, index, cfg.tz)
+    if digest != merged.stored_digest and merged.read.height < frames["tasks"].height:  # some not read now
+        rest = stored.without(frames, merged.read.rows())
+        again = fold_tasks(tasks_of(rest), cfg, index)["violations"]
+        frames = {**frames, "violations": pl.concat([
+            frames["violations"].join(merged.read, on=stored.KEYS, how="semi", maintain_order="left"), again])}
+    checked = checked_frames(frames, cfg, ctx.as_of, budget_lines)
     return domain_of_checked(checked, cfg, ctx.as_of, budget_lines), digest
 
 
 def _run(ctx: RunContext) -> RunResult:
-    cfg, state, sink = ctx.cfg, ctx.state, ctx.sinks[0].sink
+    cfg, state = ctx.cfg, ctx.state
     loaded = load_stored(state)
-    reads = _read_sources(ctx, set(loaded[0]["tasks"].select(stored.KEYS).rows()))
+    reads, budget_lines = _read(ctx, set(loaded[0]["tasks"].select(stored.KEYS).rows()))
     ctx.progress.start("compute")
-    read_keys = set(reads.fresh)
     merged = _merge(ctx, loaded, reads)
     warnings = reads.warnings
-    recall_all(ctx.sinks, state, recheck="full" in reads.modes)  # unchanged tabs: neither read back nor written
-    budget_lines, budget_warnings = load_budget(cfg.budget, sink.read_tab)
-    warnings.extend(budget_warnings)
     domain, digest = _domain(ctx, merged, budget_lines)
     with_kept(domain, reads.kept, merged.frames["tasks"], cfg.tz)
     warnings.extend(domain.warnings)
     warnings.extend(stored.default_warnings(merged.frames["defaulted"], cfg))
     marks = {k: Mark(*v) for k, v in state.intake_marks().items()}
-    decision = _decide(ctx, merged.frames, domain, marks, read_keys)
+    decision = _decide(ctx, merged.frames, domain, marks, merged.read)
     warnings.extend(decision.warnings)
     tables = {TASKS: domain.tasks_table, **domain.tables}
     tables.update(_closes(ctx, tables[BUDGET_ROLLUP], warnings))
@@ -374,15 +323,15 @@ def change_period(cfg: Config, action: Literal["close", "reopen"], period: str, 
 
 
 def _decide(ctx: RunContext, frames: dict[str, pl.DataFrame], domain: DomainResult,
-            marks: dict[tuple[str, str], Mark], fresh: set[tuple[str, str]]) -> Decision:
+            marks: dict[tuple[str, str], Mark], read: pl.DataFrame) -> Decision:
     """This run's write-backs, for the sources read this run (the task and violation objects are built only when
     needed)."""
     if ctx.cfg.intake.enforce == "report":
         return Decision()
-    read = [s.name for s in ctx.sources]
-    mine = tasks_of({n: f.filter(pl.col("source").is_in(read)) for n, f in frames.items()})
+    names = [s.name for s in ctx.sources]
+    mine = tasks_of({n: f.filter(pl.col("source").is_in(names)) for n, f in frames.items()})
     return decide(mine, domain.violations, ctx.cfg.intake.enforce, {s.name: s.kind for s in ctx.cfg.sources}, marks,
-                  fresh)
+                  set(read.rows()))
 
 
 def _write_back(ctx: RunContext, decision: Decision, run: RunRecord) -> tuple[list[WriteBack], list[str]]:
