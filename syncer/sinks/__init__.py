@@ -65,7 +65,7 @@ class Sink(Protocol):
     def recall(self, marks: SinkMarks | None, recheck: bool = False) -> None:
         """Before the run's first read: what the state remembers of this sink. A tab whose table equals the one
         the marks say was last written is then skipped unread, when the sink can tell it was not touched since.
-        `recheck` (a full run): read syncer's tabs back anyway where the sink cannot tell a hand edit."""
+        `recheck` (a run due for a full read): read syncer's tabs back anyway where the sink cannot tell a hand edit."""
         ...
 
     def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:

@@ -166,7 +166,8 @@ class GsheetSink:
         return None if rows is None else [list(row) for row in rows]
 
     def recall(self, marks: SinkMarks | None, recheck: bool = False) -> None:
-        """What the state remembers of the sheet; with `recheck` (a full run) syncer's tabs are read back anyway."""
+        """What the state remembers of the sheet; with `recheck` (a run due for a full read) syncer's tabs are read
+        back anyway."""
         self._marks, self._recheck = marks, recheck
 
     def plan(self, tables: Mapping[str, Table], frames: Frames | None = None) -> Plan:
