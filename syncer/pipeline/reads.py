@@ -78,7 +78,6 @@ def _read_one(plan: ReadPlan, src: Source, reads: Reads, stored_keys: set[tuple[
     full, since = plan.full[src.name]
     plan.progress.start(f"fetch {src.name}")
     result: FetchResult = src.read(since, plan.now, plan.state.checkpoint(src.name))
-    plan.progress.end(tasks=len(result.tasks), requests=result.requests)
     reads.modes.add("full" if full or result.complete else "incremental")
     reads.fetched, reads.requests = reads.fetched + len(result.tasks), reads.requests + result.requests
     reads.warnings += [*result.warnings, *merge_read(reads, src.name, result, stored_keys)]
@@ -87,6 +86,7 @@ def _read_one(plan: ReadPlan, src: Source, reads: Reads, stored_keys: set[tuple[
         reads.checkpoints[src.name] = result.checkpoint
     newest = {(t.source, t.key): t for t in result.tasks}  # a task read twice: its last version
     reads.folded.append(plan.fold([newest[k] for k in sorted(newest)]))
+    plan.progress.end(tasks=len(result.tasks), requests=result.requests)  # the phase: read, mapped and folded
 
 
 def merge_read(reads: Reads, name: str, result: FetchResult, stored_keys: set[tuple[str, str]]) -> list[str]:
