@@ -356,10 +356,9 @@ def map_pages(pages: Iterable[Page], mc: MapContext) -> Mapped:
         issue = issues.pop(key)
         issue_id = str(record_id(issue.get("id")))
         users[issue_id] -= 1
-        by_id = read.changelogs.pop if users[issue_id] == 0 else read.changelogs.get
-        hist = {**by_id(issue_id, {}), **read.changelogs.pop(key, {})}
-        by_id = read.worklogs.pop if users[issue_id] == 0 else read.worklogs.get
-        wl = by_id(issue_id, None) or read.worklogs.pop(key, None)
+        take = dict.pop if users[issue_id] == 0 else dict.get  # the id's records: dropped with its last key
+        hist = {**take(read.changelogs, issue_id, {}), **read.changelogs.pop(key, {})}
+        wl = take(read.worklogs, issue_id, None) or read.worklogs.pop(key, None)
         bundle = {"issue": issue, "changelog": list(hist.values()), "worklogs": list(wl.values()) if wl else None}
         note_missing_worklogs(issue, wl, out, mc.source, key)
         try:
