@@ -147,10 +147,9 @@ def _as_merged(frames: Mapping[str, pl.DataFrame], known: list[str]) -> bool:
             and keys.equals(keys.sort(KEYS)))
 
 
-def without(frames: Mapping[str, pl.DataFrame], keys: list[tuple[str, str]]) -> dict[str, pl.DataFrame]:
-    """The frames less every row of the tasks `keys`."""
-    drop = pl.DataFrame(keys, schema=KEY, orient="row")
-    return {name: frame.join(drop, on=KEYS, how="anti", maintain_order="left") for name, frame in frames.items()}
+def without(frames: Mapping[str, pl.DataFrame], keys: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The frames less every row of the tasks in `keys` (source, key)."""
+    return {name: frame.join(keys, on=KEYS, how="anti", maintain_order="left") for name, frame in frames.items()}
 
 
 def _row_set(frame: pl.DataFrame) -> pl.DataFrame:

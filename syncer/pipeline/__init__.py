@@ -206,7 +206,7 @@ def _domain(ctx: RunContext, merged: Merged, budget_lines: list) -> tuple[Domain
     index = budget_index(cfg, budget_lines)
     digest = stored.check_digest(cfg, index, cfg.tz)
     if digest != merged.stored_digest and merged.read.height < frames["tasks"].height:  # some not read now
-        rest = stored.without(frames, merged.read.rows())
+        rest = stored.without(frames, merged.read)
         again = fold_tasks(tasks_of(rest), cfg, index)["violations"]
         frames = {**frames, "violations": pl.concat([
             frames["violations"].join(merged.read, on=stored.KEYS, how="semi", maintain_order="left"), again])}
